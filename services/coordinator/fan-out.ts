@@ -1,0 +1,138 @@
+import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../shared/logging/logger.ts';
+import { GuestRegistry, type LiveGuest } from '../shared/registry/guest-registry.ts';
+import { MAX_GUESTS_PER_DELIVERY, deliveryFields } from '../shared/schema/delivery.ts';
+import { type Invitation, parseInvitation } from '../shared/schema/invitation.ts';
+import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
+import { deadlinesKey, streams } from '../shared/streams/keys.ts';
+import type { Message, StreamProducer } from '../shared/streams/producer.ts';
+import { entryIdTime } from '../shared/util/time.ts';
+import type { CoordinatorConfig } from './config.ts';
+import type { EventStore } from './event-store.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
+import type { SummaryPublisher } from './summary-publisher.ts';
+
+const tracer = trace.getTracer('event-planner/coordinator');
+
+/**
+ * Handles `event_invitations`: records the event with the guests live right now (the invited set is
+ * fixed from then on), then delivers the invitation to each invited guest's agent inbox. Both steps
+ * are idempotent by business key (invitation id; delivery key = event, sequence, agent, chunk), so
+ * a replay after a crash anywhere in between completes the work without doing any of it twice.
+ */
+export class InvitationHandler {
+  private readonly redis: Redis;
+  private readonly registry: GuestRegistry;
+  private readonly store: EventStore;
+  private readonly producer: StreamProducer;
+  private readonly summaries: SummaryPublisher;
+  private readonly config: CoordinatorConfig;
+  private readonly metrics: CoordinatorMetrics;
+  private readonly log: Logger;
+
+  constructor(deps: {
+    redis: Redis;
+    store: EventStore;
+    producer: StreamProducer;
+    summaries: SummaryPublisher;
+    config: CoordinatorConfig;
+    metrics: CoordinatorMetrics;
+    log: Logger;
+  }) {
+    this.redis = deps.redis;
+    this.registry = new GuestRegistry(deps.redis);
+    this.store = deps.store;
+    this.producer = deps.producer;
+    this.summaries = deps.summaries;
+    this.config = deps.config;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
+
+  handleBatch = (entries: StreamEntry[]): Promise<EntryOutcome[]> => Promise.all(entries.map((entry) => this.handle(entry)));
+
+  private async handle(entry: StreamEntry): Promise<EntryOutcome> {
+    const parsed = parseInvitation(entry.fields);
+    if (!parsed.ok) return dead(parsed.reason);
+    const inv = parsed.value;
+    const span = tracer.startSpan(`fan-out ${inv.id}`, { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': inv.id } }, entry.traceContext);
+    const started = performance.now();
+    try {
+      return await context.with(trace.setSpan(entry.traceContext ?? context.active(), span), () => this.fanOut(inv, entry));
+    } catch (error) {
+      span.recordException(error as Error);
+      return retry(error);
+    } finally {
+      span.end();
+      this.metrics.fanOutSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private async fanOut(inv: Invitation, entry: StreamEntry): Promise<EntryOutcome> {
+    const log = this.log.child({ eventId: inv.id });
+    const live = await this.registry.liveGuests(this.config.guestTtlMs);
+    const deadline = inv.rsvpDeadline ?? Date.now() + this.config.rsvpDeadlineMs;
+    // The event remembers the context of this span, so its summary joins the same trace.
+    const traceFields: Record<string, string> = {};
+    propagation.inject(context.active(), traceFields);
+    const created = await this.store.create(inv, live, deadline, entryIdTime(entry.id), traceFields);
+
+    let guests: LiveGuest[];
+    let eventDeadline: number;
+    if (created.kind === 'created') {
+      this.metrics.invitations.inc({ outcome: 'created' });
+      guests = live;
+      eventDeadline = deadline;
+      log.info({ invited: created.invited, event: inv.eventName }, `invitation "${inv.eventName}" from ${inv.hostName || inv.hostId}: inviting ${created.invited} guests`);
+      if (created.summary) {
+        await this.summaries.publish(inv.id, created.summary);
+        return ack;
+      }
+    } else {
+      this.metrics.invitations.inc({ outcome: 'duplicate' });
+      if (created.status !== 'open') {
+        log.info('invitation seen before and already summarized; nothing to do');
+        return ack;
+      }
+      // Seen before but maybe not fully delivered (crash between steps): deliver again to the
+      // invited set as recorded; deliveries already made are skipped by their once-markers.
+      guests = await this.store.invitedGuests(inv.id);
+      eventDeadline = created.deadline;
+      log.info({ invited: guests.length }, 'invitation seen before; completing its deliveries');
+    }
+
+    const deliveries = this.deliveries(inv, guests, eventDeadline);
+    const ids = await this.producer.addMany(deliveries.map((d) => d.message));
+    let delivered = 0;
+    ids.forEach((id, i) => {
+      if (id !== null) delivered += deliveries[i]!.guests;
+    });
+    this.metrics.deliveries.inc(delivered);
+    await this.redis.zadd(deadlinesKey, eventDeadline, inv.id);
+    log.debug({ entries: deliveries.length, guests: delivered }, 'deliveries added');
+    return ack;
+  }
+
+  /** One entry per agent (split into chunks for agents hosting many guests); stable order and keys. */
+  private deliveries(inv: Invitation, guests: LiveGuest[], deadline: number): { message: Message; guests: number }[] {
+    const byAgent = new Map<string, string[]>();
+    for (const g of guests) {
+      const list = byAgent.get(g.agentId) ?? [];
+      list.push(g.id);
+      byAgent.set(g.agentId, list);
+    }
+    const messages: { message: Message; guests: number }[] = [];
+    for (const [agentId, ids] of byAgent) {
+      for (let chunk = 0; chunk * MAX_GUESTS_PER_DELIVERY < ids.length; chunk += 1) {
+        const slice = ids.slice(chunk * MAX_GUESTS_PER_DELIVERY, (chunk + 1) * MAX_GUESTS_PER_DELIVERY);
+        const deliveryKey = `${inv.id}:${inv.sequence}:${chunk}`;
+        messages.push({
+          message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, deadline, slice, deliveryKey), onceKey: deliveryKey },
+          guests: slice.length,
+        });
+      }
+    }
+    return messages;
+  }
+}

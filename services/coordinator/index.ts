@@ -1,0 +1,57 @@
+import type { EnvReader } from '../shared/config/env.ts';
+import { type RoleInstance, type ServiceContext, type ServiceDefinition } from '../shared/service/run-service.ts';
+import { StreamConsumer } from '../shared/streams/consumer.ts';
+import { groups, streams } from '../shared/streams/keys.ts';
+import { StreamProducer } from '../shared/streams/producer.ts';
+import { type CoordinatorConfig, readCoordinatorConfig } from './config.ts';
+import { DeadlineSweeper } from './deadline-sweeper.ts';
+import { EventStore } from './event-store.ts';
+import { InvitationHandler } from './fan-out.ts';
+import { Janitor } from './janitor.ts';
+import { CoordinatorMetrics } from './metrics.ts';
+import { ReplyHandler } from './reply-counter.ts';
+import { StreamStats } from './stream-stats.ts';
+import { SummaryPublisher } from './summary-publisher.ts';
+
+/**
+ * The coordinator: reads invitations and replies in the shared group `coordinators` (any number of
+ * replicas split the work), keeps every event's state in Redis, closes events at their deadline,
+ * and applies retention. It holds nothing about events in memory.
+ */
+export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
+  role: 'coordinator',
+  readConfig: (env: EnvReader) => readCoordinatorConfig(env),
+  start: async (ctx: ServiceContext, config: CoordinatorConfig): Promise<RoleInstance> => {
+    const { connections, log, metrics } = ctx;
+    const redis = connections.command;
+    const settings = ctx.config.streams;
+    const cm = new CoordinatorMetrics(metrics);
+    const producer = new StreamProducer(connections, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
+    const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses });
+    const summaries = new SummaryPublisher(producer, redis, cm, log);
+    const invitations = new InvitationHandler({ redis, store, producer, summaries, config, metrics: cm, log });
+    const replies = new ReplyHandler({ store, summaries, metrics: cm, log });
+    const consumerBase = { connections, settings, log, metrics, group: groups.coordinators, consumer: ctx.config.consumerName };
+    const consumers = [
+      new StreamConsumer({ ...consumerBase, stream: streams.invitations, handleBatch: invitations.handleBatch }),
+      new StreamConsumer({ ...consumerBase, stream: streams.responses, handleBatch: replies.handleBatch }),
+    ];
+    const sweeper = new DeadlineSweeper({ redis, store, summaries, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady() });
+    const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
+    new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader() });
+
+    for (const consumer of consumers) await consumer.start();
+    sweeper.start();
+    janitor.start();
+
+    return {
+      readiness: consumers.map((c) => ({ name: `${c.stream}/${c.group}`, check: () => (c.isHealthy() ? true : 'read loop not running') })),
+      info: () => ({ coordinator: config, janitorLeader: janitor.isLeader() }),
+      stop: async (graceMs) => {
+        await sweeper.stop();
+        await janitor.stop();
+        await Promise.all(consumers.map((c) => c.close(graceMs)));
+      },
+    };
+  },
+};

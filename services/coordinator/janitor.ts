@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import type { StreamSettings } from '../shared/config/stream-settings.ts';
+import type { Logger } from '../shared/logging/logger.ts';
+import { GuestRegistry } from '../shared/registry/guest-registry.ts';
+import { janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
+import { compareIds, infoObject, minId } from '../shared/streams/stream-ids.ts';
+import { Periodic } from '../shared/util/periodic.ts';
+
+export interface TrimReport {
+  stream: string;
+  trimmed: number;
+  removedConsumers: number;
+}
+
+/**
+ * Retention and clean-up, done by one coordinator at a time (a lease in Redis):
+ * - trims each stream to its retention, but never past an entry still pending in any group nor
+ *   past what any group has not read yet (XTRIM MINID ~ min(retention, oldest pending, last read));
+ * - removes consumers idle for long with nothing pending (replicas that went away);
+ * - forgets guest agents silent for long and deletes their inboxes.
+ */
+export class Janitor {
+  private readonly redis: Redis;
+  private readonly registry: GuestRegistry;
+  private readonly owner: string;
+  private readonly settings: StreamSettings;
+  private readonly agentGcMs: number;
+  private readonly log: Logger;
+  private readonly periodic: Periodic;
+  private leaseUntil = 0;
+
+  constructor(deps: { redis: Redis; owner: string; settings: StreamSettings; agentGcMs: number; log: Logger }) {
+    this.redis = deps.redis;
+    this.registry = new GuestRegistry(deps.redis);
+    this.owner = deps.owner;
+    this.settings = deps.settings;
+    this.agentGcMs = deps.agentGcMs;
+    this.log = deps.log;
+    this.periodic = new Periodic(deps.settings.janitorIntervalMs, () => this.run().then(() => undefined), (error) =>
+      this.log.debug({ err: String(error) }, 'janitor run failed'),
+    );
+  }
+
+  start(): void {
+    this.periodic.start(Math.min(1_000, this.settings.janitorIntervalMs));
+  }
+
+  async stop(): Promise<void> {
+    await this.periodic.stop();
+    // Hand the lease over at once instead of letting it expire.
+    if (this.isLeader()) {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, janitorLockKey, this.owner).catch(() => undefined);
+    }
+    this.leaseUntil = 0;
+  }
+
+  /** True while this replica holds the lease (it also exports the stream gauges). */
+  isLeader(): boolean {
+    return Date.now() < this.leaseUntil;
+  }
+
+  private async acquire(): Promise<boolean> {
+    const ttl = this.settings.janitorIntervalMs * 3;
+    const got = await this.redis.set(janitorLockKey, this.owner, 'PX', ttl, 'NX');
+    if (got === 'OK' || (await this.redis.get(janitorLockKey)) === this.owner) {
+      await this.redis.pexpire(janitorLockKey, ttl);
+      this.leaseUntil = Date.now() + ttl - 500;
+      return true;
+    }
+    this.leaseUntil = 0;
+    return false;
+  }
+
+  async run(now = Date.now()): Promise<TrimReport[]> {
+    if (!(await this.acquire())) return [];
+    const agents = await this.redis.zrange(registryKeys.agents, '0', '-1');
+    const targets = [streams.invitations, streams.responses, streams.summaries, ...agents.map((a) => streams.inbox(a))];
+    const reports: TrimReport[] = [];
+    for (const stream of targets) reports.push(await this.trim(stream, now));
+    for (const agentId of await this.registry.expiredAgentIds(this.agentGcMs, now)) {
+      await this.registry.deregister(agentId);
+      await this.redis.del(streams.inbox(agentId));
+      this.log.info({ agentId }, 'removed guest agent silent for too long, and its inbox');
+    }
+    const trimmed = reports.filter((r) => r.trimmed > 0 || r.removedConsumers > 0);
+    if (trimmed.length > 0) this.log.debug({ trimmed }, 'retention applied');
+    return reports;
+  }
+
+  async trim(stream: string, now = Date.now()): Promise<TrimReport> {
+    const report: TrimReport = { stream, trimmed: 0, removedConsumers: 0 };
+    let groups: Record<string, unknown>[];
+    try {
+      groups = ((await this.redis.xinfo('GROUPS', stream)) as unknown[][]).map(infoObject);
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('no such key')) return report;
+      throw error;
+    }
+    let boundary = `${Math.max(0, now - this.settings.retentionMs)}-0`;
+    for (const group of groups) {
+      const name = String(group.name);
+      boundary = minId(boundary, String(group['last-delivered-id']));
+      if (Number(group.pending) > 0) {
+        const [, oldest] = (await this.redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
+        if (oldest) boundary = minId(boundary, oldest);
+      }
+      report.removedConsumers += await this.removeIdleConsumers(stream, name);
+    }
+    if (compareIds(boundary, '0-1') > 0) {
+      report.trimmed = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
+    }
+    return report;
+  }
+
+  private async removeIdleConsumers(stream: string, group: string): Promise<number> {
+    const consumers = ((await this.redis.xinfo('CONSUMERS', stream, group)) as unknown[][]).map(infoObject);
+    let removed = 0;
+    for (const c of consumers) {
+      if (Number(c.pending) === 0 && Number(c.idle) > this.settings.consumerIdleMs) {
+        // DELCONSUMER drops the consumer's pending entries too; only ever done with none pending.
+        await this.redis.call('XGROUP', 'DELCONSUMER', stream, group, String(c.name));
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}

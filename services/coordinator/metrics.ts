@@ -1,0 +1,42 @@
+import { Counter, Histogram } from 'prom-client';
+import type { Metrics } from '../shared/telemetry/metrics.ts';
+
+/** What only the coordinator measures. */
+export class CoordinatorMetrics {
+  readonly invitations: Counter<'outcome'>;
+  readonly deliveries: Counter;
+  readonly replies: Counter<'reply'>;
+  readonly replyOutcomes: Counter<'outcome'>;
+  readonly summaries: Counter<'reason'>;
+  readonly fanOutSeconds: Histogram;
+
+  constructor(metrics: Metrics) {
+    const registers = [metrics.registry];
+    this.invitations = new Counter({
+      name: 'event_planner_invitations_total',
+      help: 'Invitations processed: created, or duplicate (same id seen before).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.deliveries = new Counter({ name: 'event_planner_deliveries_total', help: 'Guests an invitation was delivered to.', registers });
+    this.replies = new Counter({ name: 'event_planner_replies_total', help: 'Replies counted, by value (yes, no, maybe).', labelNames: ['reply'], registers });
+    this.replyOutcomes = new Counter({
+      name: 'event_planner_reply_outcomes_total',
+      help: 'Replies handled by outcome: counted, duplicate, late (after the summary), rejected.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.summaries = new Counter({
+      name: 'event_planner_summaries_total',
+      help: 'Summaries published, by reason (all_replied, deadline, no_guests).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.fanOutSeconds = new Histogram({
+      name: 'event_planner_fan_out_seconds',
+      help: 'Time to record an event and deliver its invitation to every guest.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+}

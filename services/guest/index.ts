@@ -1,0 +1,83 @@
+import type { EnvReader } from '../shared/config/env.ts';
+import { GuestRegistry } from '../shared/registry/guest-registry.ts';
+import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/service/run-service.ts';
+import { StreamConsumer } from '../shared/streams/consumer.ts';
+import { groups, streams } from '../shared/streams/keys.ts';
+import { StreamProducer } from '../shared/streams/producer.ts';
+import { Periodic } from '../shared/util/periodic.ts';
+import { sleep } from '../shared/util/time.ts';
+import { GuestAgent, heartbeat } from './agent.ts';
+import { type GuestConfig, readGuestConfig } from './config.ts';
+import { buildGuests } from './guests.ts';
+
+/**
+ * A guest agent process: hosts GUESTS_PER_AGENT simulated guests, registers them, keeps a
+ * heartbeat, answers the invitations delivered to its own inbox, and deregisters on shutdown.
+ */
+export const guestService: ServiceDefinition<GuestConfig> = {
+  role: 'guest',
+  readConfig: (env: EnvReader) => readGuestConfig(env),
+  // Guests hold a delivery while they think: many may be in flight at once.
+  streamDefaults: { concurrency: 1_000 },
+  start: async (ctx: ServiceContext, config: GuestConfig): Promise<RoleInstance> => {
+    const { connections, log: baseLog, metrics } = ctx;
+    const log = baseLog.child({ agent: config.agentId });
+    const redis = connections.command;
+    const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed);
+    const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
+    const agent = new GuestAgent({ guests, config, producer, log, metrics });
+    const registry = new GuestRegistry(redis);
+    const consumer = new StreamConsumer({
+      stream: streams.inbox(config.agentId),
+      group: groups.guests,
+      // The agent id is the consumer name: a restarted agent resumes its own pending deliveries.
+      consumer: config.agentId,
+      connections,
+      settings: ctx.config.streams,
+      log,
+      metrics,
+      handleEntry: agent.handleEntry,
+    });
+    const register = () => registry.register({ agentId: config.agentId, group: config.personaGroup, guests });
+
+    await consumer.start();
+    await register();
+    let lastBeatFailed = false;
+    const beat = new Periodic(
+      config.heartbeatIntervalMs,
+      async () => {
+        if (!connections.isReady()) return;
+        await heartbeat(registry, register, config.agentId);
+        lastBeatFailed = false;
+      },
+      (error) => {
+        if (!lastBeatFailed) log.warn({ err: String(error) }, 'heartbeat failed');
+        lastBeatFailed = true;
+      },
+    ).start();
+    const shown = guests.slice(0, 5).map((g) => g.name).join(', ') + (guests.length > 5 ? ` and ${guests.length - 5} more` : '');
+    log.info({ guests: guests.length, group: config.personaGroup }, `👥 agent ${config.agentId} hosts ${guests.length} guests: ${shown}`);
+
+    return {
+      readiness: [{ name: 'inbox', check: () => (consumer.isHealthy() ? true : 'read loop not running') }],
+      info: () => ({
+        agentId: config.agentId,
+        personaGroup: config.personaGroup,
+        guests: guests.length,
+        sampleGuests: guests.slice(0, 10).map((g) => ({ id: g.id, name: g.name, persona: g.persona })),
+        replyDelayScale: config.replyDelayScale,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+      }),
+      stop: async (graceMs) => {
+        // Deregister first so no new invitation is addressed to us, answer at once whatever is in
+        // flight, and keep reading a moment for a delivery that raced with the deregistration.
+        await beat.stop();
+        await registry.deregister(config.agentId).catch((error: unknown) => log.warn({ err: String(error) }, 'could not deregister'));
+        log.info(`👋 agent ${config.agentId} deregistered its ${guests.length} guests`);
+        agent.hurryUp();
+        await sleep(Math.min(500, graceMs / 4));
+        await consumer.close(graceMs);
+      },
+    };
+  },
+};

@@ -1,0 +1,31 @@
+import { Counter, Histogram } from 'prom-client';
+import { type Metrics, endToEndBuckets } from '../shared/telemetry/metrics.ts';
+
+export class HostMetrics {
+  readonly published: Counter<'outcome'>;
+  readonly summaries: Counter<'owner'>;
+  readonly endToEnd: Histogram<'reason'>;
+
+  constructor(metrics: Metrics) {
+    const registers = [metrics.registry];
+    this.published = new Counter({
+      name: 'event_planner_host_invitations_published_total',
+      help: 'Invitations this host published (published, or duplicate of an id published before).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.summaries = new Counter({
+      name: 'event_planner_host_summaries_received_total',
+      help: 'Summaries read from event_summaries: for this host (own) or for another host (other).',
+      labelNames: ['owner'],
+      registers,
+    });
+    this.endToEnd = new Histogram({
+      name: 'event_planner_invitation_to_summary_seconds',
+      help: 'From the invitation entry being added to its summary arriving at the host, by summary reason.',
+      labelNames: ['reason'],
+      buckets: endToEndBuckets,
+      registers,
+    });
+  }
+}

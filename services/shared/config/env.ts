@@ -1,0 +1,126 @@
+// Reading and validating environment variables. Every problem names the variable, the value it got
+// and what is allowed; all problems are collected and reported together so a misconfigured
+// deployment is fixed in one round, not one variable at a time.
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+interface IntOptions { min?: number; max?: number }
+
+/**
+ * Collects typed values from an environment. Use one reader per configuration load, call the typed
+ * getters, then `done()` which throws a ConfigError listing every invalid variable.
+ */
+export class EnvReader {
+  readonly env: Env;
+  private readonly problems: string[] = [];
+  /** Variables read, so the info route and the chart cross-check can list what the code consumes. */
+  readonly read = new Set<string>();
+
+  constructor(env: Env = process.env) {
+    this.env = env;
+  }
+
+  raw(name: string): string | undefined {
+    this.read.add(name);
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string, opts: { maxLength?: number; pattern?: RegExp; patternHint?: string } = {}): string {
+    const value = this.raw(name) ?? fallback;
+    if (opts.maxLength !== undefined && value.length > opts.maxLength) {
+      this.fail(name, value, `at most ${opts.maxLength} characters`);
+    } else if (opts.pattern && !opts.pattern.test(value)) {
+      this.fail(name, value, opts.patternHint ?? `a value matching ${opts.pattern}`);
+    }
+    return value;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  int(name: string, fallback: number, opts: IntOptions = {}): number {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const min = opts.min ?? Number.MIN_SAFE_INTEGER;
+    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+    const allowed = `an integer from ${min} to ${max}`;
+    if (!/^[-+]?\d+$/.test(text)) {
+      this.fail(name, text, allowed);
+      return fallback;
+    }
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.fail(name, text, allowed);
+      return fallback;
+    }
+    return value;
+  }
+
+  number(name: string, fallback: number, opts: IntOptions = {}): number {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    const min = opts.min ?? -Infinity;
+    const max = opts.max ?? Infinity;
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.fail(name, text, `a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const lower = text.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
+    if (['0', 'false', 'no', 'off'].includes(lower)) return false;
+    this.fail(name, text, 'one of true, false, 1, 0, yes, no, on, off');
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(text)) return text as T;
+    this.fail(name, text, `one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  /** Records a problem found by a caller-side check (for rules that span several variables). */
+  fail(name: string, value: string, allowed: string): void {
+    const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+    this.problems.push(`${name}=${JSON.stringify(shown)} is not valid: expected ${allowed}`);
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError([...this.problems]);
+  }
+}
+
+/**
+ * Loads `.env` from the working directory into process.env (variables already set win), using
+ * Node's own parser. A missing file is normal; a malformed one is reported by Node.
+ */
+export function loadDotEnv(path = '.env'): void {
+  try {
+    process.loadEnvFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

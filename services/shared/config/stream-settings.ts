@@ -1,0 +1,72 @@
+import type { EnvReader } from './env.ts';
+
+/**
+ * How every consumer in every role reads, retries, reclaims and trims. Defaults follow what the
+ * reliability notes in docs/RELIABILITY.md explain; each one is an environment variable.
+ */
+export interface StreamSettings {
+  /** XREADGROUP BLOCK in ms. Bounded so a silently dead connection is noticed (never 0). */
+  blockMs: number;
+  /** Entries read per XREADGROUP. */
+  batchSize: number;
+  /** Entries handled at once by one consumer (across batches). */
+  concurrency: number;
+  /** An entry pending this long without a keep-alive is considered abandoned and reclaimed. */
+  claimIdleMs: number;
+  /** How often each consumer looks for abandoned entries (XAUTOCLAIM). */
+  reclaimIntervalMs: number;
+  /** Deliveries after which an entry that still fails goes to the dead-letter stream. */
+  maxDeliveries: number;
+  /** Retry backoff: base * 2^(attempt-1), capped, with full jitter. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Stream entries older than this are trimmed once every group has read and acknowledged them. */
+  retentionMs: number;
+  /** How often retention, idle-consumer and dead-agent clean-up runs. */
+  janitorIntervalMs: number;
+  /** Consumers idle this long with nothing pending are removed from their group. */
+  consumerIdleMs: number;
+  /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
+  shutdownGraceMs: number;
+}
+
+export const streamSettingDefaults: StreamSettings = {
+  blockMs: 5_000,
+  batchSize: 100,
+  concurrency: 200,
+  claimIdleMs: 60_000,
+  reclaimIntervalMs: 15_000,
+  maxDeliveries: 5,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 30_000,
+  retentionMs: 24 * 3_600_000,
+  janitorIntervalMs: 30_000,
+  consumerIdleMs: 3_600_000,
+  shutdownGraceMs: 20_000,
+};
+
+export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSettings> = {}): StreamSettings {
+  const d = { ...streamSettingDefaults, ...overrides };
+  const s: StreamSettings = {
+    blockMs: env.int('STREAM_BLOCK_MS', d.blockMs, { min: 10, max: 60_000 }),
+    batchSize: env.int('STREAM_BATCH_SIZE', d.batchSize, { min: 1, max: 10_000 }),
+    concurrency: env.int('STREAM_CONCURRENCY', d.concurrency, { min: 1, max: 100_000 }),
+    claimIdleMs: env.int('STREAM_CLAIM_IDLE_MS', d.claimIdleMs, { min: 100, max: 86_400_000 }),
+    reclaimIntervalMs: env.int('STREAM_RECLAIM_INTERVAL_MS', d.reclaimIntervalMs, { min: 50, max: 3_600_000 }),
+    maxDeliveries: env.int('STREAM_MAX_DELIVERIES', d.maxDeliveries, { min: 1, max: 1_000 }),
+    backoffBaseMs: env.int('RETRY_BACKOFF_BASE_MS', d.backoffBaseMs, { min: 1, max: 3_600_000 }),
+    backoffMaxMs: env.int('RETRY_BACKOFF_MAX_MS', d.backoffMaxMs, { min: 1, max: 3_600_000 }),
+    retentionMs: env.int('STREAM_RETENTION_MS', d.retentionMs, { min: 1_000, max: 365 * 86_400_000 }),
+    janitorIntervalMs: env.int('JANITOR_INTERVAL_MS', d.janitorIntervalMs, { min: 100, max: 86_400_000 }),
+    consumerIdleMs: env.int('CONSUMER_IDLE_MS', d.consumerIdleMs, { min: 1_000, max: 30 * 86_400_000 }),
+    shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', d.shutdownGraceMs, { min: 0, max: 600_000 }),
+  };
+  if (s.backoffMaxMs < s.backoffBaseMs) {
+    env.problem(`RETRY_BACKOFF_MAX_MS (${s.backoffMaxMs}) must be at least RETRY_BACKOFF_BASE_MS (${s.backoffBaseMs})`);
+  }
+  if (s.backoffMaxMs >= s.claimIdleMs) {
+    // A retry waiting longer than the claim timeout would be reclaimed by another replica meanwhile.
+    env.problem(`RETRY_BACKOFF_MAX_MS (${s.backoffMaxMs}) must be below STREAM_CLAIM_IDLE_MS (${s.claimIdleMs})`);
+  }
+  return s;
+}

@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import { registryKeys } from '../streams/keys.ts';
+
+/** A simulated guest as the registry knows it. */
+export interface GuestProfile {
+  id: string;
+  name: string;
+  /** Persona name (e.g. "Alice Chen", "enthusiast"). */
+  persona: string;
+}
+
+export interface AgentRegistration {
+  agentId: string;
+  /** Persona group the agent belongs to (one per guest Deployment in Kubernetes). */
+  group: string;
+  guests: GuestProfile[];
+}
+
+export interface LiveGuest extends GuestProfile {
+  agentId: string;
+}
+
+/**
+ * Guest agents register the guests they host and keep a heartbeat; the coordinator invites the
+ * guests whose agent's heartbeat is younger than the TTL. Layout:
+ *   registry:agents                    zset agentId -> last heartbeat (ms)
+ *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}
+ *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
+ */
+export class GuestRegistry {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
+
+  async register(agent: AgentRegistration, now = Date.now()): Promise<void> {
+    const guestsKey = registryKeys.agentGuests(agent.agentId);
+    const infoKey = registryKeys.agentInfo(agent.agentId);
+    const guestArgs: string[] = [];
+    for (const g of agent.guests) guestArgs.push(g.id, JSON.stringify({ name: g.name, persona: g.persona }));
+    // The agent's two hashes share its hash tag and change together; the zset entry that makes it
+    // visible is written after them, so a reader never sees a live agent without its guests.
+    const tx = this.redis.multi().del(guestsKey);
+    for (let i = 0; i < guestArgs.length; i += 2_000) tx.hset(guestsKey, ...guestArgs.slice(i, i + 2_000));
+    tx.hset(infoKey, 'group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid);
+    await tx.exec();
+    await this.redis.zadd(registryKeys.agents, now, agent.agentId);
+  }
+
+  /** Refreshes the heartbeat; false when the registration is gone (Redis lost it) and must be redone. */
+  async heartbeat(agentId: string, now = Date.now()): Promise<boolean> {
+    const [[, added], [, exists]] = (await this.redis
+      .pipeline()
+      .zadd(registryKeys.agents, now, agentId)
+      .exists(registryKeys.agentGuests(agentId))
+      .exec()) as [[null, number], [null, number]];
+    return added === 0 && exists === 1;
+  }
+
+  async deregister(agentId: string): Promise<void> {
+    await this.redis.zrem(registryKeys.agents, agentId);
+    await this.redis.del(registryKeys.agentGuests(agentId), registryKeys.agentInfo(agentId));
+  }
+
+  async liveAgentIds(ttlMs: number, now = Date.now()): Promise<string[]> {
+    return this.redis.zrangebyscore(registryKeys.agents, now - ttlMs, '+inf');
+  }
+
+  /** Every guest of every live agent, sorted by agent then guest id (a stable order). */
+  async liveGuests(ttlMs: number, now = Date.now()): Promise<LiveGuest[]> {
+    const agents = (await this.liveAgentIds(ttlMs, now)).sort();
+    if (agents.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const agentId of agents) pipeline.hgetall(registryKeys.agentGuests(agentId));
+    const results = (await pipeline.exec()) ?? [];
+    const guests: LiveGuest[] = [];
+    agents.forEach((agentId, i) => {
+      const hash = (results[i]?.[1] ?? {}) as Record<string, string>;
+      for (const id of Object.keys(hash).sort()) {
+        let profile: { name?: string; persona?: string } = {};
+        try {
+          profile = JSON.parse(hash[id]!) as typeof profile;
+        } catch {
+          /* a damaged registration still counts as a guest, with its id as name */
+        }
+        guests.push({ id, agentId, name: profile.name ?? id, persona: profile.persona ?? '' });
+      }
+    });
+    return guests;
+  }
+
+  /** Live guests per persona group (for the registered-guests gauge). */
+  async liveCountsByGroup(ttlMs: number, now = Date.now()): Promise<Map<string, number>> {
+    const agents = await this.liveAgentIds(ttlMs, now);
+    const pipeline = this.redis.pipeline();
+    for (const agentId of agents) pipeline.hmget(registryKeys.agentInfo(agentId), 'group', 'guests');
+    const results = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [, value] of results) {
+      const [group, guests] = (value ?? []) as [string | null, string | null];
+      const name = group ?? 'unknown';
+      counts.set(name, (counts.get(name) ?? 0) + Number(guests ?? 0));
+    }
+    return counts;
+  }
+
+  /** Agents whose heartbeat stopped longer ago than `olderThanMs` (clean-up candidates). */
+  async expiredAgentIds(olderThanMs: number, now = Date.now()): Promise<string[]> {
+    return this.redis.zrangebyscore(registryKeys.agents, '-inf', now - olderThanMs);
+  }
+}

@@ -1,0 +1,156 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config/redis-config.ts';
+import type { Logger } from '../logging/logger.ts';
+
+/** Thrown to callers while Redis is unreachable, so they fail fast instead of queueing without bound. */
+export class RedisUnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super(`Redis is not reachable right now${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+export function isConnectionError(error: unknown): boolean {
+  if (error instanceof RedisUnavailableError) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|connect ETIMEDOUT|LOADING|Socket closed/i.test(
+    message,
+  );
+}
+
+function baseOptions(config: RedisConfig, name: string): RedisOptions {
+  return {
+    host: config.host,
+    port: config.port,
+    db: config.db,
+    username: config.username,
+    password: config.password,
+    tls: config.tls ? {} : undefined,
+    connectionName: name,
+    // RESP2 keeps stream replies in the same shape on every server version (Debian ships 7.0).
+    protocol: 2,
+    lazyConnect: true,
+    // Fail fast: a command issued while disconnected is rejected at once, and nothing sent before
+    // a disconnect is silently sent again (a resent XADD would be a duplicate entry).
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    keepAlive: 10_000,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 3_000) + Math.floor(Math.random() * 100),
+  };
+}
+
+type ConnectionState = 'connecting' | 'up' | 'down' | 'closed';
+
+/**
+ * The Redis connections of one process: one shared command connection (auto-pipelined, so commands
+ * issued in the same tick go out in one write) and one dedicated connection per blocking reader.
+ * Connection state changes are logged once each, not once per retry.
+ */
+export class RedisConnections {
+  readonly command: Redis;
+  private readonly blocking = new Set<Redis>();
+  private readonly config: RedisConfig;
+  private readonly log: Logger;
+  private readonly clientName: string;
+  private state: ConnectionState = 'connecting';
+  private closing: Promise<void> | undefined;
+  private readonly readyListeners = new Set<() => void>();
+
+  constructor(config: RedisConfig, clientName: string, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.clientName = clientName;
+    this.command = new Redis({ ...baseOptions(config, clientName), enableAutoPipelining: true });
+    this.watch(this.command, true);
+  }
+
+  /** Starts connecting; resolves once connected (it keeps retrying in the background until then). */
+  async connect(): Promise<void> {
+    this.command.connect().catch(() => {
+      /* reported through the 'error' listener; the retry strategy keeps trying */
+    });
+    await this.waitUntilReady();
+  }
+
+  isReady(): boolean {
+    return this.state === 'up' && this.command.status === 'ready';
+  }
+
+  waitUntilReady(): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        this.readyListeners.delete(listener);
+        resolve();
+      };
+      this.readyListeners.add(listener);
+    });
+  }
+
+  /** Called (again) on every reconnect: consumers use it to recreate groups lost with the data. */
+  onReady(listener: () => void): () => void {
+    const wrapped = () => listener();
+    this.command.on('ready', wrapped);
+    return () => this.command.off('ready', wrapped);
+  }
+
+  /**
+   * A dedicated connection for one blocking reader: no auto-pipelining (a BLOCK would hold up the
+   * commands batched behind it) and no command timeout (the BLOCK itself bounds the wait).
+   */
+  createBlocking(purpose: string): Redis {
+    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`), enableAutoPipelining: false });
+    this.blocking.add(client);
+    this.watch(client, false);
+    client.connect().catch(() => {
+      /* reported through the 'error' listener */
+    });
+    return client;
+  }
+
+  async releaseBlocking(client: Redis): Promise<void> {
+    this.blocking.delete(client);
+    client.disconnect(false);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      for (const client of this.blocking) client.disconnect(false);
+      this.blocking.clear();
+      try {
+        if (this.command.status === 'ready') await this.command.quit();
+        else this.command.disconnect(false);
+      } catch {
+        this.command.disconnect(false);
+      }
+    })();
+    return this.closing;
+  }
+
+  private watch(client: Redis, primary: boolean): void {
+    let lastError = '';
+    client.on('error', (error: Error) => {
+      // ioredis emits an error per failed reconnect attempt; report only a change of cause.
+      if (error.message !== lastError && this.state !== 'closed') {
+        lastError = error.message;
+        if (primary && this.state !== 'down') this.log.warn({ err: error.message, redis: this.config.display }, 'redis connection error');
+      }
+    });
+    if (!primary) return;
+    client.on('ready', () => {
+      lastError = '';
+      if (this.state === 'closed') return;
+      if (this.state === 'down') this.log.info({ redis: this.config.display }, 'redis connection restored');
+      else this.log.debug({ redis: this.config.display }, 'redis connected');
+      this.state = 'up';
+      for (const listener of [...this.readyListeners]) listener();
+    });
+    client.on('close', () => {
+      if (this.state === 'up') this.log.warn({ redis: this.config.display }, 'redis connection lost; reconnecting with backoff');
+      if (this.state !== 'closed') this.state = 'down';
+    });
+  }
+}

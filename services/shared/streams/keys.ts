@@ -1,0 +1,102 @@
+// Every Redis key and stream name the system uses is built here and nowhere else.
+//
+// Stream and group names are the public contract inherited from the original demo
+// (event_invitations, guest_responses, event_summaries) and must not change. Keys that a Lua
+// script or MULTI touches together share a hash tag so they map to one Redis Cluster slot:
+//   - an event's state:            event:{<eventId>}, event:{<eventId>}:invited, ...
+//   - a stream and its helpers:    dead_letters:{guest_responses} hashes like guest_responses itself
+//     (a key without braces is hashed whole, so "{guest_responses}" and "guest_responses" share a slot)
+//   - an agent's inbox:            guest_inbox:{<agentId>}, guest_inbox:{<agentId>}:dead_letters
+
+export const streams = {
+  /** host -> coordinator; group `coordinators`. */
+  invitations: 'event_invitations',
+  /** guests -> coordinator; group `coordinators`. */
+  responses: 'guest_responses',
+  /** coordinator -> hosts; one group per host application. */
+  summaries: 'event_summaries',
+  /** coordinator -> one guest agent; group `guests`. */
+  inbox: (agentId: string): string => `guest_inbox:{${agentId}}`,
+} as const;
+
+export const groups = {
+  coordinators: 'coordinators',
+  guests: 'guests',
+  /** Each host application reads summaries in a group of its own, so every application sees every summary. */
+  host: (hostId: string): string => `host:${hostId}`,
+} as const;
+
+/** The hash tag of a key as Redis Cluster computes it: the first {...} with content, else the whole key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/** A key in the same cluster slot as `stream`, for helpers that a script changes with the stream. */
+function besideStream(stream: string, suffix: string): string {
+  return hashTagOf(stream) === stream ? `${suffix}:{${stream}}` : `${stream}:${suffix}`;
+}
+
+/** Entries that could not be processed, with the reason and the original fields. One per source stream. */
+export function deadLetterStream(stream: string): string {
+  return besideStream(stream, 'dead_letters');
+}
+
+/** Marker that makes an XADD happen once per business key (invitation id, delivery key, summary). */
+export function onceKey(stream: string, dedupeKey: string): string {
+  return `${besideStream(stream, 'once')}:${dedupeKey}`;
+}
+
+/** All dead-letter streams match this pattern (for SCAN in tests, metrics and operations). */
+export const deadLetterPattern = '*dead_letters*';
+
+/** State of one event; every key shares the {eventId} tag so one script can change them together. */
+export const eventKeys = (eventId: string) => {
+  const base = `event:{${eventId}}`;
+  return {
+    /** hash: invitation fields, status, counters, deadline */
+    event: base,
+    /** hash: guestId -> "<agentId>\t<guestName>", fixed when the invitation is processed */
+    invited: `${base}:invited`,
+    /** hash: guestId -> reply JSON, one field per guest counted */
+    replies: `${base}:replies`,
+    /** hash: guestId -> reply JSON for replies that arrived after the summary */
+    late: `${base}:late`,
+    /** hash: the summary's fields between deciding it and publishing it (outbox) */
+    summary: `${base}:summary`,
+  };
+};
+
+/** zset: eventId scored by RSVP deadline (ms); every coordinator sweeps it. */
+export const deadlinesKey = 'event_deadlines';
+
+export const registryKeys = {
+  /** zset: agentId scored by last heartbeat (ms since epoch). */
+  agents: 'registry:agents',
+  /** hash: guestId -> guest JSON (name, persona, group) for one agent. */
+  agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
+  /** hash: agent metadata (group, guests, started_at, pid, host). */
+  agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
+};
+
+/** Lease so that only one coordinator at a time does retention and clean-up. */
+export const janitorLockKey = 'janitor:lock';
+
+/** Marker (with a TTL) that a host application already handled a summary, against re-printing on replay. */
+export const hostSeenKey = (hostId: string, summaryId: string): string => `host:{${hostId}}:seen:${summaryId}`;
+
+/** Identifiers that end up inside key names: no braces, no spaces, no control characters. */
+export const identifierPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+/**
+ * The stream name as a metric label: per-agent inboxes collapse to `guest_inbox`, so the number of
+ * series does not grow with the number of guest agents.
+ */
+export function streamLabel(stream: string): string {
+  if (stream.startsWith('guest_inbox:')) return stream.includes('dead_letters') ? 'guest_inbox:dead_letters' : 'guest_inbox';
+  return stream;
+}

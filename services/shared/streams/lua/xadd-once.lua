@@ -1,0 +1,20 @@
+--[[
+  Appends an entry to a stream once per business key (invitation id, delivery key, summary of an
+  event): a producer that retries after a timeout, or a replica that replays a half-finished step,
+  cannot add the same entry twice while the marker lives.
+
+  KEYS[1]  stream
+  KEYS[2]  once-marker key, in the stream's hash slot
+  ARGV[1]  marker lifetime in ms (at least the stream's retention)
+  ARGV[2]  approximate MAXLEN for the stream, "0" for none
+  ARGV[3…] field, value, field, value, …
+
+  Output: the new entry id, or false when the business key was already added.
+]]
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return false
+end
+if ARGV[2] ~= '0' then
+  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))

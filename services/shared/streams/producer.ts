@@ -1,0 +1,100 @@
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import { join } from 'node:path';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { injectTraceFields } from '../telemetry/trace-context.ts';
+import { RedisUnavailableError, type RedisConnections, isConnectionError } from './connection.ts';
+import { onceKey, streamLabel } from './keys.ts';
+import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from './scripts.ts';
+
+const tracer = trace.getTracer('event-planner/streams');
+const xaddOnceScript = loadLuaScript(join(sharedScriptDir, 'xadd-once.lua'));
+
+export interface Message {
+  stream: string;
+  /** Flat field list: name, value, name, value ... */
+  fields: string[];
+  /**
+   * Business key that makes the add happen once (for `onceTtlMs`): a retried publish or a replayed
+   * step cannot create a second entry.
+   */
+  onceKey?: string;
+}
+
+export interface ProducerOptions {
+  /** Lifetime of once-markers; at least the stream retention so a late replay is still caught. */
+  onceTtlMs: number;
+  /** Approximate MAXLEN cap applied on add, 0 for none (retention is otherwise time-based). */
+  maxLen?: number;
+}
+
+/**
+ * Adds entries to streams. Every add gets a `send <stream>` producer span whose context travels in
+ * the entry (traceparent), fails fast with RedisUnavailableError while Redis is unreachable, and
+ * goes through one pipeline per call however many messages it carries.
+ */
+export class StreamProducer {
+  private readonly connections: RedisConnections;
+  private readonly metrics: Metrics | undefined;
+  private readonly opts: ProducerOptions;
+
+  constructor(connections: RedisConnections, opts: ProducerOptions, metrics?: Metrics) {
+    this.connections = connections;
+    this.opts = opts;
+    this.metrics = metrics;
+  }
+
+  /** Adds one entry; returns its id, or null when its once-key was already used. */
+  async add(message: Message): Promise<string | null> {
+    const [id] = await this.addMany([message]);
+    return id ?? null;
+  }
+
+  /** Adds entries in one round trip; ids in order (null where the once-key was already used). */
+  async addMany(messages: Message[]): Promise<(string | null)[]> {
+    if (messages.length === 0) return [];
+    if (!this.connections.isReady()) throw new RedisUnavailableError();
+    const client = this.connections.command;
+    const spans = messages.map((m) =>
+      tracer.startSpan(`send ${streamLabel(m.stream)}`, {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'redis', 'messaging.operation.type': 'send', 'messaging.destination.name': streamLabel(m.stream) },
+      }),
+    );
+    try {
+      const maxLen = this.opts.maxLen ?? 0;
+      const items = messages.map((message, i) => ({ message, span: spans[i]! }));
+      const results = await execPipeline(
+        client,
+        items,
+        (pipeline, { message, span }) => {
+          const fields = [...message.fields];
+          injectTraceFields(fields, trace.setSpan(context.active(), span));
+          if (message.onceKey !== undefined) {
+            queueScript(pipeline, xaddOnceScript, [message.stream, onceKey(message.stream, message.onceKey)], [this.opts.onceTtlMs, maxLen, ...fields]);
+          } else if (maxLen > 0) {
+            pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
+          } else {
+            pipeline.xadd(message.stream, '*', ...fields);
+          }
+        },
+        [xaddOnceScript],
+      );
+      const ids = results.map(([error, id], i) => {
+        if (error) {
+          spans[i]!.recordException(error);
+          throw error;
+        }
+        if (id) {
+          spans[i]!.setAttribute('messaging.message.id', id as string);
+          this.metrics?.produced.inc({ stream: streamLabel(messages[i]!.stream) });
+        }
+        return (id as string | null) ?? null;
+      });
+      return ids;
+    } catch (error) {
+      throw isConnectionError(error) ? new RedisUnavailableError(error) : error;
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/**
+ * Lua scripts live as files with a header naming KEYS and ARGV. A line `--- @include "name"`
+ * pulls in `includes/name.lua` from the same folder, so shared fragments are written once.
+ * Scripts run through EVALSHA and are loaded on a NOSCRIPT reply (after a Redis restart).
+ */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function loadLuaScript(file: string): LuaScript {
+  const source = expandIncludes(file, new Set());
+  return { name: file.replace(/^.*\/|\.lua$/g, ''), source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+function expandIncludes(file: string, seen: Set<string>): string {
+  if (seen.has(file)) throw new Error(`circular Lua include: ${file}`);
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  return text.replace(/^--- @include "([\w-]+)"$/gm, (_line, name: string) =>
+    expandIncludes(join(dirname(file), 'includes', `${name}.lua`), seen),
+  );
+}
+
+type Arg = string | number | Buffer;
+
+/** Runs a script on a client, loading it first if Redis does not know it (yet or any more). */
+export async function runScript<T>(client: Redis, script: LuaScript, keys: string[], args: Arg[]): Promise<T> {
+  try {
+    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return (await client.eval(script.source, keys.length, ...keys, ...args)) as T;
+  }
+}
+
+/** Queues a script on a pipeline (EVALSHA); use with `execPipeline`, which handles NOSCRIPT. */
+export function queueScript(pipeline: ChainableCommander, script: LuaScript, keys: string[], args: Arg[]): void {
+  pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+}
+
+/** SCRIPT LOAD for the scripts Redis does not have. */
+export async function ensureScripts(client: Redis, scripts: LuaScript[]): Promise<void> {
+  const exists = (await client.script('EXISTS', ...scripts.map((s) => s.sha))) as number[];
+  await Promise.all(scripts.filter((_, i) => exists[i] !== 1).map((s) => client.script('LOAD', s.source)));
+}
+
+export type PipelineResult = [error: Error | null, result: unknown];
+
+/**
+ * Runs one pipeline holding one or more commands per item. Items whose script Redis did not know
+ * (first use, or Redis restarted and lost its script cache) are queued again after SCRIPT LOAD;
+ * only those items run twice, and an EVALSHA that got NOSCRIPT never ran at all.
+ */
+export async function execPipeline<T>(
+  client: Redis,
+  items: readonly T[],
+  queue: (pipeline: ChainableCommander, item: T) => void,
+  scripts: LuaScript[],
+): Promise<PipelineResult[]> {
+  const run = async (subset: readonly T[]) => {
+    const pipeline = client.pipeline();
+    for (const item of subset) queue(pipeline, item);
+    return ((await pipeline.exec()) ?? []) as PipelineResult[];
+  };
+  const results = await run(items);
+  const missing = results.some(([error]) => error?.message.startsWith('NOSCRIPT'));
+  if (!missing) return results;
+  // One command per item is the rule for callers that use this retry path.
+  if (results.length !== items.length) throw new Error('execPipeline: NOSCRIPT retry needs exactly one command per item');
+  await ensureScripts(client, scripts);
+  const again = items.filter((_, i) => results[i]![0]?.message.startsWith('NOSCRIPT'));
+  const rerun = await run(again);
+  let k = 0;
+  return results.map((result) => (result[0]?.message.startsWith('NOSCRIPT') ? rerun[k++]! : result));
+}
+
+export const sharedScriptDir = join(import.meta.dirname, 'lua');

@@ -1,0 +1,95 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Metric names share the prefix event_planner_. Labels stay low-cardinality: stream names collapse
+// per-agent inboxes (streamLabel), outcomes and reasons are small fixed sets.
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const endToEndBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600];
+
+export type ConsumeOutcome = 'acked' | 'retried' | 'dead_lettered';
+
+/** The metrics every role registers; role-specific ones are created by the role from `registry`. */
+export class Metrics {
+  readonly registry: Registry;
+  readonly produced: Counter<'stream'>;
+  readonly consumed: Counter<'stream' | 'group' | 'outcome'>;
+  readonly waitSeconds: Histogram<'stream' | 'group'>;
+  readonly processingSeconds: Histogram<'stream' | 'group'>;
+  readonly reclaimed: Counter<'stream' | 'group'>;
+  readonly deletedWhilePending: Counter<'stream' | 'group'>;
+  readonly retries: Counter<'stream' | 'group'>;
+  readonly deadLetters: Counter<'stream' | 'reason'>;
+  readonly readErrors: Counter<'stream' | 'group'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(role: string, version: string) {
+    this.registry = new Registry();
+    this.registry.setDefaultLabels({ role });
+    collectDefaultMetrics({ register: this.registry, prefix: 'event_planner_' });
+    const r = [this.registry];
+    new Gauge({ name: 'event_planner_build_info', help: 'Constant 1, labelled with the running version.', labelNames: ['version'], registers: r }).set(
+      { version },
+      1,
+    );
+    this.produced = new Counter({ name: 'event_planner_stream_messages_produced_total', help: 'Entries added to a stream.', labelNames: ['stream'], registers: r });
+    this.consumed = new Counter({
+      name: 'event_planner_stream_messages_consumed_total',
+      help: 'Entries a consumer finished, by outcome (acked, retried, dead_lettered).',
+      labelNames: ['stream', 'group', 'outcome'],
+      registers: r,
+    });
+    this.waitSeconds = new Histogram({
+      name: 'event_planner_stream_wait_seconds',
+      help: 'Time from an entry being added (its id) to a consumer receiving it.',
+      labelNames: ['stream', 'group'],
+      buckets: latencyBuckets,
+      registers: r,
+    });
+    this.processingSeconds = new Histogram({
+      name: 'event_planner_stream_processing_seconds',
+      help: 'Time a consumer spent handling a batch of entries.',
+      labelNames: ['stream', 'group'],
+      buckets: latencyBuckets,
+      registers: r,
+    });
+    this.reclaimed = new Counter({
+      name: 'event_planner_stream_reclaimed_total',
+      help: 'Entries taken over from a consumer that stopped handling them (XAUTOCLAIM).',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.deletedWhilePending = new Counter({
+      name: 'event_planner_stream_deleted_pending_total',
+      help: 'Pending entries found deleted or trimmed from the stream, dropped from the pending list.',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.retries = new Counter({
+      name: 'event_planner_stream_retries_total',
+      help: 'Handler failures retried after a backoff.',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.deadLetters = new Counter({
+      name: 'event_planner_dead_letters_total',
+      help: 'Entries moved to a dead-letter stream, by reason code.',
+      labelNames: ['stream', 'reason'],
+      registers: r,
+    });
+    this.readErrors = new Counter({
+      name: 'event_planner_stream_read_errors_total',
+      help: 'Failed XREADGROUP calls (connection loss, missing group).',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.httpDuration = new Histogram({
+      name: 'event_planner_http_request_duration_seconds',
+      help: 'HTTP request duration by route.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: latencyBuckets,
+      registers: r,
+    });
+  }
+}
+
+export { endToEndBuckets, latencyBuckets };

@@ -1,0 +1,48 @@
+/**
+ * Runs `task` every `intervalMs` (never overlapping itself; the next run is scheduled when one
+ * ends) until stopped. Errors go to `onError` and the schedule continues.
+ */
+export class Periodic {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly intervalMs: number;
+  private readonly task: () => Promise<void>;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(intervalMs: number, task: () => Promise<void>, onError: (error: unknown) => void) {
+    this.intervalMs = intervalMs;
+    this.task = task;
+    this.onError = onError;
+  }
+
+  start(initialDelayMs = this.intervalMs): this {
+    this.schedule(initialDelayMs);
+    return this;
+  }
+
+  /** Runs the task now (unless it is already running) and waits for it. */
+  async runNow(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.task()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.runNow().then(() => this.schedule(this.intervalMs));
+    }, delay);
+    this.timer.unref();
+  }
+}
