@@ -1,7 +1,7 @@
 // `npm run demo`: the original's automated demo. Starts Redis (private unless configured), the
 // coordinator, five guests and the host; the host publishes the sample invitation and prints the
 // summary; then everything stops. Exit 0 with a summary, non-zero without one in time.
-import { startLocalStack, waitUntilReady } from './local-stack.ts';
+import { localPorts, startLocalStack, waitUntilReady } from './local-stack.ts';
 
 const timeoutMs = process.env.DEMO_TIMEOUT_MS ?? '60000';
 const started = Date.now();
@@ -9,10 +9,11 @@ const stack = await startLocalStack({ title: 'event-planner demo: one invitation
 let code = 1;
 try {
   stack.group.say('launcher', 'step 1/3: waiting for the coordinator and the guests to be ready');
-  await waitUntilReady([Number(process.env.COORDINATOR_PORT ?? 8081), Number(process.env.GUEST_PORT ?? 8082)]);
+  await waitUntilReady([localPorts.coordinator, localPorts.guest]);
   stack.group.say('launcher', 'step 2/3: the host publishes "Team Building Workshop"; guests reply after their think time');
   const host = stack.group.startRole('host', 'host', {
     REDIS_URL: stack.redisUrl,
+    PORT: String(localPorts.host),
     PUBLISH_SAMPLE_EVENT: 'true',
     EXIT_AFTER_SUMMARY: 'true',
     SUMMARY_TIMEOUT_MS: timeoutMs,

@@ -1,8 +1,16 @@
 import { join } from 'node:path';
+import { defaultPorts } from '../shared/config/common-config.ts';
 import { loadDotEnv } from '../shared/config/env.ts';
 import { RedisServerProcess, redisInstallHint, redisServerAvailable } from './redis-server.ts';
 import type { AppendFsync } from './redis-server.ts';
 import { ProcessGroup } from './process-group.ts';
+
+/** HTTP ports of the local processes (HOST_PORT, COORDINATOR_PORT, GUEST_PORT override them). */
+export const localPorts = {
+  host: Number(process.env.HOST_PORT ?? defaultPorts.host),
+  coordinator: Number(process.env.COORDINATOR_PORT ?? defaultPorts.coordinator),
+  guest: Number(process.env.GUEST_PORT ?? defaultPorts.guest),
+};
 
 export interface LocalStack {
   group: ProcessGroup;
@@ -33,15 +41,16 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
       process.stderr.write(`REDIS_APPENDFSYNC=${JSON.stringify(fsync)} is not valid: expected one of always, everysec, no\n`);
       process.exit(2);
     }
-    redis = await new RedisServerProcess({ dir: join(process.cwd(), '.data', 'redis'), appendfsync: fsync }).start();
+    const dataDir = process.env.DATA_DIR ?? join(process.cwd(), '.data');
+    redis = await new RedisServerProcess({ dir: join(dataDir, 'redis'), appendfsync: fsync }).start();
     redisUrl = redis.url;
-    group.say('redis', `private redis-server on port ${redis.port} (AOF, appendfsync ${fsync}, data in .data/redis)`);
+    group.say('redis', `private redis-server on port ${redis.port} (AOF, appendfsync ${fsync}, data in ${join(dataDir, 'redis')})`);
   } else {
     group.say('redis', `using ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
   }
   const env = { REDIS_URL: redisUrl };
-  group.startRole('coordinator', 'coordinator', env);
-  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...env, ...opts.guestEnv });
+  group.startRole('coordinator', 'coordinator', { ...env, PORT: String(localPorts.coordinator) });
+  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...env, PORT: String(localPorts.guest), ...opts.guestEnv });
   return {
     group,
     redisUrl,

@@ -1,16 +1,17 @@
 // `npm start`: Redis (private unless configured), coordinator, five guests and the host, with
 // labelled output, running until Ctrl+C, which stops everything cleanly.
-import { startLocalStack, waitUntilReady } from './local-stack.ts';
+import { localPorts, startLocalStack, waitUntilReady } from './local-stack.ts';
 
 const stack = await startLocalStack({ title: 'starting event-planner (Ctrl+C stops everything)' });
-await waitUntilReady([Number(process.env.COORDINATOR_PORT ?? 8081), Number(process.env.GUEST_PORT ?? 8082)]).catch((error: unknown) => {
+await waitUntilReady([localPorts.coordinator, localPorts.guest]).catch((error: unknown) => {
   stack.group.say('launcher', String(error));
 });
 stack.group.startRole('host', 'host', {
   REDIS_URL: stack.redisUrl,
+  PORT: String(localPorts.host),
   PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
 });
-stack.group.say('launcher', 'host API on http://localhost:8080 (POST /api/events); metrics on :8080, :8081, :8082 /metrics');
+stack.group.say('launcher', `host API on http://localhost:${localPorts.host} (POST /api/events); /metrics on ports ${localPorts.host}, ${localPorts.coordinator}, ${localPorts.guest}`);
 
 let stopping = false;
 const stop = async () => {

@@ -114,7 +114,7 @@ describe('a host written against the original format', () => {
     }
     expect(summary.invitation_id).toBe(invitation.id);
     expect(summary.total_invited).toBe('5');
-    const responses = JSON.parse(summary.responses) as Record<string, string>[];
+    const responses = JSON.parse(summary.responses!) as Record<string, string>[];
     expect(responses).toHaveLength(5);
     for (const r of responses) {
       expect(Object.keys(r).sort()).toEqual(['guest_id', 'guest_name', 'id', 'invitation_id', 'message', 'response', 'timestamp']);

@@ -24,7 +24,9 @@ export async function deadLetters(redis: Redis): Promise<Entry[]> {
 }
 
 /** The invitation fields the original Python host sends (local timestamp without zone, no extras). */
-export function originalInvitation(overrides: Record<string, string> = {}): Record<string, string> {
+export type InvitationFields = Record<string, string> & { id: string; host_id: string; event_name: string };
+
+export function originalInvitation(overrides: Record<string, string> = {}): InvitationFields {
   return {
     id: randomUUID(),
     event_name: 'Team Building Workshop',

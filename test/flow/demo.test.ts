@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../services/launcher/redis-server.ts';
+import { eventually } from '../helpers/wait.ts';
+
+const launcher = (name: string) => join(import.meta.dirname, '..', '..', 'services', 'launcher', name);
+
+async function localEnv(dataDir: string): Promise<Record<string, string>> {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATA_DIR: dataDir,
+    HOST_PORT: String(await freePort()),
+    COORDINATOR_PORT: String(await freePort()),
+    GUEST_PORT: String(await freePort()),
+  };
+  delete env.REDIS_URL;
+  delete env.REDIS_HOST;
+  return env;
+}
+
+describe('npm run demo', () => {
+  it('runs Redis, coordinator, five guests and the host, prints the summary and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ep-demo-'));
+    const env = { ...(await localEnv(dataDir)), DEMO_TIMEOUT_MS: '40000' };
+    const child = spawn(process.execPath, [launcher('demo.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+
+    expect(code, output).toBe(0);
+    expect(output).toContain('📊 EVENT SUMMARY — Team Building Workshop');
+    expect(output).toMatch(/Total invited: 5 {3}Responses: 5 {3}No response: 0/);
+    for (const name of ['Alice Chen', 'Bob Rodriguez', 'Carol Williams', 'David Kim', 'Emma Thompson']) {
+      expect(output).toMatch(new RegExp(`host\\s+│\\s+\\S+ ${name}: (YES|NO|MAYBE) — "`));
+    }
+    expect(output).toMatch(/Response rate: 100\.0% {3}Attendance rate: \d+\.\d%/);
+    // Every component stopped cleanly.
+    expect(output).toMatch(/coordinator\s+│.*coordinator stopped/);
+    expect(output).toMatch(/guests\s+│.*guest stopped/);
+  }, 90_000);
+});
+
+describe('npm start', () => {
+  it('keeps everything running until Ctrl+C, which stops every component cleanly', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
+    const env = await localEnv(dataDir);
+    const child = spawn(process.execPath, [launcher('start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await eventually(() => output.includes('📊 EVENT SUMMARY'), 40_000, 'the sample summary');
+      // Still serving after the summary: the host API takes another event.
+      const res = await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ event_name: 'Second event' }),
+      });
+      expect(res.status).toBe(202);
+      await eventually(() => output.includes('summary received for "Second event"'), 40_000, 'the second summary');
+      child.kill('SIGINT');
+      expect(await exited, output).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    for (const role of ['coordinator', 'guest', 'host']) expect(output).toContain(`${role} stopped`);
+    expect(output).toMatch(/launcher\s+│ stopped/);
+  }, 90_000);
+
+  it('says how to install redis-server when there is none and no REDIS_URL', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ep-noredis-'));
+    const env = { ...(await localEnv(dataDir)), PATH: dirname(process.execPath) };
+    const child = spawn(process.execPath, [launcher('start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(1);
+    expect(output).toMatch(/redis-server was not found on PATH.*apt-get install -y redis-server.*REDIS_URL/s);
+  });
+});
