@@ -1,35 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventKeys, streams } from '../../services/shared/streams/keys.ts';
-import { Processes } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { useRedisStack } from '../helpers/stack.ts';
 import { flat, originalInvitation, readAll } from '../helpers/streams.ts';
 import { delay, eventually } from '../helpers/wait.ts';
 
-let redis: TestRedis;
-let procs: Processes;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await procs?.stopAll();
-  await redis.flush();
-});
+const ctx = useRedisStack();
 
 describe('idempotency by business keys', () => {
   it('counts a duplicate reply once', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
-    const coordinator = await procs.coordinator();
+    const coordinator = await ctx.procs.coordinator();
     // Two silent guests: the test plays their replies itself.
-    await procs.guests({ GUESTS_PER_AGENT: '2', PERSONAS: 'silent', GUEST_AGENT_ID: 'quiet' });
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '2', PERSONAS: 'silent', GUEST_AGENT_ID: 'quiet' });
     const invitation = originalInvitation();
-    await redis.client.xadd(streams.invitations, '*', ...flat(invitation));
+    await ctx.redis.client.xadd(streams.invitations, '*', ...flat(invitation));
     const keys = eventKeys(invitation.id);
     const guests = await eventually(async () => {
-      const ids = await redis.client.hkeys(keys.invited);
+      const ids = await ctx.redis.client.hkeys(keys.invited);
       return ids.length === 2 ? ids.sort() : undefined;
     });
     const reply = (guestId: string, response: string, id: string) =>
@@ -37,28 +23,27 @@ describe('idempotency by business keys', () => {
 
     // The same reply three times (resent by a client), and once more with a new reply id but the
     // same guest: all one reply.
-    for (let i = 0; i < 3; i += 1) await redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'yes', 'r-1'));
-    await redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'no', 'r-1-again'));
+    for (let i = 0; i < 3; i += 1) await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'yes', 'r-1'));
+    await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'no', 'r-1-again'));
     await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 3, 10_000, '3 duplicates');
-    expect(await redis.client.hlen(keys.replies)).toBe(1);
-    expect(await redis.client.hmget(keys.event, 'yes_count', 'no_count', 'status')).toEqual(['1', '0', 'open']);
+    expect(await ctx.redis.client.hlen(keys.replies)).toBe(1);
+    expect(await ctx.redis.client.hmget(keys.event, 'yes_count', 'no_count', 'status')).toEqual(['1', '0', 'open']);
 
-    await redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'maybe', 'r-2'));
-    const summary = await eventually(async () => (await readAll(redis.client, streams.summaries))[0], 10_000, 'summary');
+    await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'maybe', 'r-2'));
+    const summary = await eventually(async () => (await readAll(ctx.redis.client, streams.summaries))[0], 10_000, 'summary');
     expect(summary.fields).toMatchObject({ total_invited: '2', total_responses: '2', yes_count: '1', maybe_count: '1', no_count: '0' });
 
     // After the summary: a repeat is still a duplicate; nothing changes.
-    await redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'no', 'r-2'));
+    await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'no', 'r-2'));
     await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 4, 10_000, '4th duplicate');
-    expect(await readAll(redis.client, streams.summaries)).toHaveLength(1);
+    expect(await readAll(ctx.redis.client, streams.summaries)).toHaveLength(1);
     expect(await coordinator.metric('event_planner_replies_total')).toBe(2);
   });
 
   it('keeps exactly one event_invitations entry per published invitation, even when a client retries', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
-    await procs.coordinator();
-    await procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: 'instant' });
-    const host = await procs.host({ HOST_ID: 'retrying-host' });
+    await ctx.procs.coordinator();
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: 'instant' });
+    const host = await ctx.procs.host({ HOST_ID: 'retrying-host' });
     const ids: string[] = [];
     for (let i = 0; i < 5; i += 1) {
       const body = JSON.stringify({ id: `party-${i}`, event_name: `Party ${i}` });
@@ -71,25 +56,24 @@ describe('idempotency by business keys', () => {
       }
       ids.push(`party-${i}`);
     }
-    const invitations = await readAll(redis.client, streams.invitations);
+    const invitations = await readAll(ctx.redis.client, streams.invitations);
     expect(invitations.map((e) => e.fields.id).sort()).toEqual(ids.sort());
-    await eventually(async () => (await readAll(redis.client, streams.summaries)).length === 5, 20_000, '5 summaries');
+    await eventually(async () => (await readAll(ctx.redis.client, streams.summaries)).length === 5, 20_000, '5 summaries');
     await delay(300);
-    expect(await readAll(redis.client, streams.summaries)).toHaveLength(5);
+    expect(await readAll(ctx.redis.client, streams.summaries)).toHaveLength(5);
     // No forwarded copies: the coordinator never writes to event_invitations.
-    expect(await redis.client.xlen(streams.invitations)).toBe(5);
+    expect(await ctx.redis.client.xlen(streams.invitations)).toBe(5);
   });
 
   it('treats a re-sent invitation (same id, new entry) as the same event', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
-    const coordinator = await procs.coordinator();
-    const agent = await procs.guests({ GUESTS_PER_AGENT: '4', PERSONAS: 'instant', GUEST_AGENT_ID: 'dup-agent' });
+    const coordinator = await ctx.procs.coordinator();
+    const agent = await ctx.procs.guests({ GUESTS_PER_AGENT: '4', PERSONAS: 'instant', GUEST_AGENT_ID: 'dup-agent' });
     const invitation = originalInvitation();
-    await redis.client.xadd(streams.invitations, '*', ...flat(invitation));
-    await redis.client.xadd(streams.invitations, '*', ...flat(invitation));
+    await ctx.redis.client.xadd(streams.invitations, '*', ...flat(invitation));
+    await ctx.redis.client.xadd(streams.invitations, '*', ...flat(invitation));
     await eventually(async () => (await coordinator.metric('event_planner_invitations_total', { outcome: 'duplicate' })) === 1, 10_000, 'duplicate seen');
-    await eventually(async () => (await readAll(redis.client, streams.summaries)).length === 1, 10_000, 'summary');
-    expect(await readAll(redis.client, streams.inbox('dup-agent'))).toHaveLength(1);
+    await eventually(async () => (await readAll(ctx.redis.client, streams.summaries)).length === 1, 10_000, 'summary');
+    expect(await readAll(ctx.redis.client, streams.inbox('dup-agent'))).toHaveLength(1);
     expect(await agent.metric('event_planner_guest_replies_sent_total')).toBe(4);
   });
 });

@@ -1,31 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deadLetterStream, groups, streams } from '../../services/shared/streams/keys.ts';
-import { Processes } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { useRedisStack } from '../helpers/stack.ts';
 import { deadLetters, flat, originalInvitation, pendingCount, readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
 
-let redis: TestRedis;
-let procs: Processes;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await procs?.stopAll();
-  await redis.flush();
-});
+const ctx = useRedisStack();
 
 describe('malformed entries on every stream', () => {
   it('go to dead letters with a reason while valid traffic goes on', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
-    const coordinator = await procs.coordinator();
-    await procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: 'instant', GUEST_AGENT_ID: 'target' });
-    const host = await procs.host({ HOST_ID: 'host_001' });
-    const c = redis.client;
+    const coordinator = await ctx.procs.coordinator();
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: 'instant', GUEST_AGENT_ID: 'target' });
+    const host = await ctx.procs.host({ HOST_ID: 'host_001' });
+    const c = ctx.redis.client;
     const big = 'x'.repeat(20_000);
 
     const bad: { stream: string; fields: Record<string, string>; reason: string }[] = [

@@ -1,29 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groups, streams } from '../../services/shared/streams/keys.ts';
-import { Processes } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { useRedisStack } from '../helpers/stack.ts';
 import { deadLetters, flat, originalInvitation, pendingCount, readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
 
-let redis: TestRedis;
-let procs: Processes;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await procs?.stopAll();
-  await redis.flush();
-});
+const ctx = useRedisStack();
 
 /** guestId -> number of delivery entries that named it, across every inbox. */
 async function deliveriesPerGuest(agentIds: string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const agentId of agentIds) {
-    for (const entry of await readAll(redis.client, streams.inbox(agentId))) {
+    for (const entry of await readAll(ctx.redis.client, streams.inbox(agentId))) {
       for (const guestId of JSON.parse(entry.fields.guests!) as string[]) {
         const key = `${entry.fields.invitation_id}/${guestId}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -35,15 +22,14 @@ async function deliveriesPerGuest(agentIds: string[]): Promise<Map<string, numbe
 
 describe('several guest agents and several coordinators', () => {
   it('invites 50 guests hosted by 3 agent processes and counts all of them', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
-    await procs.coordinator();
+    await ctx.procs.coordinator();
     const sizes = [17, 17, 16];
     const agents = await Promise.all(
-      sizes.map((n, i) => procs.guests({ GUESTS_PER_AGENT: String(n), PERSONAS: 'enthusiasts', GUEST_AGENT_ID: `agent-${i}` })),
+      sizes.map((n, i) => ctx.procs.guests({ GUESTS_PER_AGENT: String(n), PERSONAS: 'enthusiasts', GUEST_AGENT_ID: `agent-${i}` })),
     );
     const invitation = originalInvitation();
-    await redis.client.xadd(streams.invitations, '*', ...flat(invitation));
-    const summary = await eventually(async () => (await readAll(redis.client, streams.summaries))[0], 30_000, 'summary');
+    await ctx.redis.client.xadd(streams.invitations, '*', ...flat(invitation));
+    const summary = await eventually(async () => (await readAll(ctx.redis.client, streams.summaries))[0], 30_000, 'summary');
     expect(summary.fields).toMatchObject({ total_invited: '50', total_responses: '50', no_response_count: '0' });
 
     const perGuest = await deliveriesPerGuest(['agent-0', 'agent-1', 'agent-2']);
@@ -57,17 +43,16 @@ describe('several guest agents and several coordinators', () => {
   });
 
   it('two coordinators share invitations and replies: one delivery per guest, one summary per event', async () => {
-    procs = new Processes({ REDIS_URL: redis.url });
     // Batches of one entry make the two blocked readers take turns (Redis serves blocked clients in order).
-    const coordinators = [await procs.coordinator({ STREAM_BATCH_SIZE: '1' }), await procs.coordinator({ STREAM_BATCH_SIZE: '1' })];
-    await procs.guests({ GUESTS_PER_AGENT: '10', PERSONAS: 'instant', GUEST_AGENT_ID: 'agent-a' });
-    await procs.guests({ GUESTS_PER_AGENT: '10', PERSONAS: 'instant', GUEST_AGENT_ID: 'agent-b' });
+    const coordinators = [await ctx.procs.coordinator({ STREAM_BATCH_SIZE: '1' }), await ctx.procs.coordinator({ STREAM_BATCH_SIZE: '1' })];
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '10', PERSONAS: 'instant', GUEST_AGENT_ID: 'agent-a' });
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '10', PERSONAS: 'instant', GUEST_AGENT_ID: 'agent-b' });
     const events = Array.from({ length: 12 }, (_, i) => originalInvitation({ id: `shared-${i}`, event_name: `Event ${i}` }));
-    for (const e of events) await redis.client.xadd(streams.invitations, '*', ...flat(e));
+    for (const e of events) await ctx.redis.client.xadd(streams.invitations, '*', ...flat(e));
 
     const summaries = await eventually(
       async () => {
-        const all = await readAll(redis.client, streams.summaries);
+        const all = await readAll(ctx.redis.client, streams.summaries);
         return all.length >= events.length ? all : undefined;
       },
       40_000,
@@ -75,7 +60,7 @@ describe('several guest agents and several coordinators', () => {
     );
     // Give a late duplicate the chance to show up before counting.
     await new Promise((r) => setTimeout(r, 500));
-    const final = await readAll(redis.client, streams.summaries);
+    const final = await readAll(ctx.redis.client, streams.summaries);
     expect(final).toHaveLength(events.length);
     expect(new Set(summaries.map((s) => s.fields.invitation_id)).size).toBe(events.length);
     for (const s of final) expect(s.fields).toMatchObject({ total_invited: '20', total_responses: '20' });
@@ -90,7 +75,7 @@ describe('several guest agents and several coordinators', () => {
     }
     const consumed = await Promise.all(coordinators.map((c) => c.metric('event_planner_reply_outcomes_total', { outcome: 'counted' })));
     expect(consumed[0]! + consumed[1]!).toBe(events.length * 20);
-    expect(await pendingCount(redis.client, streams.responses, groups.coordinators)).toBe(0);
-    expect(await deadLetters(redis.client)).toEqual([]);
+    expect(await pendingCount(ctx.redis.client, streams.responses, groups.coordinators)).toBe(0);
+    expect(await deadLetters(ctx.redis.client)).toEqual([]);
   });
 });

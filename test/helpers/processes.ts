@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../services/launcher/redis-server.ts';
-import { eventually } from './wait.ts';
 
 const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
 
@@ -60,15 +59,25 @@ export class RoleProcess {
   }
 
   async waitReady(timeoutMs = 20_000): Promise<this> {
-    await eventually(
-      async () => {
-        if (!this.running) throw new Error(`${this.role} exited: ${this.stderr.slice(-5).join('\n')}`);
-        return (await this.get('/readyz')).status === 200;
-      },
-      timeoutMs,
-      `${this.role} /readyz`,
-    );
-    return this;
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (!this.running) throw new ProcessExitedError(this);
+      try {
+        const res = await this.get('/readyz');
+        if (res.status === 200) return this;
+        last = res.body;
+      } catch (error) {
+        last = String(error);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${this.role} not ready after ${timeoutMs} ms; last /readyz: ${last}; logs: ${this.tail()}`);
+  }
+
+  /** The last log lines, for failure messages. */
+  tail(n = 8): string {
+    return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.stderr.slice(-n)].join('\n');
   }
 
   /** Resolves with the first log line matching `predicate` (already logged or future). */
@@ -97,6 +106,15 @@ export class RoleProcess {
   }
 }
 
+export class ProcessExitedError extends Error {
+  readonly addressInUse: boolean;
+  constructor(p: RoleProcess) {
+    const tail = p.tail();
+    super(`${p.role} exited during start (code ${p.child.exitCode}, signal ${p.child.signalCode}):\n${tail}`);
+    this.addressInUse = tail.includes('EADDRINUSE');
+  }
+}
+
 /** Fast settings for tests: short blocks, reclaim after 2 s, quick retries. */
 export const fastStreamEnv: Record<string, string> = {
   STREAM_BLOCK_MS: '500',
@@ -121,10 +139,17 @@ export class Processes {
   }
 
   async start(role: Role, env: Record<string, string> = {}, opts: { ready?: boolean } = {}): Promise<RoleProcess> {
-    const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...this.baseEnv, ...env });
-    this.all.push(p);
-    if (opts.ready !== false) await p.waitReady();
-    return p;
+    for (let attempt = 1; ; attempt += 1) {
+      const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...this.baseEnv, ...env });
+      this.all.push(p);
+      if (opts.ready === false) return p;
+      try {
+        return await p.waitReady();
+      } catch (error) {
+        // Another process on the machine took the free port between our probe and the bind.
+        if (!(error instanceof ProcessExitedError && error.addressInUse && attempt < 3)) throw error;
+      }
+    }
   }
 
   coordinator(env: Record<string, string> = {}): Promise<RoleProcess> {
