@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { eventually } from './wait.ts';
 
 const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
 
