@@ -4,6 +4,7 @@ import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry, type LiveGuest } from '../shared/registry/guest-registry.ts';
 import { MAX_GUESTS_PER_DELIVERY, deliveryFields } from '../shared/schema/delivery.ts';
 import { type Invitation, parseInvitation } from '../shared/schema/invitation.ts';
+import { MAX_FIELD_LENGTH } from '../shared/schema/validation.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { deadlinesKey, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
@@ -124,15 +125,38 @@ export class InvitationHandler {
     }
     const messages: { message: Message; guests: number }[] = [];
     for (const [agentId, ids] of byAgent) {
-      for (let chunk = 0; chunk * MAX_GUESTS_PER_DELIVERY < ids.length; chunk += 1) {
-        const slice = ids.slice(chunk * MAX_GUESTS_PER_DELIVERY, (chunk + 1) * MAX_GUESTS_PER_DELIVERY);
+      chunkGuestIds(ids).forEach((slice, chunk) => {
         const deliveryKey = `${inv.id}:${inv.sequence}:${chunk}`;
         messages.push({
           message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, deadline, slice, deliveryKey), onceKey: deliveryKey },
           guests: slice.length,
         });
-      }
+      });
     }
     return messages;
   }
+}
+
+/**
+ * Splits one agent's guest ids into delivery chunks of at most MAX_GUESTS_PER_DELIVERY ids whose
+ * JSON list also fits in one field (MAX_FIELD_LENGTH): agents reject a longer field as malformed,
+ * and 500 ids of ~30 characters are twice that. Deterministic for the same ordered ids, so a
+ * replay makes the same chunks and the same delivery keys.
+ */
+export function chunkGuestIds(ids: string[]): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let length = 2;
+  for (const id of ids) {
+    const size = JSON.stringify(id).length + 1;
+    if (current.length > 0 && (current.length >= MAX_GUESTS_PER_DELIVERY || length + size > MAX_FIELD_LENGTH)) {
+      chunks.push(current);
+      current = [];
+      length = 2;
+    }
+    current.push(id);
+    length += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

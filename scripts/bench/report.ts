@@ -1,0 +1,293 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { BaselineResult } from './baselines.ts';
+import type { BenchOptions } from './options.ts';
+import type { FanoutResult, LatencyResult, SoakResult, ThroughputResult } from './scenarios.ts';
+import { fmt, round } from './scenarios.ts';
+import { compact, lineChart } from './svg.ts';
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  memoryGB: number;
+  node: string;
+  redis: string;
+  os: string;
+  loadAverageAtStart: number[];
+}
+
+export interface ScalingPoint {
+  agents: number;
+  coordinators: number;
+  rsvpPerSecond: number;
+  ratioToIoredis: number;
+  commandsPerRsvp: number;
+  cpu: Record<string, number>;
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  value: string;
+  /** null when the scenario did not run. */
+  met: boolean | null;
+}
+
+export interface BenchResults {
+  version: 1;
+  runId: string;
+  mode: 'quick' | 'full' | 'custom';
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  machine: Machine;
+  baselines: { before?: BaselineResult; after?: BaselineResult; ioredisXadd: number | null; redisBenchmarkXadd: number | null };
+  throughput?: ThroughputResult & { ratioToIoredis: number | null };
+  latency?: LatencyResult;
+  fanout?: FanoutResult;
+  soak?: SoakResult;
+  scaling?: ScalingPoint[];
+  targets: TargetCheck[];
+  errors: { scenario: string; error: string }[];
+}
+
+export function describeMachine(): Machine {
+  let redis = 'unknown';
+  try {
+    redis = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? redis;
+  } catch {
+    /* reported as unknown */
+  }
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    redis,
+    os: `${process.platform} ${release()}`,
+    loadAverageAtStart: loadavg().map((v) => round(v, 2)),
+  };
+}
+
+/** Mean of the baselines measured in this run (before and after the scenarios). */
+export function combineBaselines(before?: BaselineResult, after?: BaselineResult): { ioredisXadd: number | null; redisBenchmarkXadd: number | null } {
+  const mean = (xs: (number | null | undefined)[]) => {
+    const ok = xs.filter((x): x is number => typeof x === 'number' && x > 0);
+    return ok.length ? Math.round(ok.reduce((a, b) => a + b, 0) / ok.length) : null;
+  };
+  return { ioredisXadd: mean([before?.ioredisXadd, after?.ioredisXadd]), redisBenchmarkXadd: mean([before?.redisBenchmarkXadd, after?.redisBenchmarkXadd]) };
+}
+
+export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  const t = r.throughput;
+  const checks: TargetCheck[] = [
+    { name: 'throughput', target: '>= 30,000 RSVP/s', value: t ? `${fmt(t.rsvpPerSecond)} RSVP/s` : 'not run', met: t ? t.rsvpPerSecond >= 30_000 : null },
+    {
+      name: 'throughput vs ioredis XADD loop',
+      target: '>= 0.30 x',
+      value: t?.ratioToIoredis != null ? `${t.ratioToIoredis.toFixed(3)} x (of ${fmt(r.baselines.ioredisXadd)}/s)` : 'not run',
+      met: t?.ratioToIoredis != null ? t.ratioToIoredis >= 0.3 : null,
+    },
+    {
+      name: 'Redis commands per RSVP (batch >= 100)',
+      target: '<= 3',
+      value: t ? `${t.commandsPerRsvp.toFixed(2)} (script-internal calls included)` : 'not run',
+      met: t ? t.commandsPerRsvp <= 3 : null,
+    },
+    {
+      name: `latency p99, ${r.latency?.guestsPerEvent ?? 100}-guest events`,
+      target: '< 20 ms',
+      value: r.latency ? `${r.latency.p99} ms (p50 ${r.latency.p50}, p95 ${r.latency.p95}, max ${r.latency.max})` : 'not run',
+      met: r.latency ? r.latency.p99 < 20 : null,
+    },
+    {
+      name: `fan-out ${fmt(r.fanout?.guests ?? 100_000)} guests, invitation -> summary`,
+      target: '< 5 s',
+      value: r.fanout ? `${(r.fanout.toSummaryMs / 1000).toFixed(2)} s (deliveries ${(r.fanout.toAllDeliveriesMs / 1000).toFixed(2)} s)` : 'not run',
+      met: r.fanout ? r.fanout.toSummaryMs < 5_000 && r.fanout.answered === r.fanout.guests : null,
+    },
+    {
+      name: 'soak memory growth after warm-up',
+      target: '< 5 %',
+      value: r.soak ? `${(r.soak.growth.redis_used_memory! * 100).toFixed(1)} % Redis used_memory; worst RSS ${worstRss(r.soak)}` : 'not run',
+      met: r.soak ? Object.values(r.soak.growth).every((g) => g < 0.05) : null,
+    },
+  ];
+  return checks;
+}
+
+function worstRss(soak: SoakResult): string {
+  const rss = Object.entries(soak.growth).filter(([k]) => k.startsWith('rss_'));
+  if (rss.length === 0) return 'n/a';
+  const [name, g] = rss.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return `${(g * 100).toFixed(1)} % (${name.slice(4)})`;
+}
+
+const mark = (met: boolean | null) => (met === null ? '–' : met ? 'met' : 'MISSED');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r, i) => `${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}${i === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''}`).join('\n');
+}
+
+function mdTable(rows: string[][]): string {
+  const line = (r: string[]) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(rows[0]!), line(rows[0]!.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
+}
+
+function resultRows(r: BenchResults): string[][] {
+  const rows: string[][] = [['measure', 'value', 'same-run baseline', 'ratio']];
+  const b = r.baselines;
+  rows.push(['redis-benchmark -P 16 XADD', `${fmt(b.redisBenchmarkXadd)}/s`, '', '']);
+  rows.push(['ioredis pipelined XADD loop (1 process)', `${fmt(b.ioredisXadd)}/s`, '', '']);
+  if (r.throughput) {
+    const t = r.throughput;
+    rows.push([
+      `throughput (${t.shape.coordinators} coord, ${t.shape.agents} agents, ${fmt(t.shape.eventGuests)}-guest events)`,
+      `${fmt(t.rsvpPerSecond)} RSVP/s`,
+      `ioredis ${fmt(b.ioredisXadd)}/s`,
+      t.ratioToIoredis != null ? `${t.ratioToIoredis.toFixed(3)} x` : '',
+    ]);
+    rows.push(['Redis commands per RSVP (all, incl. in Lua)', t.commandsPerRsvp.toFixed(2), '1 XADD', '']);
+    rows.push(['Redis CPU per RSVP', `${t.redisCpuPerRsvpUs} µs`, b.redisBenchmarkXadd ? `${(1e6 / b.redisBenchmarkXadd).toFixed(2)} µs per XADD (redis-benchmark)` : '', '']);
+    rows.push(['cores used (throughput)', Object.entries(t.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '), '', '']);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    rows.push([`latency, ${l.guestsPerEvent}-guest events at ${l.ratePerSecond}/s (n=${l.events})`, `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms`, '', '']);
+  }
+  if (r.fanout) {
+    const f = r.fanout;
+    rows.push([`fan-out ${fmt(f.guests)} guests on ${f.agents} agents: all deliveries`, `${(f.toAllDeliveriesMs / 1000).toFixed(2)} s`, '', '']);
+    rows.push([`fan-out ${fmt(f.guests)} guests: summary at host`, `${(f.toSummaryMs / 1000).toFixed(2)} s (${f.answered} answered, ${f.reason})`, '', '']);
+    rows.push(['fan-out counting rate', `${fmt(f.countingRate)} RSVP/s`, `ioredis ${fmt(b.ioredisXadd)}/s`, b.ioredisXadd ? `${(f.countingRate / b.ioredisXadd).toFixed(3)} x` : '']);
+  }
+  for (const s of r.scaling ?? []) {
+    rows.push([`scaling: ${s.coordinators} coord, ${s.agents} agents`, `${fmt(s.rsvpPerSecond)} RSVP/s`, `ioredis ${fmt(b.ioredisXadd)}/s`, `${s.ratioToIoredis.toFixed(3)} x`]);
+  }
+  if (r.soak) {
+    const s = r.soak;
+    rows.push([`soak ${s.durationS} s at ${fmt(s.rsvpPerSecond)} RSVP/s (retention ${s.retentionS} s)`, `Redis ${s.redisUsedMemoryMB.start} -> ${s.redisUsedMemoryMB.end} MB (max ${s.redisUsedMemoryMB.max})`, '', '']);
+    rows.push(['soak growth after warm-up', Object.entries(s.growth).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', '), '', '']);
+    rows.push(['Redis bytes per retained RSVP', `${fmt(s.bytesPerRetainedRsvp)} B (${fmt(s.retainedRsvps)} retained)`, '', '']);
+  }
+  return rows;
+}
+
+export function printReport(r: BenchResults): string {
+  const lines = [
+    '',
+    `event-planner benchmark ${r.runId} (${r.mode}) on ${r.machine.cores} cores, Node ${r.machine.node}, Redis ${r.machine.redis}`,
+    '',
+    table(resultRows(r)),
+    '',
+    table([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.value, mark(t.met)])]),
+  ];
+  if (r.errors.length > 0) lines.push('', ...r.errors.map((e) => `scenario ${e.scenario} failed: ${e.error}`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function markdownSection(r: BenchResults, jsonPath: string, charts: string[]): string {
+  const m = r.machine;
+  const out = [
+    `### ${r.startedAt.replace('T', ' ').slice(0, 16)} UTC — ${r.mode} run \`${r.runId}\``,
+    '',
+    `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis} (private, AOF everysec, same machine). JSON: \`${jsonPath}\` (not committed).`,
+    '',
+    mdTable(resultRows(r)),
+    '',
+    mdTable([['target', 'wanted', 'measured', ''], ...r.targets.map((t) => [t.name, t.target, t.value, mark(t.met)])]),
+  ];
+  if (r.throughput) {
+    out.push('', `Command mix per RSVP (throughput, INFO commandstats delta): ${r.throughput.commandMix.slice(0, 10).map((c) => `${c.command} ${c.perRsvp}`).join(', ')}.`);
+    if (r.throughput.slowlog.length > 0) out.push('', `SLOWLOG (> 2 ms) during throughput: ${r.throughput.slowlog.slice(0, 3).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
+  }
+  if (r.fanout?.slowlog.length) out.push('', `SLOWLOG (> 10 ms) during fan-out: ${r.fanout.slowlog.slice(0, 4).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
+  if (r.errors.length > 0) out.push('', ...r.errors.map((e) => `- scenario **${e.scenario}** failed: ${e.error.split('\n')[0]}`));
+  if (charts.length > 0) out.push('', charts.map((c) => `![${c}](${c})`).join('\n'));
+  return `${out.join('\n')}\n\n`;
+}
+
+export function writeJson(r: BenchResults, outDir: string): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${r.runId}.json`);
+  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+  return file;
+}
+
+/** Writes the charts the run has data for; returns their file names (relative to docsDir). */
+export function writeCharts(r: BenchResults, docsDir: string): string[] {
+  mkdirSync(docsDir, { recursive: true });
+  const written: string[] = [];
+  const sub = `${r.machine.cores} cores, Node ${r.machine.node}, Redis ${r.machine.redis}, run ${r.runId}`;
+  if (r.latency && r.latency.cdf.length > 0) {
+    const l = r.latency;
+    writeFileSync(
+      join(docsDir, 'bench-latency-cdf.svg'),
+      lineChart({
+        title: `Invitation -> summary at the host, ${l.guestsPerEvent}-guest events (n=${l.events})`,
+        subtitle: `${sub}; p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
+        xLabel: 'latency (ms, log scale)',
+        yLabel: 'share of events at or below',
+        xLog: true,
+        xMin: 1,
+        yMin: 0,
+        yMax: 1,
+        yFormat: (v) => `${Math.round(v * 100)}%`,
+        series: [
+          { name: 'CDF', points: l.cdf.map((p) => ({ x: Math.max(1, p.ms), y: p.share })) },
+          { name: 'p99 target (20 ms)', points: [{ x: 20, y: 0 }, { x: 20, y: 1 }], color: '#dc2626' },
+        ],
+      }),
+    );
+    written.push('bench-latency-cdf.svg');
+  }
+  const tp = r.throughput;
+  if (tp && tp.series.length > 0) {
+    const series = [{ name: `throughput: ${tp.shape.coordinators} coord, ${tp.shape.agents} agents`, points: tp.series.map((p) => ({ x: p.t, y: p.rate })) }];
+    const levels = [
+      { name: '30k target', points: [], level: 30_000, color: '#dc2626' },
+      ...(r.baselines.ioredisXadd ? [{ name: `0.3 x ioredis loop (${compact(0.3 * r.baselines.ioredisXadd)})`, points: [], level: 0.3 * r.baselines.ioredisXadd, color: '#9333ea' }] : []),
+    ];
+    writeFileSync(
+      join(docsDir, 'bench-throughput.svg'),
+      lineChart({
+        title: 'RSVPs counted by the coordinator per second',
+        subtitle: `${sub}; first ${r.options.warmupS} s are warm-up`,
+        xLabel: 'seconds since load start',
+        yLabel: 'RSVP/s',
+        yMin: 0,
+        series: [...series, ...levels],
+      }),
+    );
+    written.push('bench-throughput.svg');
+  }
+  if (r.soak && r.soak.samples.length > 1) {
+    const s = r.soak;
+    writeFileSync(
+      join(docsDir, 'bench-soak-memory.svg'),
+      lineChart({
+        title: `Soak: memory at ${fmt(s.rsvpPerSecond)} RSVP/s, retention ${s.retentionS} s`,
+        subtitle: `${sub}; warm-up ${s.warmupS} s; growth after warm-up ${(s.growth.redis_used_memory! * 100).toFixed(1)} %`,
+        xLabel: 'seconds',
+        yLabel: 'MB',
+        yMin: 0,
+        series: [
+          { name: 'Redis used_memory', points: s.samples.map((p) => ({ x: p.t, y: p.usedMemory / 1e6 })) },
+          ...Object.keys(s.samples[0]!.rss).map((label) => ({ name: `${label} RSS`, points: s.samples.map((p) => ({ x: p.t, y: (p.rss[label] ?? 0) / 1e6 })) })),
+        ],
+      }),
+    );
+    written.push('bench-soak-memory.svg');
+  }
+  return written;
+}
+
+export function appendMarkdown(r: BenchResults, docsDir: string, jsonPath: string, charts: string[]): string {
+  const file = join(docsDir, 'BENCHMARKS.md');
+  if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\n## Results log\n\n');
+  appendFileSync(file, markdownSection(r, jsonPath, charts));
+  return file;
+}

@@ -1,0 +1,375 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import * as hdr from 'hdr-histogram-js';
+import { RedisServerProcess } from '../../services/launcher/redis-server.ts';
+import { entryIdTime } from '../../services/shared/util/time.ts';
+import { type BaselineResult, measureBaselines } from './baselines.ts';
+import { EventDriver } from './driver.ts';
+import { type LoadResult, runLoad } from './load.ts';
+import type { BenchOptions } from './options.ts';
+import type { Progress } from './progress.ts';
+import { type SlowEntry, info, resetSlowlog, slowlog } from './redis-info.ts';
+import { type Sample, cpuShares, rateSeries, takeSample } from './sampler.ts';
+import { BenchStack } from './stack.ts';
+
+export interface StackShape {
+  agents: number;
+  /** Guests per event, split evenly across the agents. */
+  eventGuests: number;
+  coordinators: number;
+  coordinatorEnv?: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+export interface RunContext {
+  opts: BenchOptions;
+  progress: Progress;
+  runId: string;
+}
+
+const guestEnv = { PERSONAS: 'instant', REPLY_DELAY_SCALE: '0', GUEST_SEED: 'bench' };
+
+/** Redis, the coordinators, the agents and a host, every process ready and every guest registered. */
+export async function startStack(ctx: RunContext, shape: StackShape): Promise<{ stack: BenchStack; driver: EventDriver }> {
+  const stack = await BenchStack.start(shape.env ?? {});
+  try {
+    const profile = ctx.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ctx.opts.outDir, 'profiles', ctx.runId)}`] : [];
+    if (profile.length > 0) mkdirSync(resolve(ctx.opts.outDir, 'profiles', ctx.runId), { recursive: true });
+    const batch: Record<string, string> = ctx.opts.batchSize > 0 ? { STREAM_BATCH_SIZE: String(ctx.opts.batchSize) } : {};
+    const perAgent = Math.ceil(shape.eventGuests / shape.agents);
+    const starting = [];
+    for (let i = 1; i <= shape.coordinators; i += 1) {
+      starting.push(stack.startRole('coordinator', `coordinator-${i}`, { CONSUMER_NAME: `bench-coordinator-${i}`, ...batch, ...ctx.opts.coordinatorEnv, ...shape.coordinatorEnv }, { nodeArgs: profile }));
+    }
+    for (let i = 1; i <= shape.agents; i += 1) {
+      starting.push(stack.startRole('guest', `agent-${i}`, { ...guestEnv, ...ctx.opts.guestEnv, GUEST_AGENT_ID: `bench-agent-${i}`, GUESTS_PER_AGENT: String(perAgent) }, { nodeArgs: profile }));
+    }
+    starting.push(stack.startRole('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }));
+    await Promise.all(starting);
+    await stack.waitForGuests(perAgent * shape.agents);
+    return { stack, driver: new EventDriver(stack.byRole('host')[0]!) };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// baselines
+
+export async function baselineScenario(ctx: RunContext, label: string): Promise<BaselineResult> {
+  ctx.progress.begin(`baselines (${label}): redis-benchmark -P 16 XADD, ioredis pipelined XADD`, ctx.opts.baselineS * 2 + 2);
+  const dir = mkdtempSync(join(tmpdir(), 'ep-bench-base-'));
+  const server = await new RedisServerProcess({ dir, appendfsync: 'everysec' }).start();
+  const client = new Redis(server.url, { lazyConnect: true });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const result = await measureBaselines(client, server.url, server.port, ctx.opts.baselineS);
+    ctx.progress.note(
+      `baseline ${label}: redis-benchmark ${fmt(result.redisBenchmarkXadd)} XADD/s, ioredis loop ${fmt(result.ioredisXadd)} XADD/s`,
+    );
+    return result;
+  } finally {
+    client.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// throughput (and every scaling point)
+
+export interface ThroughputResult {
+  shape: StackShape;
+  rsvpPerSecond: number;
+  measuredSeconds: number;
+  counted: number;
+  eventsSummarized: number;
+  commandsPerRsvp: number;
+  /** Calls per RSVP of each command (script-internal calls included), largest first. */
+  commandMix: { command: string; perRsvp: number; usecPerCall: number }[];
+  cpu: Record<string, number>;
+  redisCpuPerRsvpUs: number;
+  endToEndMs: LoadResult['endToEnd'];
+  series: { t: number; rate: number }[];
+  slowlog: SlowEntry[];
+}
+
+export async function throughputScenario(ctx: RunContext, shape: StackShape, label: string, measureS: number): Promise<ThroughputResult> {
+  const warmupS = ctx.opts.warmupS;
+  ctx.progress.begin(`${label}: ${shape.coordinators} coordinator(s), ${shape.agents} agent(s), ${shape.eventGuests}-guest events`, measureS + warmupS + 4);
+  const { stack, driver } = await startStack(ctx, shape);
+  try {
+    await resetSlowlog(stack.client);
+    const load = await runLoad(stack, driver, {
+      idPrefix: `${ctx.runId}-${label}`,
+      window: ctx.opts.window,
+      durationMs: (measureS + warmupS) * 1000,
+      warmupMs: warmupS * 1000,
+      onSample: (s) => ctx.progress.update(`${fmt(s.counted)} replies counted`),
+    });
+    const result = summarizeLoad(shape, load, await slowlog(stack.client));
+    ctx.progress.note(`${label}: ${fmt(result.rsvpPerSecond)} RSVP/s, ${result.commandsPerRsvp.toFixed(2)} Redis commands/RSVP`);
+    return result;
+  } finally {
+    driver.close();
+    await stack.stop();
+  }
+}
+
+function summarizeLoad(shape: StackShape, load: LoadResult, slow: SlowEntry[]): ThroughputResult {
+  const counted = Math.max(1, load.countedInWindow);
+  const commandMix = Object.entries(load.commands)
+    .map(([command, s]) => ({ command, perRsvp: round(s.calls / counted, 4), usecPerCall: round(s.usec / Math.max(1, s.calls), 2) }))
+    .sort((a, b) => b.perRsvp - a.perRsvp);
+  return {
+    shape,
+    rsvpPerSecond: Math.round(load.rsvpPerSecond),
+    measuredSeconds: round(load.measuredSeconds, 2),
+    counted: load.countedInWindow,
+    eventsSummarized: load.eventsSummarized,
+    commandsPerRsvp: round(load.commandsPerRsvp, 3),
+    commandMix,
+    cpu: Object.fromEntries(Object.entries(load.cpu).map(([k, v]) => [k, round(v, 3)])),
+    redisCpuPerRsvpUs: round(((load.cpu.redis ?? 0) * 1e6) / Math.max(1, load.rsvpPerSecond), 2),
+    endToEndMs: load.endToEnd,
+    series: rateSeries(load.samples),
+    slowlog: slow,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// latency
+
+export interface LatencyResult {
+  events: number;
+  guestsPerEvent: number;
+  ratePerSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** (latency ms, cumulative share 0-1) points for the CDF chart. */
+  cdf: { ms: number; share: number }[];
+}
+
+export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
+  const { latencyEvents: n, latencyRate: rate, latencyGuests: guests } = ctx.opts;
+  ctx.progress.begin(`latency: ${n} events of ${guests} guests at ${rate}/s`, n / rate + 5);
+  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 });
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
+  try {
+    // A few unmeasured events first: JIT and script cache, as after any deployment.
+    for (let i = 0; i < 5; i += 1) {
+      const id = `${ctx.runId}-lat-warm-${i}`;
+      await driver.publish(id);
+      await driver.waitFor(id, 30_000);
+    }
+    const waits: Promise<void>[] = [];
+    const started = Date.now();
+    for (let i = 0; i < n; i += 1) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const id = `${ctx.runId}-lat-${i}`;
+      await driver.publish(id);
+      waits.push(
+        driver.waitFor(id, 60_000).then((s) => {
+          if (s.answered !== guests) throw new Error(`latency event ${id}: ${s.answered} of ${guests} answered (${s.reason})`);
+          histogram.recordValue(Math.max(1, s.receivedAt - s.publishedAt));
+        }),
+      );
+      ctx.progress.update(`${i + 1}/${n} published, ${histogram.totalCount} summarized`);
+    }
+    await Promise.all(waits);
+  } finally {
+    driver.close();
+    await stack.stop();
+  }
+  const cdf: { ms: number; share: number }[] = [];
+  for (let p = 0; p <= 100; p += 0.5) cdf.push({ ms: histogram.getValueAtPercentile(p), share: p / 100 });
+  for (const p of [99.5, 99.9, 99.99]) cdf.push({ ms: histogram.getValueAtPercentile(p), share: p / 100 });
+  cdf.push({ ms: histogram.maxValue, share: 1 });
+  cdf.sort((a, b) => a.share - b.share);
+  const result: LatencyResult = {
+    events: histogram.totalCount,
+    guestsPerEvent: guests,
+    ratePerSecond: rate,
+    p50: histogram.getValueAtPercentile(50),
+    p95: histogram.getValueAtPercentile(95),
+    p99: histogram.getValueAtPercentile(99),
+    max: histogram.maxValue,
+    mean: round(histogram.mean, 2),
+    cdf,
+  };
+  ctx.progress.note(`latency: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms, max ${result.max} ms`);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fan-out
+
+export interface FanoutResult {
+  guests: number;
+  agents: number;
+  deliveryEntries: number;
+  /** Invitation entry -> last delivery entry added, ms. */
+  toAllDeliveriesMs: number;
+  /** Invitation entry -> summary received by the host, ms. */
+  toSummaryMs: number;
+  /** Invitation entry -> summary entry added, ms. */
+  toSummaryEntryMs: number;
+  answered: number;
+  reason: string;
+  /** Replies per second between the last delivery and the summary. */
+  countingRate: number;
+  cpu: Record<string, number>;
+  slowlog: SlowEntry[];
+}
+
+export async function fanoutScenario(ctx: RunContext): Promise<FanoutResult> {
+  const { fanoutGuests: guests, fanoutAgents: agents } = ctx.opts;
+  ctx.progress.begin(`fan-out: one event to ${fmt(guests)} guests on ${agents} agents`, 25);
+  const { stack, driver } = await startStack(ctx, { agents, eventGuests: guests, coordinators: 1, coordinatorEnv: { RSVP_DEADLINE_MS: '600000' } });
+  try {
+    // A small event first so the scripts are loaded and the code warm, as in a running system.
+    await driver.publish(`${ctx.runId}-fan-warm`);
+    await driver.waitFor(`${ctx.runId}-fan-warm`, 120_000);
+    await resetSlowlog(stack.client, 10_000);
+    const cpuBefore = await takeSample(stack, Date.now());
+    const id = `${ctx.runId}-fan`;
+    const publishedAt = await driver.publish(id, 'Fan-out to everyone');
+    const seen = await driver.waitFor(id, 300_000);
+    const cpuAfter = await takeSample(stack, publishedAt);
+    let lastDelivery = 0;
+    let entries = 0;
+    for (let i = 1; i <= agents; i += 1) {
+      const raw = (await stack.client.xrange(`guest_inbox:{bench-agent-${i}}`, '-', '+')) as [string, string[]][];
+      for (const [entryId, fields] of raw) {
+        if (fields[fields.indexOf('invitation_id') + 1] !== id) continue;
+        entries += 1;
+        lastDelivery = Math.max(lastDelivery, entryIdTime(entryId));
+      }
+    }
+    const summaries = (await stack.client.xrevrange('event_summaries', '+', '-', 'COUNT', 5)) as [string, string[]][];
+    const summaryEntry = summaries.find(([, f]) => f[f.indexOf('invitation_id') + 1] === id);
+    const cpuWindow = { ...cpuAfter, t: (seen.receivedAt - publishedAt) / 1000 };
+    const result: FanoutResult = {
+      guests,
+      agents,
+      deliveryEntries: entries,
+      toAllDeliveriesMs: lastDelivery - publishedAt,
+      toSummaryMs: seen.receivedAt - publishedAt,
+      toSummaryEntryMs: summaryEntry ? entryIdTime(summaryEntry[0]) - publishedAt : -1,
+      answered: seen.answered,
+      reason: seen.reason,
+      countingRate: Math.round(seen.answered / Math.max(0.001, (seen.receivedAt - lastDelivery) / 1000)),
+      cpu: Object.fromEntries(Object.entries(cpuShares({ ...cpuBefore, t: 0 }, cpuWindow)).map(([k, v]) => [k, round(v, 3)])),
+      slowlog: await slowlog(stack.client),
+    };
+    ctx.progress.note(`fan-out: all deliveries after ${result.toAllDeliveriesMs} ms, summary at the host after ${result.toSummaryMs} ms`);
+    return result;
+  } finally {
+    driver.close();
+    await stack.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// soak
+
+export interface SoakResult {
+  durationS: number;
+  rsvpPerSecondTarget: number;
+  rsvpPerSecond: number;
+  retentionS: number;
+  warmupS: number;
+  /** Growth of the mean of the last tenth after warm-up over the first tenth, per measure. */
+  growth: Record<string, number>;
+  redisUsedMemoryMB: { start: number; end: number; max: number };
+  bytesPerRetainedRsvp: number;
+  retainedRsvps: number;
+  samples: { t: number; usedMemory: number; rss: Record<string, number>; retained: number; counted: number }[];
+}
+
+export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Promise<SoakResult> {
+  const { soakS, soakRetentionS: retentionS, eventGuests, agents, coordinators } = ctx.opts;
+  const eventsPerSecond = rsvpPerSecond / eventGuests;
+  ctx.progress.begin(`soak: ${fmt(rsvpPerSecond)} RSVP/s for ${soakS} s, retention ${retentionS} s`, soakS + 5);
+  const retentionMs = String(retentionS * 1000);
+  const janitorMs = String(Math.max(500, Math.min(10_000, (retentionS * 1000) / 5)));
+  const { stack, driver } = await startStack(ctx, {
+    agents,
+    eventGuests,
+    coordinators,
+    env: { STREAM_RETENTION_MS: retentionMs, EVENT_RETENTION_MS: retentionMs, JANITOR_INTERVAL_MS: janitorMs },
+  });
+  const idle = Number((await info(stack.client, 'memory')).used_memory);
+  const samples: SoakResult['samples'] = [];
+  try {
+    const load = await runLoad(stack, driver, {
+      idPrefix: `${ctx.runId}-soak`,
+      window: Math.max(ctx.opts.window, Math.ceil(eventsPerSecond * 5)),
+      durationMs: soakS * 1000,
+      warmupMs: 0,
+      eventsPerSecond,
+      sampleEveryMs: soakS > 120 ? 5_000 : 1_000,
+      onSample: async (s: Sample) => {
+        const retained = await stack.client.xlen('guest_responses');
+        samples.push({ t: round(s.t, 1), usedMemory: s.redisUsedMemory, rss: s.rss, retained, counted: s.counted });
+        ctx.progress.update(`${Math.round(s.t)}/${soakS} s, Redis ${(s.redisUsedMemory / 1e6).toFixed(1)} MB, ${fmt(retained)} RSVPs retained`);
+      },
+    });
+    // Memory settles once the first events expire and the janitor trims: two retentions, or a
+    // fifth of the run when that is longer.
+    const warmupS = Math.min(soakS * 0.5, Math.max(2 * retentionS + 2 * (Number(janitorMs) / 1000), soakS * 0.2));
+    const after = samples.filter((s) => s.t >= warmupS);
+    const tenth = Math.max(2, Math.floor(after.length / 10));
+    const first = after.slice(0, tenth);
+    const last = after.slice(-tenth);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const growthOf = (get: (s: SoakResult['samples'][number]) => number) => {
+      const a = mean(first.map(get));
+      return a > 0 ? round((mean(last.map(get)) - a) / a, 4) : 0;
+    };
+    const growth: Record<string, number> = { redis_used_memory: growthOf((s) => s.usedMemory) };
+    for (const label of Object.keys(samples[0]?.rss ?? {})) growth[`rss_${label}`] = growthOf((s) => s.rss[label] ?? 0);
+    const perRsvp = after.filter((s) => s.retained > 0).map((s) => (s.usedMemory - idle) / s.retained);
+    const used = samples.map((s) => s.usedMemory / 1e6);
+    const result: SoakResult = {
+      durationS: soakS,
+      rsvpPerSecondTarget: Math.round(rsvpPerSecond),
+      rsvpPerSecond: Math.round(load.samples.length > 1 ? load.samples[load.samples.length - 1]!.counted / load.samples[load.samples.length - 1]!.t : 0),
+      retentionS,
+      warmupS: round(warmupS, 1),
+      growth,
+      redisUsedMemoryMB: { start: round(used[0] ?? 0, 1), end: round(used[used.length - 1] ?? 0, 1), max: round(Math.max(...used), 1) },
+      bytesPerRetainedRsvp: Math.round(mean(perRsvp)),
+      retainedRsvps: Math.round(mean(after.map((s) => s.retained))),
+      samples,
+    };
+    ctx.progress.note(
+      `soak: Redis used_memory growth after warm-up ${(result.growth.redis_used_memory! * 100).toFixed(1)} %, ${result.bytesPerRetainedRsvp} bytes per retained RSVP`,
+    );
+    return result;
+  } finally {
+    driver.close();
+    await stack.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function fmt(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

@@ -1,0 +1,230 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { RedisServerProcess, freePort } from '../../services/launcher/redis-server.ts';
+
+const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
+
+export type Role = 'host' | 'coordinator' | 'guest';
+
+/** A JSON log line of a role process (pino). */
+export interface LogLine {
+  time?: string;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Settings every benchmark process shares: quick reaction to a dead consumer is irrelevant here,
+ * but a short BLOCK keeps shutdown fast. Nothing in here changes the hot path.
+ */
+const benchEnv: Record<string, string> = {
+  LOG_FORMAT: 'json',
+  NO_COLOR: '1',
+  STREAM_BLOCK_MS: '1000',
+  SHUTDOWN_GRACE_MS: '3000',
+  HEARTBEAT_INTERVAL_MS: '1000',
+  GUEST_TTL_MS: '5000',
+};
+
+/** A role running as a real process; its log lines are handed to listeners, never kept in bulk. */
+export class BenchProcess {
+  readonly role: Role;
+  readonly label: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number>;
+  /** The last lines, for the error message when the process dies. */
+  private readonly tail: string[] = [];
+  private readonly listeners = new Set<(line: LogLine) => void>();
+
+  constructor(role: Role, label: string, port: number, env: Record<string, string>, nodeArgs: string[] = []) {
+    this.role = role;
+    this.label = label;
+    this.port = port;
+    this.child = spawn(process.execPath, [...nodeArgs, mainEntry, role], {
+      env: { ...process.env, ...benchEnv, PORT: String(port), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (line: string) => {
+      this.tail.push(line);
+      if (this.tail.length > 40) this.tail.shift();
+    };
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      if (this.listeners.size > 0 && line.startsWith('{')) {
+        try {
+          const parsed = JSON.parse(line) as LogLine;
+          for (const listener of this.listeners) listener(parsed);
+        } catch {
+          /* not JSON: only kept in the tail */
+        }
+      }
+      if (!line.includes('"level":30')) keep(line);
+    });
+    createInterface({ input: this.child.stderr! }).on('line', keep);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  lastLines(): string {
+    return this.tail.slice(-10).join('\n');
+  }
+
+  onLog(listener: (line: LogLine) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async fetch(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`http://127.0.0.1:${this.port}${path}`, init);
+  }
+
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running) throw new Error(`${this.label} exited during start:\n${this.lastLines()}`);
+      try {
+        if ((await this.fetch('/readyz')).ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`${this.label} not ready after ${timeoutMs} ms:\n${this.lastLines()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Sum of a Prometheus sample over the series matching `labels`. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const body = await (await this.fetch('/metrics')).text();
+    return sumMetric(body, name, labels);
+  }
+
+  /** Resident set size in bytes, from /proc (0 when the process is gone). */
+  rssBytes(): number {
+    return rssOf(this.pid);
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export function sumMetric(body: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(match[4]);
+  }
+  return total;
+}
+
+export function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A private redis-server and the role processes of one scenario. AOF everysec as in production;
+ * the data folder is temporary and removed at the end.
+ */
+export class BenchStack {
+  readonly redis: RedisServerProcess;
+  readonly client: Redis;
+  readonly processes: BenchProcess[] = [];
+  private readonly dir: string;
+  private readonly env: Record<string, string>;
+
+  private constructor(redis: RedisServerProcess, client: Redis, dir: string, env: Record<string, string>) {
+    this.redis = redis;
+    this.client = client;
+    this.dir = dir;
+    this.env = env;
+  }
+
+  static async start(env: Record<string, string> = {}): Promise<BenchStack> {
+    const dir = mkdtempSync(join(tmpdir(), 'ep-bench-'));
+    const redis = await new RedisServerProcess({ dir, appendfsync: 'everysec' }).start();
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    client.on('error', () => undefined);
+    await client.connect();
+    return new BenchStack(redis, client, dir, { REDIS_URL: redis.url, ...env });
+  }
+
+  get url(): string {
+    return this.redis.url;
+  }
+
+  async startRole(role: Role, label: string, env: Record<string, string> = {}, opts: { ready?: boolean; nodeArgs?: string[] } = {}): Promise<BenchProcess> {
+    const p = new BenchProcess(role, label, await freePort(), { ...this.env, ...env }, opts.nodeArgs);
+    this.processes.push(p);
+    if (opts.ready !== false) await p.waitReady();
+    return p;
+  }
+
+  byRole(role: Role): BenchProcess[] {
+    return this.processes.filter((p) => p.role === role);
+  }
+
+  /** Waits until the registry lists `count` live agents hosting `guests` guests in all. */
+  async waitForGuests(guests: number, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const agents = await this.client.zrange('registry:agents', '0', '-1');
+      let total = 0;
+      for (const agentId of agents) total += await this.client.hlen(`registry:agent:{${agentId}}:guests`);
+      if (total >= guests) return;
+      if (Date.now() > deadline) throw new Error(`only ${total} of ${guests} guests registered after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  redisRssBytes(): number {
+    return rssOf(this.redis.pid);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.stop()));
+    this.processes.length = 0;
+    this.client.disconnect();
+    await this.redis.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const clockTicks = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may contain spaces, start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return 0;
+  }
+}
