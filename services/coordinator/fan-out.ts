@@ -57,7 +57,8 @@ export class InvitationHandler {
     const parsed = parseInvitation(entry.fields);
     if (!parsed.ok) return dead(parsed.reason);
     const inv = parsed.value;
-    const span = tracer.startSpan(`fan-out ${inv.id}`, { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': inv.id } }, entry.traceContext);
+    // The span name stays low-cardinality (OTel): the event id is an attribute, not part of the name.
+    const span = tracer.startSpan('fan-out', { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': inv.id } }, entry.traceContext);
     const started = performance.now();
     try {
       return await context.with(trace.setSpan(entry.traceContext ?? context.active(), span), () => this.fanOut(inv, entry));

@@ -21,7 +21,8 @@ export class HostMetrics {
       registers,
     });
     this.endToEnd = new Histogram({
-      name: 'event_planner_invitation_to_summary_seconds',
+      // Not "invitation_to_summary": promtool rejects a metric name containing the type name "_summary_".
+      name: 'event_planner_invitation_round_trip_seconds',
       help: 'From the invitation entry being added to its summary arriving at the host, by summary reason.',
       labelNames: ['reason'],
       buckets: endToEndBuckets,

@@ -45,7 +45,8 @@ export class SummaryReceiver {
       this.metrics.summaries.inc({ owner: 'other' });
       return ack;
     }
-    const span = tracer.startSpan('receive summary', { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': summary.invitationId } }, entry.traceContext);
+    // Under the active `process event_summaries` span, itself the child of the summary's `send`.
+    const span = tracer.startSpan('receive summary', { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': summary.invitationId } });
     try {
       const first = await this.redis.set(hostSeenKey(this.hostId, summary.id), entry.id, 'PX', this.seenTtlMs, 'NX');
       if (first !== 'OK') return ack;

@@ -154,3 +154,20 @@ export function promtoolCheck(exposition: string): Promise<{ code: number; outpu
     child.stdin!.end(exposition);
   });
 }
+
+/** The spans of one trace as an indented tree (service, kind, name, links): for failure messages. */
+export function traceTree(spans: CollectedSpan[], traceId: string): string {
+  const inTrace = spans.filter((s) => s.traceId === traceId);
+  const ids = new Set(inTrace.map((s) => s.spanId));
+  const kinds = ['', 'internal', 'server', 'client', 'producer', 'consumer'];
+  const lines: string[] = [];
+  const walk = (parent: string, depth: number) => {
+    for (const s of inTrace.filter((x) => (parent === '' ? !ids.has(x.parentSpanId) : x.parentSpanId === parent))) {
+      const links = s.links.length > 0 ? ` (${s.links.length} link${s.links.length > 1 ? 's' : ''})` : '';
+      lines.push(`${'  '.repeat(depth)}${s.service.replace('event-planner-', '')} ${kinds[s.kind] ?? s.kind} "${s.name}"${links}`);
+      walk(s.spanId, depth + 1);
+    }
+  };
+  walk('', 0);
+  return lines.join('\n');
+}

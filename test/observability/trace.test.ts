@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Processes } from '../helpers/processes.ts';
 import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
 import { eventually } from '../helpers/wait.ts';
-import { type CollectedSpan, OtlpReceiver, SpanKinds } from './helpers.ts';
+import { type CollectedSpan, OtlpReceiver, SpanKinds, traceTree } from './helpers.ts';
 
 let redis: TestRedis;
 let receiver: OtlpReceiver;
@@ -60,10 +60,11 @@ describe('one event is one trace across host, coordinator and guests', () => {
     const trace = receiver.spans.filter((s) => s.traceId === traceId);
     const byId = new Map(trace.map((s) => [s.spanId, s]));
     const parentOf = (s: CollectedSpan) => byId.get(s.parentSpanId);
+    if (process.env.SHOW_TRACE) console.log(traceTree(receiver.spans, traceId));
     expect(new Set(trace.map((s) => s.service))).toEqual(new Set(Object.values(services)));
     // Every span of the trace hangs off the HTTP request: nothing is orphaned, nothing starts anew.
     for (const span of trace) {
-      if (span !== server) expect(parentOf(span), `parent of ${span.service} "${span.name}"`).toBeDefined();
+      if (span !== server) expect(parentOf(span), `parent of ${span.service} "${span.name}" in\n${traceTree(receiver.spans, traceId)}`).toBeDefined();
     }
     // And every span about this event is in this trace.
     const aboutEvent = receiver.spans.filter((s) => s.attributes['event_planner.event_id'] === 'traced-event');

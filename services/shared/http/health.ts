@@ -12,34 +12,51 @@ export interface HealthOptions {
   readiness: ReadinessCheck[];
   /** Role, version, consumer and configuration without secrets. */
   info: () => Record<string, unknown>;
+  /** A turn of the event loop later than this is a stall. */
   eventLoopStallMs: number;
+  /**
+   * How long /healthz keeps reporting a stall after it ended. Long enough for the next probe (the
+   * kubelet's default period is 10 s) and for every prober, not only the first one to ask.
+   */
+  stallReportMs?: number;
 }
 
 /**
- * /healthz  — the process is alive: the event loop turned recently (a stuck loop never answers,
- *             and one that stalled long answers 503).
+ * /healthz  — the process is alive: the event loop turns. A stuck loop never answers (the probe
+ *             times out); a loop that is overdue right now, or stalled within the last
+ *             `stallReportMs`, answers 503 with how long it stalled.
  * /readyz   — every readiness check passes (Redis connected, groups present, consumer loops
  *             running, not shutting down); 503 with the failing checks otherwise.
  * /metrics  — Prometheus text format.
  * /info     — what is running and how it is configured.
  */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): Promise<void> {
-  let lastTick = Date.now();
-  let worstStall = 0;
+  const stallMs = opts.eventLoopStallMs;
+  const reportMs = opts.stallReportMs ?? 10_000;
+  // Ticks often enough to notice a stall of the configured length, never more than once a second.
+  const tickMs = Math.min(1_000, Math.max(20, Math.floor(stallMs / 2)));
+  let lastTick = performance.now();
+  let lastStall = { ms: 0, endedAt: Number.NEGATIVE_INFINITY };
   const timer = setInterval(() => {
-    const now = Date.now();
-    worstStall = Math.max(worstStall, now - lastTick - 1_000);
+    const now = performance.now();
+    const late = now - lastTick - tickMs;
+    if (late > stallMs) lastStall = { ms: Math.round(late), endedAt: now };
     lastTick = now;
-  }, 1_000);
+  }, tickMs);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 
   app.get('/healthz', async (_request, reply) => {
-    const sinceTick = Date.now() - lastTick;
-    const stalled = Math.max(sinceTick - 1_000, worstStall);
-    worstStall = 0;
-    if (stalled > opts.eventLoopStallMs) {
-      return reply.code(503).send({ status: 'unhealthy', reason: `event loop stalled for ${stalled} ms` });
+    const now = performance.now();
+    // A request served before the overdue tick: the stall is measured here, not yet by the timer.
+    const overdue = now - lastTick - tickMs;
+    if (overdue > stallMs) {
+      return reply.code(503).send({ status: 'unhealthy', reason: `event loop stalled for ${Math.round(overdue)} ms` });
+    }
+    if (now - lastStall.endedAt < reportMs) {
+      return reply
+        .code(503)
+        .send({ status: 'unhealthy', reason: `event loop stalled for ${lastStall.ms} ms, ${Math.round(now - lastStall.endedAt)} ms ago` });
     }
     return { status: 'ok' };
   });

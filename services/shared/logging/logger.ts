@@ -1,5 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { currentTraceId } from '../telemetry/trace-context.ts';
+import { activeTraceIds } from '../telemetry/trace-context.ts';
 
 export type { Logger };
 
@@ -14,7 +14,8 @@ export interface LoggerSettings {
 
 /**
  * JSON lines (one object per line, what container log collectors expect) unless LOG_FORMAT=pretty
- * or stdout is a terminal. Every line carries the active trace id so logs and traces join up.
+ * or stdout is a terminal. While tracing is on, every line logged inside a span carries its trace_id
+ * and span_id so logs and traces join up.
  */
 export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
@@ -22,8 +23,7 @@ export function createLogger(settings: LoggerSettings): Logger {
     base: settings.base,
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin() {
-      const traceId = currentTraceId();
-      return traceId ? { trace_id: traceId } : {};
+      return activeTraceIds() ?? {};
     },
     redact: { paths: ['password', '*.password', 'config.redis.password'], censor: '[redacted]' },
   };
@@ -36,7 +36,7 @@ export function createLogger(settings: LoggerSettings): Logger {
           colorize: process.env.NO_COLOR === undefined,
           translateTime: 'HH:MM:ss.l',
           // Terminal lines carry what a person follows; the ids stay in the JSON form for machines.
-          ignore: 'pid,hostname,role,consumer,trace_id,agent,component,eventId,guestId,reply,entryId,event,invited,yes,no,maybe,noResponse,guests,group,port,redis,version',
+          ignore: 'pid,hostname,role,consumer,trace_id,span_id,agent,component,eventId,guestId,reply,entryId,event,invited,yes,no,maybe,noResponse,guests,group,port,redis,version',
           messageFormat: '{msg}',
           singleLine: true,
         },

@@ -5,10 +5,16 @@ import { ConfigError, EnvReader, loadDotEnv } from '../config/env.ts';
 import type { StreamSettings } from '../config/stream-settings.ts';
 import { type ReadinessCheck, healthRoutes } from '../http/health.ts';
 import { recordRequestMetrics } from '../http/request-metrics.ts';
+import { traceRequests } from '../http/request-tracing.ts';
 import { type Logger, createLogger } from '../logging/logger.ts';
 import { RedisConnections } from '../streams/connection.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import { tracingEnabled } from '../telemetry/trace-context.ts';
+import { stopTracing } from '../telemetry/tracing.ts';
 import { version } from '../util/version.ts';
+
+/** Hit every few seconds by kubelet and Prometheus: measured, but never traced. */
+const probeRoutes = ['/healthz', '/readyz', '/metrics'];
 
 /** What a role hands back once started. */
 export interface RoleInstance {
@@ -90,6 +96,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
 
   let role: RoleInstance | undefined;
   let shuttingDown = false;
+  if (tracingEnabled()) traceRequests(app, { ignoreRoutes: probeRoutes });
   recordRequestMetrics(app, metrics);
   await app.register(healthRoutes, {
     metrics,
@@ -144,6 +151,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
       }
       await app.close().catch(() => undefined);
       await connections.close();
+      await stopTracing();
       clearTimeout(hardStop);
       log.info(`${def.role} stopped`);
       log.flush?.();

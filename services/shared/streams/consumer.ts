@@ -1,9 +1,9 @@
-import { SpanKind, context, trace, type Link } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context, trace, type Link, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { StreamSettings } from '../config/stream-settings.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { extractTraceContext } from '../telemetry/trace-context.ts';
+import { extractTraceContext, tracingEnabled } from '../telemetry/trace-context.ts';
 import { backoffMs, entryIdTime, sleep } from '../util/time.ts';
 import type { RedisConnections } from './connection.ts';
 import { DeadLetters } from './dead-letters.ts';
@@ -329,14 +329,42 @@ export class StreamConsumer {
       }
     }
     if (runnable.length > 0) {
-      const links: Link[] = [];
-      for (const entry of runnable) {
-        entry.traceContext = extractTraceContext(entry.fields);
-        const spanContext = trace.getSpanContext(entry.traceContext);
-        if (spanContext) links.push({ context: spanContext });
+      const span = tracingEnabled() ? this.processSpan(runnable) : undefined;
+      const run = async (): Promise<EntryOutcome[]> => {
+        if (this.opts.handleEntry) return [await this.opts.handleEntry(runnable[0]!)];
+        return this.opts.handleBatch!(runnable);
+      };
+      try {
+        const results = await (span ? context.with(trace.setSpan(context.active(), span), run) : run());
+        runnable.forEach((entry, i) => outcomes.set(entry, results[i] ?? { type: 'retry', error: new Error('handler returned no outcome') }));
+      } catch (error) {
+        span?.recordException(error as Error);
+        for (const entry of runnable) outcomes.set(entry, { type: 'retry', error });
+      } finally {
+        span?.end();
       }
-      // One process span per batch, linked to every message it handled (OTel messaging conventions).
-      const span = tracer.startSpan(`process ${this.labels.stream}`, {
+    }
+    this.opts.metrics?.processingSeconds.observe(this.labels, (performance.now() - started) / 1000);
+    await this.settle(entries, outcomes);
+  }
+
+  /**
+   * The `process <stream>` span (OTel messaging conventions): it links every message it handles.
+   * A batch span is a root of its own (one batch mixes many traces); a span for a single message
+   * is also the child of the message's `send` span, so an entry handler's work (a guest's replies,
+   * the host's receipt) stays in the event's trace. Only called while tracing is on.
+   */
+  private processSpan(runnable: StreamEntry[]): Span {
+    const links: Link[] = [];
+    for (const entry of runnable) {
+      entry.traceContext = extractTraceContext(entry.fields);
+      const spanContext = trace.getSpanContext(entry.traceContext);
+      if (spanContext) links.push({ context: spanContext });
+    }
+    const single = this.opts.handleEntry !== undefined;
+    return tracer.startSpan(
+      `process ${this.labels.stream}`,
+      {
         kind: SpanKind.CONSUMER,
         links,
         attributes: {
@@ -344,24 +372,11 @@ export class StreamConsumer {
           'messaging.operation.type': 'process',
           'messaging.destination.name': this.labels.stream,
           'messaging.consumer.group.name': this.group,
-          'messaging.batch.message_count': runnable.length,
+          ...(single ? { 'messaging.message.id': runnable[0]!.id } : { 'messaging.batch.message_count': runnable.length }),
         },
-      });
-      try {
-        const results = await context.with(trace.setSpan(context.active(), span), async () => {
-          if (this.opts.handleEntry) return [await this.opts.handleEntry(runnable[0]!)];
-          return this.opts.handleBatch!(runnable);
-        });
-        runnable.forEach((entry, i) => outcomes.set(entry, results[i] ?? { type: 'retry', error: new Error('handler returned no outcome') }));
-      } catch (error) {
-        span.recordException(error as Error);
-        for (const entry of runnable) outcomes.set(entry, { type: 'retry', error });
-      } finally {
-        span.end();
-      }
-    }
-    this.opts.metrics?.processingSeconds.observe(this.labels, (performance.now() - started) / 1000);
-    await this.settle(entries, outcomes);
+      },
+      single ? runnable[0]!.traceContext : ROOT_CONTEXT,
+    );
   }
 
   private async settle(entries: StreamEntry[], outcomes: Map<StreamEntry, EntryOutcome>): Promise<void> {

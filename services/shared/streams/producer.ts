@@ -1,7 +1,7 @@
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { join } from 'node:path';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { injectTraceFields } from '../telemetry/trace-context.ts';
+import { injectTraceFields, tracingEnabled } from '../telemetry/trace-context.ts';
 import { RedisUnavailableError, type RedisConnections, isConnectionError } from './connection.ts';
 import { onceKey, streamLabel } from './keys.ts';
 import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from './scripts.ts';
@@ -54,21 +54,27 @@ export class StreamProducer {
     if (messages.length === 0) return [];
     if (!this.connections.isReady()) throw new RedisUnavailableError();
     const client = this.connections.command;
-    const spans = messages.map((m) =>
-      tracer.startSpan(`send ${streamLabel(m.stream)}`, {
-        kind: SpanKind.PRODUCER,
-        attributes: { 'messaging.system': 'redis', 'messaging.operation.type': 'send', 'messaging.destination.name': streamLabel(m.stream) },
-      }),
-    );
+    // No span work at all while tracing is off: this is the path every message takes.
+    const spans = tracingEnabled()
+      ? messages.map((m) =>
+          tracer.startSpan(`send ${streamLabel(m.stream)}`, {
+            kind: SpanKind.PRODUCER,
+            attributes: { 'messaging.system': 'redis', 'messaging.operation.type': 'send', 'messaging.destination.name': streamLabel(m.stream) },
+          }),
+        )
+      : undefined;
     try {
       const maxLen = this.opts.maxLen ?? 0;
-      const items = messages.map((message, i) => ({ message, span: spans[i]! }));
+      const items = messages.map((message, i) => ({ message, span: spans?.[i] }));
       const results = await execPipeline(
         client,
         items,
         (pipeline, { message, span }) => {
-          const fields = [...message.fields];
-          injectTraceFields(fields, trace.setSpan(context.active(), span));
+          let fields = message.fields;
+          if (span) {
+            fields = [...fields];
+            injectTraceFields(fields, trace.setSpan(context.active(), span));
+          }
           if (message.onceKey !== undefined) {
             queueScript(pipeline, xaddOnceScript, [message.stream, onceKey(message.stream, message.onceKey)], [this.opts.onceTtlMs, maxLen, ...fields]);
           } else if (maxLen > 0) {
@@ -81,20 +87,18 @@ export class StreamProducer {
       );
       const ids = results.map(([error, id], i) => {
         if (error) {
-          spans[i]!.recordException(error);
+          spans?.[i]!.recordException(error);
           throw error;
         }
-        if (id) {
-          spans[i]!.setAttribute('messaging.message.id', id as string);
-          this.metrics?.produced.inc({ stream: streamLabel(messages[i]!.stream) });
-        }
+        if (id) spans?.[i]!.setAttribute('messaging.message.id', id as string);
+        this.metrics?.produced.inc({ stream: streamLabel(messages[i]!.stream), outcome: id ? 'added' : 'duplicate' });
         return (id as string | null) ?? null;
       });
       return ids;
     } catch (error) {
       throw isConnectionError(error) ? new RedisUnavailableError(error) : error;
     } finally {
-      for (const span of spans) span.end();
+      for (const span of spans ?? []) span.end();
     }
   }
 }

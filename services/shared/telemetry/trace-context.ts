@@ -1,4 +1,4 @@
-import { context, propagation, trace, type Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context, propagation, trace, type Context } from '@opentelemetry/api';
 
 // W3C trace context travels inside stream entries as the fields `traceparent` and `tracestate`,
 // so one event is one trace across host, coordinator and guests. With no tracer provider
@@ -13,6 +13,17 @@ const fieldGetter = {
   },
 };
 
+let enabled = false;
+
+/** Set once by startTracing when an SDK exports spans; hot paths skip span work while false. */
+export function markTracingEnabled(): void {
+  enabled = true;
+}
+
+export function tracingEnabled(): boolean {
+  return enabled;
+}
+
 /** Appends traceparent/tracestate of `ctx` (default: active) to a flat field list for XADD. */
 export function injectTraceFields(fields: string[], ctx: Context = context.active()): void {
   const carrier: Record<string, string> = {};
@@ -21,15 +32,22 @@ export function injectTraceFields(fields: string[], ctx: Context = context.activ
   if (carrier.tracestate) fields.push('tracestate', carrier.tracestate);
 }
 
-/** The context a producer stored in an entry's fields (ROOT context when there is none). */
+/**
+ * The context a producer stored in an entry's fields. Extracted onto ROOT, never onto whatever
+ * happens to be active: an entry without trace fields must not inherit an unrelated span.
+ */
 export function extractTraceContext(fields: Record<string, string>): Context {
-  if (fields.traceparent === undefined) return context.active();
-  return propagation.extract(context.active(), fields, fieldGetter);
+  if (fields.traceparent === undefined) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, fields, fieldGetter);
 }
 
-export function currentTraceId(): string | undefined {
+const invalidTraceId = '00000000000000000000000000000000';
+
+/** trace_id and span_id of the active span for log lines; empty when there is none. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  if (!enabled) return undefined;
   const span = trace.getActiveSpan();
   if (!span) return undefined;
-  const id = span.spanContext().traceId;
-  return id === '00000000000000000000000000000000' ? undefined : id;
+  const { traceId, spanId } = span.spanContext();
+  return traceId === invalidTraceId ? undefined : { trace_id: traceId, span_id: spanId };
 }
