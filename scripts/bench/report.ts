@@ -151,6 +151,12 @@ function resultRows(r: BenchResults): string[][] {
       t.ratioToIoredis != null ? `${t.ratioToIoredis.toFixed(3)} x` : '',
     ]);
     rows.push(['Redis commands per RSVP (all, incl. in Lua)', t.commandsPerRsvp.toFixed(2), '1 XADD', '']);
+    rows.push([
+      'CPU per RSVP (Redis + roles)',
+      `${t.systemCpuPerRsvpUs} µs`,
+      `others used ${(t.cpu.others ?? 0).toFixed(2)} cores`,
+      `idle-machine projection ${fmt(t.projectedRsvpPerSecondOnIdleMachine)} RSVP/s`,
+    ]);
     rows.push(['Redis CPU per RSVP', `${t.redisCpuPerRsvpUs} µs`, b.redisBenchmarkXadd ? `${(1e6 / b.redisBenchmarkXadd).toFixed(2)} µs per XADD (redis-benchmark)` : '', '']);
     rows.push(['cores used (throughput)', Object.entries(t.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '), '', '']);
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { info } from './redis-info.ts';
 import { type BenchStack, cpuSecondsOf } from './stack.ts';
 
@@ -10,8 +11,19 @@ export interface Sample {
   redisUsedMemory: number;
   /** Resident memory by process label (redis included), bytes. */
   rss: Record<string, number>;
-  /** CPU seconds used so far by process label (redis included). */
+  /** CPU seconds used so far by process label (redis included), and `machine` for all processes. */
   cpu: Record<string, number>;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, all processes), from /proc/stat. */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 export async function takeSample(stack: BenchStack, startedAt: number): Promise<Sample> {
@@ -24,6 +36,9 @@ export async function takeSample(stack: BenchStack, startedAt: number): Promise<
     rss[p.label] = p.rssBytes();
     cpu[p.label] = cpuSecondsOf(p.pid);
   }
+  const own = process.cpuUsage();
+  cpu['bench-driver'] = (own.user + own.system) / 1e6;
+  cpu.machine = machineBusySeconds();
   return {
     t: (Date.now() - startedAt) / 1000,
     counted: counts.reduce((a, b) => a + b, 0),
@@ -38,6 +53,9 @@ export function cpuShares(a: Sample, b: Sample): Record<string, number> {
   const dt = b.t - a.t;
   const out: Record<string, number> = {};
   for (const [label, seconds] of Object.entries(b.cpu)) out[label] = dt > 0 ? (seconds - (a.cpu[label] ?? 0)) / dt : 0;
+  // What the machine did besides this benchmark (other users of a shared box, the bench driver).
+  const ours = Object.entries(out).reduce((sum, [label, v]) => (label === 'machine' ? sum : sum + v), 0);
+  out.others = Math.max(0, (out.machine ?? 0) - ours);
   return out;
 }
 

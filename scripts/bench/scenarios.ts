@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import * as hdr from 'hdr-histogram-js';
@@ -93,6 +93,13 @@ export interface ThroughputResult {
   commandMix: { command: string; perRsvp: number; usecPerCall: number }[];
   cpu: Record<string, number>;
   redisCpuPerRsvpUs: number;
+  /** CPU time of Redis, coordinators, agents and host per RSVP (not the bench driver, not others). */
+  systemCpuPerRsvpUs: number;
+  /**
+   * 2 cores' worth of CPU divided by the CPU per RSVP: what this design would count with the
+   * machine to itself. A projection, shown next to the measured figure, never instead of it.
+   */
+  projectedRsvpPerSecondOnIdleMachine: number;
   endToEndMs: LoadResult['endToEnd'];
   series: { t: number; rate: number }[];
   slowlog: SlowEntry[];
@@ -120,6 +127,11 @@ export async function throughputScenario(ctx: RunContext, shape: StackShape, lab
   }
 }
 
+/** Cores used by the system under test: Redis and the role processes. */
+function systemCores(cpu: Record<string, number>): number {
+  return Object.entries(cpu).reduce((sum, [label, v]) => (['machine', 'others', 'bench-driver'].includes(label) ? sum : sum + v), 0);
+}
+
 function summarizeLoad(shape: StackShape, load: LoadResult, slow: SlowEntry[]): ThroughputResult {
   const counted = Math.max(1, load.countedInWindow);
   const commandMix = Object.entries(load.commands)
@@ -135,6 +147,8 @@ function summarizeLoad(shape: StackShape, load: LoadResult, slow: SlowEntry[]): 
     commandMix,
     cpu: Object.fromEntries(Object.entries(load.cpu).map(([k, v]) => [k, round(v, 3)])),
     redisCpuPerRsvpUs: round(((load.cpu.redis ?? 0) * 1e6) / Math.max(1, load.rsvpPerSecond), 2),
+    systemCpuPerRsvpUs: round((systemCores(load.cpu) * 1e6) / Math.max(1, load.rsvpPerSecond), 2),
+    projectedRsvpPerSecondOnIdleMachine: Math.round((cpus().length * Math.max(1, load.rsvpPerSecond)) / Math.max(1e-9, systemCores(load.cpu))),
     endToEndMs: load.endToEnd,
     series: rateSeries(load.samples),
     slowlog: slow,

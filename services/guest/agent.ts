@@ -88,14 +88,16 @@ export class GuestAgent {
   private async send(plans: PlannedReply[]): Promise<void> {
     const now = new Date().toISOString();
     await this.producer.addMany(plans.map((p) => ({ stream: streams.responses, fields: replyFields({ ...p.reply!, timestamp: now }) })));
+    // One counter update per reply value, not per reply (label hashing is per call).
+    const counts = { yes: 0, no: 0, maybe: 0 };
+    for (const { reply } of plans) counts[reply!.response] += 1;
+    for (const [reply, n] of Object.entries(counts)) if (n > 0) this.replies.inc({ reply }, n);
+    if (!this.verbose) return;
     for (const { reply, guest } of plans) {
-      this.replies.inc({ reply: reply!.response });
-      if (this.verbose) {
-        this.log.info(
-          { eventId: reply!.invitationId, guestId: guest.id, reply: reply!.response },
-          `${icons[reply!.response]} ${guest.name} replied ${reply!.response.toUpperCase()}: "${reply!.message}"`,
-        );
-      }
+      this.log.info(
+        { eventId: reply!.invitationId, guestId: guest.id, reply: reply!.response },
+        `${icons[reply!.response]} ${guest.name} replied ${reply!.response.toUpperCase()}: "${reply!.message}"`,
+      );
     }
   }
 }

@@ -15,19 +15,29 @@ local function finalize(reason, retention_ms, cap)
 
   local responses = {}
   local replied = {}
-  local replies = redis.call('HGETALL', KEYS[3])
   local truncated = false
-  for i = 1, #replies, 2 do
-    replied[replies[i]] = true
-    if #responses < cap then
-      responses[#responses + 1] = replies[i + 1]
-    else
-      truncated = true
-    end
-  end
-
   local missing = {}
-  if answered < total then
+  if answered >= total then
+    -- Everyone answered (the common case): only the reply values are needed, no guest set.
+    responses = redis.call('HVALS', KEYS[3])
+    if #responses > cap then
+      truncated = true
+      local kept = {}
+      for i = 1, cap do
+        kept[i] = responses[i]
+      end
+      responses = kept
+    end
+  else
+    local replies = redis.call('HGETALL', KEYS[3])
+    for i = 1, #replies, 2 do
+      replied[replies[i]] = true
+      if #responses < cap then
+        responses[#responses + 1] = replies[i + 1]
+      else
+        truncated = true
+      end
+    end
     local invited = redis.call('HGETALL', KEYS[2])
     for i = 1, #invited, 2 do
       if not replied[invited[i]] then
@@ -63,16 +73,22 @@ local function finalize(reason, retention_ms, cap)
     'sequence', ev[9],
     'v', '1',
   }
+  -- The trace context of the invitation travels with the outbox but is not part of the entry:
+  -- the publisher starts its span under it so the summary joins the event's trace.
+  if ev[10] then
+    summary[#summary + 1] = '_traceparent'
+    summary[#summary + 1] = ev[10]
+  end
+  if ev[11] then
+    summary[#summary + 1] = '_tracestate'
+    summary[#summary + 1] = ev[11]
+  end
   redis.call('HSET', KEYS[1], 'status', 'summarized', 'summary_reason', reason)
   redis.call('DEL', KEYS[5])
   redis.call('HSET', KEYS[5], unpack(summary))
-  -- The trace context of the invitation travels with the outbox but is not part of the entry:
-  -- the publisher starts its span under it so the summary joins the event's trace.
-  if ev[10] then redis.call('HSET', KEYS[5], '_traceparent', ev[10]) end
-  if ev[11] then redis.call('HSET', KEYS[5], '_tracestate', ev[11]) end
-  for i = 1, 4 do
+  for i = 1, 5 do
     redis.call('PEXPIRE', KEYS[i], retention_ms)
   end
-  redis.call('PEXPIRE', KEYS[5], retention_ms)
-  return redis.call('HGETALL', KEYS[5])
+  -- The same fields as the outbox now holds, without reading back what was just written.
+  return summary
 end
