@@ -1,10 +1,14 @@
 import type { Redis } from 'ioredis';
+import { join } from 'node:path';
 import type { StreamSettings } from '../shared/config/stream-settings.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
 import { janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
+import { loadLuaScript, runScript, sharedScriptDir } from '../shared/streams/scripts.ts';
 import { compareIds, infoObject, minId } from '../shared/streams/stream-ids.ts';
 import { Periodic } from '../shared/util/periodic.ts';
+
+const deleteIdleConsumerScript = loadLuaScript(join(sharedScriptDir, 'delete-idle-consumer.lua'));
 
 export interface TrimReport {
   stream: string;
@@ -79,7 +83,8 @@ export class Janitor {
     for (const stream of targets) reports.push(await this.trim(stream, now));
     for (const agentId of await this.registry.expiredAgentIds(this.agentGcMs, now)) {
       await this.registry.deregister(agentId);
-      await this.redis.del(streams.inbox(agentId));
+      // UNLINK: a long inbox is freed in the background instead of blocking Redis.
+      await this.redis.unlink(streams.inbox(agentId));
       this.log.info({ agentId }, 'removed guest agent silent for too long, and its inbox');
     }
     const trimmed = reports.filter((r) => r.trimmed > 0 || r.removedConsumers > 0);
@@ -117,9 +122,8 @@ export class Janitor {
     let removed = 0;
     for (const c of consumers) {
       if (Number(c.pending) === 0 && Number(c.idle) > this.settings.consumerIdleMs) {
-        // DELCONSUMER drops the consumer's pending entries too; only ever done with none pending.
-        await this.redis.call('XGROUP', 'DELCONSUMER', stream, group, String(c.name));
-        removed += 1;
+        // DELCONSUMER drops the consumer's pending entries too: the script checks again, atomically.
+        removed += await runScript<number>(this.redis, deleteIdleConsumerScript, [stream], [group, String(c.name), this.settings.consumerIdleMs]);
       }
     }
     return removed;

@@ -100,6 +100,8 @@ export class RedisServerProcess {
   async stop(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
     this.child.kill('SIGTERM');
+    // A frozen process handles the SIGTERM only once it runs again.
+    this.child.kill('SIGCONT');
     await this.exited;
   }
 
@@ -108,6 +110,18 @@ export class RedisServerProcess {
     if (!this.child || this.child.exitCode !== null) return;
     this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /**
+   * Stops the process without ending it (SIGSTOP): the kernel still accepts connections and
+   * buffers what clients send, but nothing answers, like a Redis host that hangs.
+   */
+  freeze(): void {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGCONT');
   }
 
   /** Starts again on the same port and data folder (replaying the AOF). */

@@ -9,6 +9,11 @@ export interface RedisConfig {
   tls: boolean;
   /** Printable address without credentials, for logs and the info route. */
   display: string;
+  /**
+   * A connection with a command outstanding that gets no byte back for this long is presumed dead
+   * (a silent network cut sends no FIN or RST) and is dropped and reconnected.
+   */
+  socketTimeoutMs: number;
 }
 
 /**
@@ -23,6 +28,7 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   const hostVar = env.raw('REDIS_HOST');
   const portVar = env.int('REDIS_PORT', 6379, { min: 1, max: 65535 });
   const dbVar = env.int('REDIS_DB', 0, { min: 0, max: 15 });
+  const socketTimeoutMs = env.int('REDIS_SOCKET_TIMEOUT_MS', 10_000, { min: 200, max: 600_000 });
   if (url !== undefined) {
     let parsed: URL;
     try {
@@ -50,12 +56,13 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
       password: parsed.password ? decodeURIComponent(parsed.password) : password,
       tls: parsed.protocol === 'rediss:',
       display: `${parsed.protocol}//${host}:${port}/${db}`,
+      socketTimeoutMs,
     };
   }
   return fallback();
 
   function fallback(): RedisConfig {
     const host = hostVar ?? '127.0.0.1';
-    return { host, port: portVar, db: dbVar, username, password, tls: false, display: `redis://${host}:${portVar}/${dbVar}` };
+    return { host, port: portVar, db: dbVar, username, password, tls: false, display: `redis://${host}:${portVar}/${dbVar}`, socketTimeoutMs };
   }
 }

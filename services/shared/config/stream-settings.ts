@@ -1,3 +1,4 @@
+import { parseCrashPoint } from '../streams/crash-point.ts';
 import type { EnvReader } from './env.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface StreamSettings {
   consumerIdleMs: number;
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   shutdownGraceMs: number;
+  /** Test-only crash point (STREAM_TEST_CRASH, see crash-point.ts); empty in production. */
+  testCrash: string;
 }
 
 export const streamSettingDefaults: StreamSettings = {
@@ -43,6 +46,7 @@ export const streamSettingDefaults: StreamSettings = {
   janitorIntervalMs: 30_000,
   consumerIdleMs: 3_600_000,
   shutdownGraceMs: 20_000,
+  testCrash: '',
 };
 
 export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSettings> = {}): StreamSettings {
@@ -60,7 +64,12 @@ export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSett
     janitorIntervalMs: env.int('JANITOR_INTERVAL_MS', d.janitorIntervalMs, { min: 100, max: 86_400_000 }),
     consumerIdleMs: env.int('CONSUMER_IDLE_MS', d.consumerIdleMs, { min: 1_000, max: 30 * 86_400_000 }),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', d.shutdownGraceMs, { min: 0, max: 600_000 }),
+    testCrash: env.string('STREAM_TEST_CRASH', d.testCrash),
   };
+  if (s.testCrash !== '') {
+    const point = parseCrashPoint(s.testCrash);
+    if (typeof point === 'string') env.fail('STREAM_TEST_CRASH', s.testCrash, point);
+  }
   if (s.backoffMaxMs < s.backoffBaseMs) {
     env.problem(`RETRY_BACKOFF_MAX_MS (${s.backoffMaxMs}) must be at least RETRY_BACKOFF_BASE_MS (${s.backoffBaseMs})`);
   }

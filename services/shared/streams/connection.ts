@@ -13,12 +13,12 @@ export class RedisUnavailableError extends Error {
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof RedisUnavailableError) return true;
   const message = error instanceof Error ? error.message : String(error);
-  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|connect ETIMEDOUT|LOADING|Socket closed/i.test(
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|connect ETIMEDOUT|LOADING|Socket closed|Socket timeout|Command timed out/i.test(
     message,
   );
 }
 
-function baseOptions(config: RedisConfig, name: string): RedisOptions {
+function baseOptions(config: RedisConfig, name: string, socketTimeoutMs: number): RedisOptions {
   return {
     host: config.host,
     port: config.port,
@@ -37,11 +37,19 @@ function baseOptions(config: RedisConfig, name: string): RedisOptions {
     maxRetriesPerRequest: 0,
     keepAlive: 10_000,
     connectTimeout: 5_000,
+    // TCP keep-alive does not notice a cut where nothing answers at all (or a proxy still does):
+    // no reply within this time while a command (handshake included) waits means a dead socket.
+    socketTimeout: socketTimeoutMs,
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 3_000) + Math.floor(Math.random() * 100),
   };
 }
 
 type ConnectionState = 'connecting' | 'up' | 'down' | 'closed';
+
+/** How often the command connection is pinged: an idle connection is checked as well. */
+export function healthIntervalMs(socketTimeoutMs: number): number {
+  return Math.max(100, Math.min(2_000, Math.floor(socketTimeoutMs / 4)));
+}
 
 /**
  * The Redis connections of one process: one shared command connection (auto-pipelined, so commands
@@ -57,13 +65,21 @@ export class RedisConnections {
   private state: ConnectionState = 'connecting';
   private closing: Promise<void> | undefined;
   private readonly readyListeners = new Set<() => void>();
+  private readonly health: NodeJS.Timeout;
 
   constructor(config: RedisConfig, clientName: string, log: Logger) {
     this.config = config;
     this.log = log;
     this.clientName = clientName;
-    this.command = new Redis({ ...baseOptions(config, clientName), enableAutoPipelining: true });
+    const socketTimeoutMs = config.socketTimeoutMs;
+    this.command = new Redis({ ...baseOptions(config, clientName, socketTimeoutMs), enableAutoPipelining: true });
     this.watch(this.command, true);
+    // A PING that gets no answer trips the socket timeout: readiness turns false and the connection
+    // is rebuilt even while the process has nothing else to send.
+    this.health = setInterval(() => {
+      if (this.command.status === 'ready') this.command.ping().catch(() => undefined);
+    }, healthIntervalMs(socketTimeoutMs));
+    this.health.unref();
   }
 
   /** Starts connecting; resolves once connected (it keeps retrying in the background until then). */
@@ -98,10 +114,11 @@ export class RedisConnections {
 
   /**
    * A dedicated connection for one blocking reader: no auto-pipelining (a BLOCK would hold up the
-   * commands batched behind it) and no command timeout (the BLOCK itself bounds the wait).
+   * commands batched behind it) and no command timeout (the BLOCK itself bounds the wait). Its
+   * socket timeout must exceed the BLOCK time, which the reader passes in.
    */
-  createBlocking(purpose: string): Redis {
-    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`), enableAutoPipelining: false });
+  createBlocking(purpose: string, socketTimeoutMs: number): Redis {
+    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`, socketTimeoutMs), enableAutoPipelining: false });
     this.blocking.add(client);
     this.watch(client, false);
     client.connect().catch(() => {
@@ -118,6 +135,7 @@ export class RedisConnections {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'closed';
+      clearInterval(this.health);
       for (const client of this.blocking) client.disconnect(false);
       this.blocking.clear();
       try {

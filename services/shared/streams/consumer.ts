@@ -1,14 +1,17 @@
 import { ROOT_CONTEXT, SpanKind, context, trace, type Link, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
+import { join } from 'node:path';
 import type { StreamSettings } from '../config/stream-settings.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { extractTraceContext, tracingEnabled } from '../telemetry/trace-context.ts';
 import { backoffMs, entryIdTime, sleep } from '../util/time.ts';
 import type { RedisConnections } from './connection.ts';
+import { CrashTrigger, parseCrashPoint } from './crash-point.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { type EntryOutcome, type RawEntry, type StreamEntry, toFields } from './entry.ts';
-import { streamLabel } from './keys.ts';
+import { attemptsKey, streamLabel } from './keys.ts';
+import { loadLuaScript, runScript, sharedScriptDir } from './scripts.ts';
 
 const tracer = trace.getTracer('event-planner/streams');
 
@@ -39,10 +42,22 @@ interface InFlight {
   entry: StreamEntry;
   /** When the entry's idle time in Redis was last reset (delivery, claim or keep-alive). */
   touched: number;
+  /** Another consumer owns it now (it reclaimed it while this one stalled): no more keep-alives. */
+  lost?: boolean;
 }
 
 /** Extra time on top of BLOCK after which a read is presumed stuck on a dead connection. */
 const readWatchdogMs = 3_000;
+
+/**
+ * From this delivery on, an entry is suspected of crashing its consumer (a crash or kill is
+ * normal once; twice in a row is suspicious). Suspects are handled one at a time, and only a
+ * handler that actually starts counts against them, so a poison entry that kills the process
+ * uses up its own deliveries and not those of the entries that were read with it.
+ */
+export const isolateFromDelivery = 3;
+
+const keepAliveScript = loadLuaScript(join(sharedScriptDir, 'keep-alive.lua'));
 
 /**
  * Reads one stream with one consumer group and turns at-least-once delivery into exactly-once
@@ -74,11 +89,19 @@ export class StreamConsumer {
   private capacityWaiters: (() => void)[] = [];
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private reclaimCursor = '0-0';
   private loopHealthy = false;
   private lastReadError = '';
   private removeReadyListener: (() => void) | undefined;
+  /** Entries the blocking read in progress may still return (reclaim leaves room for them). */
+  private reading = 0;
+  private readonly suspects: StreamEntry[] = [];
+  private suspectLaneRunning = false;
+  /** Entries with a handler-start count in Redis (attemptsKey), forgotten once settled. */
+  private readonly tracked = new Set<string>();
+  private readonly crash: CrashTrigger | undefined;
+  private crashEntry: StreamEntry | undefined;
 
   constructor(opts: ConsumerOptions) {
     if (!opts.handleBatch === !opts.handleEntry) throw new Error('StreamConsumer needs exactly one of handleBatch or handleEntry');
@@ -90,6 +113,8 @@ export class StreamConsumer {
     this.log = opts.log.child({ stream: opts.stream, group: opts.group });
     this.deadLetters = new DeadLetters(opts.connections, opts.metrics);
     this.labels = { stream: streamLabel(opts.stream), group: opts.group };
+    const point = opts.settings.testCrash ? parseCrashPoint(opts.settings.testCrash) : undefined;
+    this.crash = typeof point === 'object' && point.stream === opts.stream ? new CrashTrigger(point) : undefined;
   }
 
   /** True while the read loop runs on a live connection (part of /readyz). */
@@ -109,21 +134,23 @@ export class StreamConsumer {
     this.removeReadyListener = connections.onReady(() => {
       this.ensureGroup().catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not recreate consumer group'));
     });
-    this.blocking = connections.createBlocking(`read:${this.stream}`);
+    // The read watchdog fires first; the socket timeout also catches a handshake that never ends.
+    this.blocking = connections.createBlocking(`read:${this.stream}`, this.s.blockMs + readWatchdogMs + 1_000);
     this.loop = this.readLoop();
-    const every = (ms: number, fn: () => Promise<void>) => {
+    const every = (name: string, ms: number, fn: () => Promise<void>) => {
+      const schedule = (delay: number) => this.timers.set(name, setTimeout(tick, delay).unref());
       const tick = () => {
         if (this.stop.signal.aborted) return;
         fn()
-          .catch((error: unknown) => this.log.debug({ err: String(error) }, 'periodic consumer task failed'))
+          .catch((error: unknown) => this.log.debug({ err: String(error) }, `${name} failed`))
           .finally(() => {
-            if (!this.stop.signal.aborted) this.timers.push(setTimeout(tick, ms * (0.8 + Math.random() * 0.4)).unref());
+            if (!this.stop.signal.aborted) schedule(ms * (0.8 + Math.random() * 0.4));
           });
       };
-      this.timers.push(setTimeout(tick, ms * Math.random()).unref());
+      schedule(ms * Math.random());
     };
-    every(this.s.reclaimIntervalMs, () => this.reclaim());
-    every(Math.max(50, Math.floor(this.s.claimIdleMs / 3)), () => this.keepAlive());
+    every('reclaim', this.s.reclaimIntervalMs, () => this.reclaim());
+    every('keep-alive', Math.max(50, Math.floor(this.s.claimIdleMs / 3)), () => this.keepAlive());
   }
 
   /**
@@ -135,10 +162,11 @@ export class StreamConsumer {
     if (this.stop.signal.aborted) return this.loop;
     this.stop.abort();
     this.removeReadyListener?.();
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     for (const id of this.retryTimers.keys()) this.inFlight.delete(id);
     this.retryTimers.clear();
+    for (const entry of this.suspects.splice(0)) this.inFlight.delete(entry.id);
     this.wakeCapacity();
     // Disconnecting ends a BLOCK at once; anything Redis delivered into that read stays pending.
     if (this.blocking) await this.opts.connections.releaseBlocking(this.blocking);
@@ -157,6 +185,14 @@ export class StreamConsumer {
     const blocking = this.blocking!;
     let ownCursor: string | undefined = '0';
     let failures = 0;
+    const succeeded = () => {
+      this.loopHealthy = true;
+      failures = 0;
+      if (this.lastReadError) {
+        this.log.info('stream reads resumed');
+        this.lastReadError = '';
+      }
+    };
     while (!this.stop.signal.aborted) {
       try {
         await this.waitForCapacity();
@@ -169,7 +205,7 @@ export class StreamConsumer {
         const count = Math.max(1, Math.min(this.s.batchSize, this.s.concurrency - this.inFlight.size));
         if (ownCursor !== undefined) {
           const entries = await this.readOwnPending(blocking, ownCursor, count);
-          this.loopHealthy = true;
+          succeeded();
           if (entries === undefined) {
             ownCursor = undefined;
             continue;
@@ -178,18 +214,16 @@ export class StreamConsumer {
           this.dispatch(entries.entries);
           continue;
         }
+        this.reading = count;
         const reply = await this.withWatchdog(
           blocking,
           blocking.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', count, 'BLOCK', this.s.blockMs, 'STREAMS', this.stream, '>') as Promise<
             [string, RawEntry[]][] | null
           >,
-        );
-        this.loopHealthy = true;
-        failures = 0;
-        if (this.lastReadError) {
-          this.log.info('stream reads resumed');
-          this.lastReadError = '';
-        }
+        ).finally(() => {
+          this.reading = 0;
+        });
+        succeeded();
         const raw = reply?.[0]?.[1];
         if (!raw || raw.length === 0) continue;
         const now = Date.now();
@@ -198,6 +232,7 @@ export class StreamConsumer {
           this.opts.metrics?.waitSeconds.observe(this.labels, Math.max(0, now - entryIdTime(id)) / 1000);
           entries.push({ id, fields: toFields(flat ?? []), deliveries: 1 });
         }
+        if (this.crash?.afterRead(entries.length)) this.crashEntry = entries[0];
         this.dispatch(entries);
       } catch (error) {
         if (this.stop.signal.aborted) break;
@@ -206,7 +241,7 @@ export class StreamConsumer {
         const message = error instanceof Error ? error.message : String(error);
         this.opts.metrics?.readErrors.inc(this.labels);
         if (message.startsWith('NOGROUP')) {
-          this.log.warn('consumer group missing (Redis lost its data?); recreating it');
+          if (message !== this.lastReadError) this.log.warn('consumer group missing (Redis lost its data?); recreating it');
           await this.ensureGroup().catch(() => undefined);
         } else if (message !== this.lastReadError) {
           this.log.warn({ err: message }, 'stream read failed; retrying with backoff');
@@ -302,10 +337,13 @@ export class StreamConsumer {
     if (entries.length === 0) return;
     const now = Date.now();
     for (const entry of entries) this.inFlight.set(entry.id, { entry, touched: now });
+    const fresh = entries.filter((entry) => entry.deliveries < isolateFromDelivery);
+    if (fresh.length < entries.length) this.enqueueSuspects(entries.filter((entry) => entry.deliveries >= isolateFromDelivery));
+    if (fresh.length === 0) return;
     if (this.opts.handleEntry) {
-      for (const entry of entries) this.track(this.process([entry]));
+      for (const entry of fresh) this.track(this.process([entry]));
     } else {
-      this.track(this.process(entries));
+      this.track(this.process(fresh));
     }
   }
 
@@ -316,7 +354,54 @@ export class StreamConsumer {
     });
   }
 
+  /** Drops entries from this consumer's books; in Redis they stay pending until settled. */
+  private release(ids: string[]): void {
+    for (const id of ids) this.inFlight.delete(id);
+    this.wakeCapacity();
+  }
+
+  private enqueueSuspects(entries: StreamEntry[]): void {
+    this.suspects.push(...entries);
+    if (this.suspectLaneRunning) return;
+    this.suspectLaneRunning = true;
+    this.track(this.drainSuspects());
+  }
+
+  /** Suspects one at a time; each handler start is counted in Redis before the handler runs. */
+  private async drainSuspects(): Promise<void> {
+    try {
+      while (this.suspects.length > 0 && !this.stop.signal.aborted) {
+        const entry = this.suspects.shift()!;
+        let attempts: number;
+        try {
+          const key = attemptsKey(this.stream);
+          const command = this.opts.connections.command;
+          [attempts] = await Promise.all([command.hincrby(key, entry.id, 1), command.pexpire(key, this.s.retentionMs)]);
+        } catch (error) {
+          // Without a count the entry is not run; it stays pending and comes back through reclaim.
+          this.log.debug({ err: errorText(error), entryId: entry.id }, 'could not count a handler start; entry stays pending');
+          this.release([entry.id]);
+          continue;
+        }
+        this.tracked.add(entry.id);
+        await this.process([{ ...entry, deliveries: isolateFromDelivery - 1 + attempts }]);
+      }
+    } finally {
+      this.suspectLaneRunning = false;
+    }
+  }
+
+  /** Handles entries and settles them. Never rejects: on an unexpected error they stay pending. */
   private async process(entries: StreamEntry[]): Promise<void> {
+    try {
+      await this.handleAndSettle(entries);
+    } catch (error) {
+      this.log.error({ err: errorText(error), count: entries.length }, 'unexpected error while handling entries; they stay pending and are taken up again');
+      this.release(entries.map((entry) => entry.id));
+    }
+  }
+
+  private async handleAndSettle(entries: StreamEntry[]): Promise<void> {
     const started = performance.now();
     const runnable: StreamEntry[] = [];
     const outcomes = new Map<StreamEntry, EntryOutcome>();
@@ -345,6 +430,7 @@ export class StreamConsumer {
       }
     }
     this.opts.metrics?.processingSeconds.observe(this.labels, (performance.now() - started) / 1000);
+    if (this.crashEntry !== undefined && entries[0] === this.crashEntry) this.crash?.afterHandled();
     await this.settle(entries, outcomes);
   }
 
@@ -382,8 +468,11 @@ export class StreamConsumer {
   private async settle(entries: StreamEntry[], outcomes: Map<StreamEntry, EntryOutcome>): Promise<void> {
     const acks: string[] = [];
     const deadOnes: { entry: StreamEntry; reason: string }[] = [];
+    const forget: string[] = [];
     for (const entry of entries) {
       const outcome = outcomes.get(entry)!;
+      const final = outcome.type !== 'retry' || entry.deliveries >= this.s.maxDeliveries;
+      if (final && this.tracked.delete(entry.id)) forget.push(entry.id);
       if (outcome.type === 'ack') acks.push(entry.id);
       else if (outcome.type === 'dead') deadOnes.push({ entry, reason: outcome.reason });
       else if (entry.deliveries >= this.s.maxDeliveries) {
@@ -395,6 +484,7 @@ export class StreamConsumer {
     const work: Promise<unknown>[] = [];
     if (acks.length > 0) work.push(this.acknowledge(acks));
     if (deadOnes.length > 0) work.push(this.deadLetter(deadOnes));
+    if (forget.length > 0) work.push(this.opts.connections.command.hdel(attemptsKey(this.stream), ...forget).catch(() => undefined));
     await Promise.all(work);
   }
 
@@ -463,14 +553,16 @@ export class StreamConsumer {
       const claimed = (await this.opts.connections.command.xclaim(this.stream, this.group, this.consumer, 0, entry.id)) as RawEntry[];
       const first = claimed[0];
       if (!first || first[1] === null) {
-        // Acknowledged elsewhere meanwhile, or deleted from the stream: nothing left to do.
-        this.inFlight.delete(entry.id);
-        this.wakeCapacity();
+        // Acknowledged elsewhere meanwhile, or deleted from the stream (XCLAIM then drops it from
+        // the pending list): nothing left to do.
+        if (first) this.countDeleted([entry.id]);
+        this.release([entry.id]);
         return;
       }
       const again: StreamEntry = { id: entry.id, fields: toFields(first[1]), deliveries: entry.deliveries + 1 };
       this.inFlight.set(entry.id, { entry: again, touched: Date.now() });
-      await this.process([again]);
+      if (this.tracked.has(entry.id) || again.deliveries >= isolateFromDelivery) this.enqueueSuspects([again]);
+      else await this.process([again]);
     } catch (error) {
       // Redis unreachable: keep it pending; reclaim (here or elsewhere) picks it up later.
       this.inFlight.delete(entry.id);
@@ -485,7 +577,7 @@ export class StreamConsumer {
   /** Takes over entries other consumers left idle past the claim timeout. */
   private async reclaim(): Promise<void> {
     if (!this.opts.connections.isReady()) return;
-    const room = this.s.concurrency - this.inFlight.size;
+    const room = this.s.concurrency - this.inFlight.size - this.reading;
     if (room <= 0) return;
     const [cursor, raw, deleted] = (await this.opts.connections.command.xautoclaim(
       this.stream,
@@ -497,11 +589,11 @@ export class StreamConsumer {
       Math.min(room, this.s.batchSize),
     )) as [string, RawEntry[], string[]];
     this.reclaimCursor = cursor;
-    if (deleted && deleted.length > 0) {
-      // Redis 7 already removed these from the pending list; they were trimmed or XDELeted.
-      this.opts.metrics?.deletedWhilePending.inc(this.labels, deleted.length);
-      this.log.warn({ count: deleted.length }, 'pending entries were deleted from the stream; dropped');
-    }
+    // Redis 7 lists entries trimmed or deleted while pending apart and has dropped them already;
+    // Redis 6.2 returns them with null fields and keeps them pending.
+    if (deleted && deleted.length > 0) this.countDeleted(deleted);
+    const gone = raw.filter(([, flat]) => flat === null).map(([id]) => id);
+    if (gone.length > 0) await this.dropDeleted(gone);
     const live = raw.filter(([id, flat]) => flat !== null && !this.inFlight.has(id));
     if (live.length === 0) return;
     const counts = await this.deliveryCounts(live[0]![0], live[live.length - 1]![0], live.length + 16);
@@ -523,8 +615,12 @@ export class StreamConsumer {
 
   private async dropDeleted(ids: string[]): Promise<void> {
     await this.opts.connections.command.xack(this.stream, this.group, ...ids);
+    this.countDeleted(ids);
+  }
+
+  private countDeleted(ids: string[]): void {
     this.opts.metrics?.deletedWhilePending.inc(this.labels, ids.length);
-    this.log.warn({ count: ids.length }, 'own pending entries were deleted from the stream; dropped');
+    this.log.warn({ count: ids.length, first: ids[0] }, 'pending entries were deleted or trimmed from the stream; dropped from the pending list');
   }
 
   /** Resets the idle time of entries still being handled so no other consumer reclaims them. */
@@ -534,14 +630,21 @@ export class StreamConsumer {
     const threshold = this.s.claimIdleMs / 3;
     const ids: string[] = [];
     for (const [id, item] of this.inFlight) {
-      if (now - item.touched >= threshold) {
-        ids.push(id);
-        item.touched = now;
-      }
+      if (!item.lost && now - item.touched >= threshold) ids.push(id);
     }
     for (let i = 0; i < ids.length; i += 1000) {
-      // JUSTID: resets idle time without counting a delivery.
-      await this.opts.connections.command.xclaim(this.stream, this.group, this.consumer, 0, ...ids.slice(i, i + 1000), 'JUSTID');
+      const slice = ids.slice(i, i + 1000);
+      // XCLAIM JUSTID, for entries still ours: resets the idle time without counting a delivery.
+      const [deleted, lost] = await runScript<[string[], string[]]>(this.opts.connections.command, keepAliveScript, [this.stream], [this.group, this.consumer, ...slice]);
+      for (const id of slice) {
+        const item = this.inFlight.get(id);
+        if (item) item.touched = now;
+      }
+      for (const id of lost) {
+        const item = this.inFlight.get(id);
+        if (item) item.lost = true;
+      }
+      if (deleted.length > 0) this.countDeleted(deleted);
     }
   }
 }

@@ -51,6 +51,15 @@ export function onceKey(stream: string, dedupeKey: string): string {
   return `${besideStream(stream, 'once')}:${dedupeKey}`;
 }
 
+/**
+ * hash: entry id -> handler starts, for entries redelivered often enough to be suspected of
+ * crashing their consumer (see StreamConsumer). Only such entries get a field; it is removed when
+ * the entry is settled, and the hash expires after the retention.
+ */
+export function attemptsKey(stream: string): string {
+  return besideStream(stream, 'attempts');
+}
+
 /** All dead-letter streams match this pattern (for SCAN in tests, metrics and operations). */
 export const deadLetterPattern = '*dead_letters*';
 

@@ -1,0 +1,269 @@
+import type { Redis } from 'ioredis';
+import { parseDelivery } from '../../services/shared/schema/delivery.ts';
+import { parseReply } from '../../services/shared/schema/response.ts';
+import { toFields } from '../../services/shared/streams/entry.ts';
+import { deadLetterPattern, eventKeys, registryKeys, streams } from '../../services/shared/streams/keys.ts';
+import { infoObject } from '../../services/shared/streams/stream-ids.ts';
+
+// The delivery guarantees as checks over what Redis holds after a run, shared by the fault tests
+// and `npm run chaos`. Each check returns a row (name, ok, detail) so that a failure says what it
+// saw, and chaos can print all of them as a table.
+
+export interface InvariantRow {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ProcessStatus {
+  label: string;
+  /** Still running, or ended by a signal the test sent on purpose. */
+  expected: boolean;
+  detail: string;
+}
+
+export interface InvariantInput {
+  redis: Redis;
+  /** Ids of the valid invitations added: each must end with exactly one summary. */
+  events: string[];
+  /** Every invited guest answers (no deadline closes): then each event counts every guest. */
+  everyoneAnswers?: boolean;
+  /** Entries added on purpose that must end in dead letters, once per group reading their stream. */
+  badEntries?: { stream: string; id: string; groups?: number }[];
+  /** How the role processes ended up; none may have died on its own. */
+  processes?: ProcessStatus[];
+  /** XADDs that were acknowledged before a Redis crash: each must still be there. */
+  acknowledged?: { stream: string; id: string }[];
+}
+
+interface Entry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+/** Reads a whole stream in pages (chaos runs leave hundreds of thousands of entries). */
+export async function readStream(redis: Redis, stream: string): Promise<Entry[]> {
+  const out: Entry[] = [];
+  let start = '-';
+  for (;;) {
+    const page = (await redis.xrange(stream, start, '+', 'COUNT', 5_000)) as [string, string[]][];
+    for (const [id, flat] of page) out.push({ id, fields: toFields(flat) });
+    if (page.length < 5_000) return out;
+    start = `(${page[page.length - 1]![0]}`;
+  }
+}
+
+async function scanKeys(redis: Redis, match: string, type: string): Promise<string[]> {
+  const keys = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1_000, 'TYPE', type);
+    cursor = next;
+    for (const key of batch) keys.add(key);
+  } while (cursor !== '0');
+  return [...keys];
+}
+
+function row(name: string, problems: string[], ok: string): InvariantRow {
+  const shown = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; … ${problems.length - 5} more` : '');
+  return { name, ok: problems.length === 0, detail: problems.length === 0 ? ok : shown };
+}
+
+export async function checkInvariants(input: InvariantInput): Promise<InvariantRow[]> {
+  const { redis } = input;
+  const rows: InvariantRow[] = [];
+
+  // What the coordinator recorded per event.
+  const events = new Map<string, { invited: Map<string, string>; replies: Record<string, string>; late: Record<string, string>; state: Record<string, string> }>();
+  for (const id of input.events) {
+    const k = eventKeys(id);
+    const [invited, replies, late, state] = await Promise.all([redis.hgetall(k.invited), redis.hgetall(k.replies), redis.hgetall(k.late), redis.hgetall(k.event)]);
+    events.set(id, { invited: new Map(Object.entries(invited).map(([g, v]) => [g, v.slice(0, v.indexOf('\t'))])), replies, late, state });
+  }
+
+  const bad = new Set((input.badEntries ?? []).map((b) => `${b.stream} ${b.id}`));
+
+  // 1. Every invited guest received the invitation: exactly one delivery entry names it.
+  {
+    const problems: string[] = [];
+    const inboxes = new Map<string, Entry[]>();
+    for (const [eventId, ev] of events) {
+      if (Object.keys(ev.state).length === 0) {
+        problems.push(`event ${eventId} was never created`);
+        continue;
+      }
+      const received = new Map<string, number>();
+      for (const agentId of new Set(ev.invited.values())) {
+        if (!inboxes.has(agentId)) inboxes.set(agentId, await readStream(redis, streams.inbox(agentId)));
+        for (const entry of inboxes.get(agentId)!) {
+          if (entry.fields.invitation_id !== eventId || bad.has(`${streams.inbox(agentId)} ${entry.id}`)) continue;
+          const parsed = parseDelivery(entry.fields);
+          if (!parsed.ok) {
+            problems.push(`${eventId}: delivery ${entry.id} is malformed (${parsed.reason})`);
+            continue;
+          }
+          for (const guest of parsed.value.guestIds) received.set(guest, (received.get(guest) ?? 0) + 1);
+        }
+      }
+      for (const guest of ev.invited.keys()) {
+        const n = received.get(guest) ?? 0;
+        if (n !== 1) problems.push(`${eventId}: guest ${guest} got ${n} deliveries`);
+      }
+      for (const guest of received.keys()) if (!ev.invited.has(guest)) problems.push(`${eventId}: ${guest} got a delivery but is not invited`);
+    }
+    const invitedTotal = [...events.values()].reduce((n, e) => n + e.invited.size, 0);
+    rows.push(row('every invited guest received the invitation once', problems, `${invitedTotal} invitations to ${events.size} events, one delivery each`));
+  }
+
+  // 2. The reply record holds exactly one entry per guest that replied, and the counts agree.
+  const responses = await readStream(redis, streams.responses);
+  {
+    const problems: string[] = [];
+    const replying = new Map<string, Set<string>>();
+    let copies = 0;
+    for (const entry of responses) {
+      if (bad.has(`${streams.responses} ${entry.id}`)) continue;
+      const parsed = parseReply(entry.fields);
+      if (!parsed.ok || !events.has(parsed.value.invitationId)) continue;
+      if (!events.get(parsed.value.invitationId)!.invited.has(parsed.value.guestId)) continue;
+      const set = replying.get(parsed.value.invitationId) ?? new Set<string>();
+      if (set.has(parsed.value.guestId)) copies += 1;
+      set.add(parsed.value.guestId);
+      replying.set(parsed.value.invitationId, set);
+    }
+    let recorded = 0;
+    for (const [eventId, ev] of events) {
+      const want = replying.get(eventId) ?? new Set<string>();
+      const inReplies = Object.keys(ev.replies);
+      const inLate = Object.keys(ev.late);
+      recorded += inReplies.length + inLate.length;
+      const both = inReplies.filter((g) => g in ev.late);
+      if (both.length > 0) problems.push(`${eventId}: ${both.length} guests recorded as counted and late`);
+      const got = new Set([...inReplies, ...inLate]);
+      const missing = [...want].filter((g) => !got.has(g));
+      const extra = [...got].filter((g) => !want.has(g));
+      if (missing.length > 0) problems.push(`${eventId}: ${missing.length} replies not recorded (${missing[0]})`);
+      if (extra.length > 0) problems.push(`${eventId}: ${extra.length} recorded replies nobody sent (${extra[0]})`);
+      const counts: Record<string, number> = { yes: 0, no: 0, maybe: 0 };
+      for (const json of Object.values(ev.replies)) {
+        const { response } = JSON.parse(json) as { response: string };
+        counts[response] = (counts[response] ?? 0) + 1;
+      }
+      for (const r of ['yes', 'no', 'maybe']) {
+        if (Number(ev.state[`${r}_count`] ?? 0) !== counts[r]) problems.push(`${eventId}: ${r}_count ${ev.state[`${r}_count`]} but ${counts[r]} ${r} replies recorded`);
+      }
+      if (input.everyoneAnswers && inReplies.length !== ev.invited.size) problems.push(`${eventId}: ${inReplies.length} of ${ev.invited.size} invited guests counted`);
+    }
+    rows.push(row('the reply record has one entry per replying guest', problems, `${recorded} replies recorded once each (${responses.length} reply entries, ${copies} of them repeats)`));
+  }
+
+  // 3. Exactly one summary per event, agreeing with the record.
+  {
+    const problems: string[] = [];
+    const summaries = await readStream(redis, streams.summaries);
+    const byEvent = new Map<string, Entry[]>();
+    for (const s of summaries) {
+      const id = s.fields.invitation_id;
+      if (id === undefined || !events.has(id)) continue;
+      byEvent.set(id, [...(byEvent.get(id) ?? []), s]);
+    }
+    const reasons = new Map<string, number>();
+    for (const [eventId, ev] of events) {
+      const list = byEvent.get(eventId) ?? [];
+      if (list.length !== 1) {
+        problems.push(`${eventId}: ${list.length} summaries`);
+        continue;
+      }
+      const f = list[0]!.fields;
+      reasons.set(f.reason ?? '?', (reasons.get(f.reason ?? '?') ?? 0) + 1);
+      if (Number(f.total_invited) !== ev.invited.size) problems.push(`${eventId}: summary invites ${f.total_invited}, event ${ev.invited.size}`);
+      if (Number(f.total_responses) !== Object.keys(ev.replies).length) problems.push(`${eventId}: summary counts ${f.total_responses} responses, record ${Object.keys(ev.replies).length}`);
+      for (const r of ['yes', 'no', 'maybe']) {
+        if (f[`${r}_count`] !== (ev.state[`${r}_count`] ?? '0')) problems.push(`${eventId}: summary ${r}_count ${f[`${r}_count`]}, event ${ev.state[`${r}_count`]}`);
+      }
+      if (input.everyoneAnswers && f.reason !== 'all_replied' && ev.invited.size > 0) problems.push(`${eventId}: closed by ${f.reason}`);
+    }
+    const detail = `${events.size} events, one summary each (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')})`;
+    rows.push(row('exactly one summary per event', problems, detail));
+  }
+
+  // 4. Nothing left pending in any group of any stream.
+  {
+    const problems: string[] = [];
+    const agents = await redis.zrange(registryKeys.agents, '0', '-1');
+    const inboxKeys = await scanKeys(redis, 'guest_inbox:{*}', 'stream');
+    const all = new Set([streams.invitations, streams.responses, streams.summaries, ...agents.map((a) => streams.inbox(a)), ...inboxKeys]);
+    let groups = 0;
+    for (const stream of all) {
+      let info: Record<string, unknown>[];
+      try {
+        info = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(infoObject);
+      } catch {
+        continue;
+      }
+      for (const g of info) {
+        groups += 1;
+        if (Number(g.pending) > 0) problems.push(`${stream}/${String(g.name)}: ${String(g.pending)} pending`);
+      }
+    }
+    rows.push(row('no pending entries after the reclaim timeout', problems, `${groups} groups on ${all.size} streams, none pending`));
+  }
+
+  // 5. Dead letters hold exactly the bad entries, each with a reason.
+  {
+    const problems: string[] = [];
+    const expected = new Map<string, number>();
+    for (const b of input.badEntries ?? []) expected.set(`${b.stream} ${b.id}`, b.groups ?? 1);
+    const found = new Map<string, number>();
+    let letters = 0;
+    for (const key of await scanKeys(redis, deadLetterPattern, 'stream')) {
+      for (const letter of await readStream(redis, key)) {
+        letters += 1;
+        const f = letter.fields;
+        const ref = `${f.dead_letter_stream} ${f.dead_letter_entry_id}`;
+        found.set(ref, (found.get(ref) ?? 0) + 1);
+        if (!/^[a-z_]{1,40}: ./.test(f.dead_letter_reason ?? '')) problems.push(`${ref}: no reason (${JSON.stringify(f.dead_letter_reason)})`);
+      }
+    }
+    for (const [ref, n] of found) {
+      const want = expected.get(ref);
+      if (want === undefined) problems.push(`${ref} was dead-lettered but is not a bad entry`);
+      else if (want !== n) problems.push(`${ref} dead-lettered ${n} times, expected ${want}`);
+    }
+    for (const ref of expected.keys()) if (!found.has(ref)) problems.push(`${ref} is a bad entry without a dead letter`);
+    rows.push(row('dead letters hold exactly the bad entries, each with a reason', problems, `${letters} dead letters for ${expected.size} bad entries`));
+  }
+
+  // 6. No process died on its own.
+  if (input.processes) {
+    const problems = input.processes.filter((p) => !p.expected).map((p) => `${p.label}: ${p.detail}`);
+    rows.push(row('no process crashed', problems, `${input.processes.length} processes, all running or stopped on purpose`));
+  }
+
+  // 7. Acknowledged writes survived a Redis crash.
+  if (input.acknowledged) {
+    const problems: string[] = [];
+    const pipeline = redis.pipeline();
+    for (const { stream, id } of input.acknowledged) pipeline.xrange(stream, id, id);
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, value], i) => {
+      const { stream, id } = input.acknowledged![i]!;
+      if (error || !Array.isArray(value) || value.length !== 1) problems.push(`${stream} ${id} is gone`);
+    });
+    rows.push(row('every acknowledged XADD survived the Redis crash', problems, `${input.acknowledged.length} acknowledged entries all present`));
+  }
+  return rows;
+}
+
+/** The rows as a Markdown table (chaos prints it; RELIABILITY.md quotes it). */
+export function formatTable(rows: InvariantRow[]): string {
+  const lines = ['| invariant | result | detail |', '| --- | --- | --- |'];
+  for (const r of rows) lines.push(`| ${r.name} | ${r.ok ? 'PASS' : 'FAIL'} | ${r.detail.replace(/\|/g, '\\|')} |`);
+  return lines.join('\n');
+}
+
+/** The failing rows, rendered; empty when everything holds (tests expect it to equal ''). */
+export function failures(rows: InvariantRow[]): string {
+  const failing = rows.filter((r) => !r.ok);
+  return failing.length === 0 ? '' : formatTable(failing);
+}
