@@ -1,0 +1,216 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { streams } from '../../services/shared/streams/keys.ts';
+import { readAll } from '../helpers/streams.ts';
+import { eventually } from '../helpers/wait.ts';
+import { Rendered, type Workload, componentOf } from './chart-render.ts';
+import { allPanels, interpolate, loadDashboards } from './dashboards.ts';
+import { type ImageRoot, assembleRuntimeImage } from './image-root.ts';
+import { type LocalPod, LocalCluster } from './local-cluster.ts';
+import { LocalPrometheus } from './local-prometheus.ts';
+import { findTool, needTools } from './tools.ts';
+
+// The chart rendered with test/k8s/values/local-cluster.yaml (short timings through ordinary
+// values), its workloads run as local processes from the assembled image: a cluster on one machine.
+const tools = ['helm', 'redis-server', 'redis-cli', 'prometheus'] as const;
+const release = 'event-planner';
+const enthusiasts = `${release}-guest-enthusiasts`;
+
+let dir: string;
+let image: ImageRoot;
+let rendered: Rendered;
+let cluster: LocalCluster;
+let prometheus: LocalPrometheus;
+let redis: Redis;
+
+beforeAll(async () => {
+  if (tools.some((t) => !findTool(t))) return; // each test reports what is missing
+  dir = mkdtempSync(join(tmpdir(), 'ep-cluster-'));
+  rendered = Rendered.render(findTool('helm')!, { release, valuesFiles: ['local-cluster.yaml'] });
+  image = assembleRuntimeImage();
+  cluster = new LocalCluster(rendered, image, dir);
+  const redisPod = await cluster.startStatefulSet(`${release}-redis`);
+  const url = cluster.resolveUrl(redisPod.env.REDIS_URL ?? `redis://${release}-redis:6379/0`);
+  redis = new Redis(url, { password: redisPod.env.REDIS_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // reported by the commands that fail
+  await redis.connect();
+  for (const w of rendered.ofKind<Workload>('Deployment').filter((d) => ['host', 'coordinator', 'guest'].includes(componentOf(d)))) {
+    await cluster.scale(w.metadata.name, w.spec.replicas ?? 1);
+  }
+  prometheus = await LocalPrometheus.start(findTool('prometheus')!, rendered, cluster, join(dir, 'prometheus'));
+}, 180_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await prometheus?.stop();
+  await cluster?.stopAll();
+  image?.remove();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+beforeEach((ctx) => {
+  needTools(ctx, tools);
+});
+
+/** A sample's value summed over matching series of one /metrics text. */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(m[4]);
+  }
+  return total;
+}
+
+/** Live guests of a persona group as the coordinators export it (only the lease holder does: max). */
+async function liveGuests(group: string): Promise<number> {
+  const values = await Promise.all(
+    cluster.podsOf(`${release}-coordinator`).map(async (pod) => {
+      const text = await (await fetch(`http://127.0.0.1:${pod.ports.get(8081)}/metrics`)).text();
+      return sample(text, 'event_planner_guests_live', { persona_group: group });
+    }),
+  );
+  return Math.max(0, ...values);
+}
+
+interface SummaryFields {
+  invitation_id: string;
+  total_invited: string;
+  total_responses: string;
+  reason: string;
+  responses: string;
+}
+
+/** Publishes through the host's Service as a client in the cluster would, and waits for the summary. */
+async function publishAndSummarize(id: string): Promise<{ summary: SummaryFields; guestIds: string[] }> {
+  const res = await fetch(`${cluster.resolveUrl(`http://${release}-host:8080`)}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id, event_name: `Kubernetes check ${id}`, location: 'one machine' }),
+  });
+  expect(res.status, await res.clone().text()).toBe(202);
+  const entry = await eventually(
+    async () => (await readAll(redis, streams.summaries)).find((e) => e.fields.invitation_id === id),
+    30_000,
+    `summary of ${id}`,
+  );
+  const summary = entry.fields as unknown as SummaryFields;
+  const guestIds = (JSON.parse(summary.responses) as { guest_id: string }[]).map((r) => r.guest_id);
+  return { summary, guestIds };
+}
+
+const agentsIn = (guestIds: string[], pods: LocalPod[]) => pods.filter((p) => guestIds.some((g) => g.includes(p.name)));
+
+describe('the chart as a cluster on one machine', () => {
+  it('runs Redis as the StatefulSet configures it: AOF on, everysec, no snapshots, password required', async () => {
+    const config = async (key: string) => ((await redis.config('GET', key)) as string[])[1];
+    expect(await config('appendonly')).toBe('yes');
+    expect(await config('appendfsync')).toBe('everysec');
+    expect(await config('save')).toBe('');
+    const redisPod = cluster.podsOf(`${release}-redis`)[0]!;
+    const port = String(redisPod.ports.get(6379));
+    const anonymous = spawnSync(findTool('redis-cli')!, ['-h', '127.0.0.1', '-p', port, 'ping'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect(`${anonymous.stdout}${anonymous.stderr}`).toMatch(/NOAUTH/);
+    for (const probe of [redisPod.container.livenessProbe!, redisPod.container.readinessProbe!]) {
+      expect(await cluster.probe(redisPod, probe)).toMatchObject({ ok: true });
+    }
+  });
+
+  it('starts every app pod from its rendered args and env, and each answers its probes', async () => {
+    const apps = cluster.pods.filter((p) => p.workload.kind === 'Deployment');
+    expect(apps.map((p) => p.workload.metadata.name).sort()).toEqual([
+      `${release}-coordinator`,
+      `${release}-coordinator`,
+      `${release}-guest-enthusiasts`,
+      `${release}-guest-sceptics`,
+      `${release}-guest-undecided`,
+      `${release}-host`,
+    ]);
+    for (const pod of apps) {
+      for (const [kind, probe] of Object.entries({ startup: pod.container.startupProbe, liveness: pod.container.livenessProbe, readiness: pod.container.readinessProbe })) {
+        expect(await cluster.probe(pod, probe!), `${pod.name} ${kind} probe`).toMatchObject({ ok: true });
+      }
+      const info = (await (await fetch(`http://127.0.0.1:${pod.ports.get(Number(pod.container.ports![0]!.containerPort))}/info`)).json()) as Record<string, unknown>;
+      expect(info.role).toBe(componentOf(pod.workload));
+      expect(info.consumer, 'CONSUMER_NAME is the pod name').toBe(pod.name);
+      if (info.role === 'guest') expect(info.agentId, 'GUEST_AGENT_ID is the pod name').toBe(pod.name);
+    }
+  });
+
+  it('publishes an event through the host Service and gets its summary, every group invited', async () => {
+    await eventually(async () => (await liveGuests('enthusiasts')) === 3 && (await liveGuests('sceptics')) === 3 && (await liveGuests('undecided')) === 3, 15_000, 'nine live guests');
+    const { summary, guestIds } = await publishAndSummarize('k8s-event-1');
+    expect(summary).toMatchObject({ total_invited: '9', total_responses: '9', reason: 'all_replied' });
+    const agents = agentsIn(guestIds, cluster.pods.filter((p) => componentOf(p.workload) === 'guest'));
+    expect(agents.map((a) => a.labels['event-planner.io/persona-group']).sort()).toEqual(['enthusiasts', 'sceptics', 'undecided']);
+  });
+
+  it('scales the enthusiasts from 1 to 4: the coordinator counts them, the next summary includes them', async () => {
+    const { started } = await cluster.scale(enthusiasts, 4);
+    expect(started).toHaveLength(3);
+    await eventually(async () => (await liveGuests('enthusiasts')) === 12, 15_000, 'twelve live enthusiasts');
+    const { summary, guestIds } = await publishAndSummarize('k8s-event-2');
+    expect(summary).toMatchObject({ total_invited: '18', total_responses: '18' });
+    expect(agentsIn(guestIds, cluster.podsOf(enthusiasts))).toHaveLength(4);
+  });
+
+  it('lets Prometheus scrape exactly the app pods, and every dashboard query answers', async () => {
+    prometheus.refreshTargets();
+    const appPods = cluster.pods.filter((p) => p.process.running && p.workload.kind === 'Deployment');
+    expect(appPods).toHaveLength(9);
+    const expected = appPods.map((p) => `http://127.0.0.1:${p.ports.get(p.container.ports![0]!.containerPort)}/metrics`).sort();
+    await eventually(
+      async () => {
+        const targets = await prometheus.activeTargets();
+        const app = targets.filter((t) => t.labels.job === 'event-planner');
+        return JSON.stringify(app.map((t) => t.scrapeUrl).sort()) === JSON.stringify(expected) && app.every((t) => t.health === 'up');
+      },
+      20_000,
+      `Prometheus scraping the ${expected.length} app pods`,
+    );
+    const byPod = Object.fromEntries((await prometheus.activeTargets()).filter((t) => t.labels.job === 'event-planner').map((t) => [t.labels.pod, t.labels.namespace]));
+    expect(Object.keys(byPod).sort()).toEqual(appPods.map((p) => p.name).sort());
+    await eventually(async () => {
+      const rows = await prometheus.query('max by (persona_group) (event_planner_guests_live)');
+      return rows.find((r) => r.metric.persona_group === 'enthusiasts')?.value[1] === '12';
+    }, 15_000, 'Prometheus sees the twelve enthusiasts');
+
+    // Every query of every dashboard, as Grafana would send it: Prometheus accepts each one, and
+    // the issue's panels show data once it has scraped twice (rate needs two samples).
+    const mustShow = /event_planner_(guests_live|replies_total|summaries_total|stream_group_lag|stream_group_pending)\b/;
+    const all = loadDashboards().flatMap((d) => allPanels(d).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${d.file} "${p.title}"`, expr: t.expr }))));
+    let empty: string[] = [];
+    await eventually(
+      async () => {
+        empty = [];
+        for (const q of all) {
+          const rows = await prometheus.query(interpolate(q.expr, '30s'));
+          if (mustShow.test(q.expr) && rows.length === 0) empty.push(`${q.where}: ${q.expr}`);
+        }
+        return empty.length === 0;
+      },
+      20_000,
+      'the dashboards\' main panels to show data',
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nstill empty:\n${empty.join('\n')}`);
+    });
+  });
+
+  it('stops three enthusiasts with SIGTERM: they exit cleanly, leave the registry, and the next summary is without them', async () => {
+    const leaving = cluster.podsOf(enthusiasts).slice(1);
+    expect(leaving).toHaveLength(3);
+    const exits = await Promise.all(leaving.map((pod) => cluster.terminate(pod)));
+    expect(exits).toEqual([0, 0, 0].map((code) => ({ code, signal: null })));
+    for (const pod of leaving) expect(pod.process.logs().some((l) => String(l.msg).includes('deregistered')), `${pod.name} deregistered`).toBe(true);
+    await eventually(async () => (await liveGuests('enthusiasts')) === 3, 10_000, 'three live enthusiasts');
+    const { summary, guestIds } = await publishAndSummarize('k8s-event-3');
+    expect(summary).toMatchObject({ total_invited: '9', total_responses: '9' });
+    expect(agentsIn(guestIds, leaving)).toEqual([]);
+  });
+});
