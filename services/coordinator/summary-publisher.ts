@@ -52,10 +52,12 @@ export class SummaryPublisher {
     const parent = carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : context.active();
     const span = tracer.startSpan('summarize', { kind: SpanKind.INTERNAL, links: linkToActive(), attributes: { 'event_planner.event_id': eventId } }, parent);
     try {
-      const id = await context.with(trace.setSpan(parent, span), () =>
-        this.producer.add({ stream: streams.summaries, fields, onceKey: `summary:${eventId}` }),
-      );
-      await this.redis.pipeline().del(eventKeys(eventId).summary).zrem(deadlinesKey, eventId).exec();
+      // The outbox clean-up is part of summarizing: its Redis calls belong under this span too.
+      const id = await context.with(trace.setSpan(parent, span), async () => {
+        const added = await this.producer.add({ stream: streams.summaries, fields, onceKey: `summary:${eventId}` });
+        await this.redis.pipeline().del(eventKeys(eventId).summary).zrem(deadlinesKey, eventId).exec();
+        return added;
+      });
       if (id !== null) {
         const reason = values.reason ?? 'unknown';
         this.metrics.summaries.inc({ reason });

@@ -146,6 +146,8 @@ describe('one event is one trace across host, coordinator and guests', () => {
       expect(statement).toMatch(/^[A-Z]+( \S+)*$/);
       for (const secret of [eventName, ...guestNames]) expect(statement).not.toContain(secret);
     }
+    // A `send` span is its XADD: the entries a producer pipelines get no client span of their own.
+    expect(redisSpans.filter((s) => /^(XADD|EVALSHA \S*(event_invitations|guest_inbox|event_summaries))/.test(String(s.attributes['db.query.text'])))).toEqual([]);
     // Probes and scrapes are not traced (waitReady polled /readyz many times).
     expect(receiver.spans.some((s) => s.kind === SpanKinds.server && s.name !== 'POST /api/events')).toBe(false);
 

@@ -1,7 +1,7 @@
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { join } from 'node:path';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { injectTraceFields, tracingEnabled } from '../telemetry/trace-context.ts';
+import { injectTraceFields, tracingEnabled, withoutClientSpans } from '../telemetry/trace-context.ts';
 import { RedisUnavailableError, type RedisConnections, isConnectionError } from './connection.ts';
 import { onceKey, streamLabel } from './keys.ts';
 import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from './scripts.ts';
@@ -66,24 +66,28 @@ export class StreamProducer {
     try {
       const maxLen = this.opts.maxLen ?? 0;
       const items = messages.map((message, i) => ({ message, span: spans?.[i] }));
-      const results = await execPipeline(
-        client,
-        items,
-        (pipeline, { message, span }) => {
-          let fields = message.fields;
-          if (span) {
-            fields = [...fields];
-            injectTraceFields(fields, trace.setSpan(context.active(), span));
-          }
-          if (message.onceKey !== undefined) {
-            queueScript(pipeline, xaddOnceScript, [message.stream, onceKey(message.stream, message.onceKey)], [this.opts.onceTtlMs, maxLen, ...fields]);
-          } else if (maxLen > 0) {
-            pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
-          } else {
-            pipeline.xadd(message.stream, '*', ...fields);
-          }
-        },
-        [xaddOnceScript],
+      // Captured outside: the suppressed context would also stop the propagator from injecting.
+      const active = context.active();
+      const results = await withoutClientSpans(() =>
+        execPipeline(
+          client,
+          items,
+          (pipeline, { message, span }) => {
+            let fields = message.fields;
+            if (span) {
+              fields = [...fields];
+              injectTraceFields(fields, trace.setSpan(active, span));
+            }
+            if (message.onceKey !== undefined) {
+              queueScript(pipeline, xaddOnceScript, [message.stream, onceKey(message.stream, message.onceKey)], [this.opts.onceTtlMs, maxLen, ...fields]);
+            } else if (maxLen > 0) {
+              pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
+            } else {
+              pipeline.xadd(message.stream, '*', ...fields);
+            }
+          },
+          [xaddOnceScript],
+        ),
       );
       const ids = results.map(([error, id], i) => {
         if (error) {

@@ -14,10 +14,24 @@ const fieldGetter = {
 };
 
 let enabled = false;
+let suppress: ((ctx: Context) => Context) | undefined;
 
-/** Set once by startTracing when an SDK exports spans; hot paths skip span work while false. */
-export function markTracingEnabled(): void {
+/**
+ * Set once by startTracing when an SDK exports spans; hot paths skip span work while false.
+ * `suppressTracing` comes from @opentelemetry/core, loaded only when tracing is on.
+ */
+export function markTracingEnabled(suppressTracing: (ctx: Context) => Context): void {
   enabled = true;
+  suppress = suppressTracing;
+}
+
+/**
+ * Runs `fn` without instrumentation spans (the ioredis client spans). For the XADDs of a `send`:
+ * the producer span already is that operation, and a second span per entry would double the cost
+ * of tracing on the busiest path (a fan-out or a burst of replies pipelines thousands of them).
+ */
+export function withoutClientSpans<T>(fn: () => T): T {
+  return suppress ? context.with(suppress(context.active()), fn) : fn();
 }
 
 export function tracingEnabled(): boolean {

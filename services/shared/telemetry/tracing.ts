@@ -30,9 +30,10 @@ export async function startTracing(role: string, env: Env = process.env): Promis
   // imported so the instrumentation's hook sees it. Limited to ioredis: every other module loads
   // untouched (no wrapper cost, no risk to fastify, pino or the SDK itself).
   register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: ['ioredis'] } });
-  const [{ NodeSDK }, { IORedisInstrumentation }] = await Promise.all([
+  const [{ NodeSDK }, { IORedisInstrumentation }, { suppressTracing }] = await Promise.all([
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/instrumentation-ioredis'),
+    import('@opentelemetry/core'),
   ]);
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME?.trim() || `event-planner-${role}`,
@@ -49,7 +50,7 @@ export async function startTracing(role: string, env: Env = process.env): Promis
     ],
   });
   sdk.start();
-  markTracingEnabled();
+  markTracingEnabled(suppressTracing);
   stopSdk = () => sdk.shutdown();
   return true;
 }
