@@ -50,11 +50,11 @@ afterAll(async () => {
 });
 
 describe('Prometheus metrics', () => {
-  it.each(['coordinator', 'guest', 'host'] as const)('the %s exposition passes `promtool check metrics` with no output', async (role) => {
+  it.for(['coordinator', 'guest', 'host'] as const)('the %s exposition passes `promtool check metrics` with no output', async (role, { skip }) => {
     if (!promtoolPath()) {
+      // CI must lint; a laptop without Debian's prometheus package gets a visible skip, not a pass.
       if (process.env.CI) throw new Error(promtoolHint);
-      console.warn(`skipping the promtool lint: ${promtoolHint}`);
-      return;
+      skip(promtoolHint);
     }
     const { body } = await roles[role].get('/metrics');
     expect(await promtoolCheck(body)).toEqual({ code: 0, output: '' });
