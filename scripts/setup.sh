@@ -83,9 +83,12 @@ if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
     rm -rf "$tools/k8s-schemas"
     if [ ! -x "$tools/venv/bin/pip" ]; then python3 -m venv "$tools/venv" >/dev/null 2>&1 || true; fi
     if [ -x "$tools/venv/bin/pip" ]; then pip_cmd=("$tools/venv/bin/pip"); else pip_cmd=(python3 -m pip); fi
-    "${pip_cmd[@]}" install -q --no-deps --target "$tools/k8s-schemas" "kubernetes-validate==$k8s_schemas_version"
-    ln -sfn "$tools/k8s-schemas/kubernetes_validate/kubernetes-json-schema" "$tools/k8s-json-schema"
-    touch "$tools/k8s-json-schema/.version-$k8s_schemas_version"
+    if "${pip_cmd[@]}" install -q --no-deps --target "$tools/k8s-schemas" "kubernetes-validate==$k8s_schemas_version"; then
+      ln -sfn "$tools/k8s-schemas/kubernetes_validate/kubernetes-json-schema" "$tools/k8s-json-schema"
+      touch "$tools/k8s-json-schema/.version-$k8s_schemas_version"
+    else
+      log "could not install kubernetes-validate (needs python3-venv or pip): the chart tests will say so"
+    fi
   else
     log "python3 not found: Kubernetes schemas not installed (the chart tests need them)"
   fi
