@@ -1,0 +1,146 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Janitor } from '../../services/coordinator/janitor.ts';
+import { infoObject } from '../../services/shared/streams/stream-ids.ts';
+import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
+import { delay } from '../helpers/wait.ts';
+import { fastSettings, memoryLogger } from './support.ts';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(async () => {
+  await redis.flush();
+});
+
+const hour = 3_600_000;
+
+function janitor(overrides: Parameters<typeof fastSettings>[0] = {}): Janitor {
+  return new Janitor({ redis: redis.client, owner: 'test', settings: fastSettings({ retentionMs: hour, consumerIdleMs: 1_000, ...overrides }), agentGcMs: 10 * hour, log: memoryLogger().log });
+}
+
+/** `count` entries with ids two days old, one ms apart: all past a one-hour retention. */
+async function oldEntries(stream: string, count: number): Promise<string[]> {
+  const base = Date.now() - 48 * hour;
+  const ids: string[] = [];
+  const pipeline = redis.client.pipeline();
+  for (let i = 0; i < count; i += 1) {
+    ids.push(`${base + i}-0`);
+    pipeline.xadd(stream, ids[i]!, 'n', String(i));
+  }
+  await pipeline.exec();
+  return ids;
+}
+
+async function present(stream: string, ids: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) if ((await redis.client.xrange(stream, id, id)).length === 1) out.push(id);
+  return out;
+}
+
+async function consumerNames(stream: string, group: string): Promise<string[]> {
+  return ((await redis.client.xinfo('CONSUMERS', stream, group)) as unknown[][]).map((r) => String(infoObject(r).name)).sort();
+}
+
+describe('retention', () => {
+  it('trims entries past the retention but never one still pending or not yet read by some group', async () => {
+    const c = redis.client;
+    const stream = 'event_invitations';
+    const ids = await oldEntries(stream, 1_000);
+    // Group a: read 650, acknowledged all but 600..649. Group b: read 800, all acknowledged.
+    await c.xgroup('CREATE', stream, 'a', '0');
+    await c.xgroup('CREATE', stream, 'b', '0');
+    await c.xreadgroup('GROUP', 'a', 'a1', 'COUNT', 650, 'STREAMS', stream, '>');
+    await c.xack(stream, 'a', ...ids.slice(0, 600));
+    await c.xreadgroup('GROUP', 'b', 'b1', 'COUNT', 800, 'STREAMS', stream, '>');
+    await c.xack(stream, 'b', ...ids.slice(0, 800));
+
+    const report = await janitor().trim(stream);
+    expect(report.trimmed).toBeGreaterThan(0);
+    // Everything from the oldest pending entry on is still there: the pending ones, the ones
+    // group a read and acknowledged after them, and everything a group has not read yet.
+    expect(await present(stream, ids.slice(600))).toEqual(ids.slice(600));
+    expect(Number((await c.xpending(stream, 'a'))[0])).toBe(50);
+    // And only entries every group is done with were trimmed.
+    const first = ((await c.xrange(stream, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]![0];
+    expect(ids.indexOf(first)).toBeLessThanOrEqual(600);
+    expect(ids.indexOf(first)).toBeGreaterThan(0);
+
+    // Once group a is done with them and has read the rest, the stream shrinks to what b has not read.
+    await c.xack(stream, 'a', ...ids.slice(600, 650));
+    await c.xreadgroup('GROUP', 'a', 'a1', 'COUNT', 1_000, 'STREAMS', stream, '>');
+    await c.xack(stream, 'a', ...ids.slice(650));
+    await janitor().trim(stream);
+    expect(await present(stream, ids.slice(800))).toEqual(ids.slice(800));
+    const now = ((await c.xrange(stream, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]![0];
+    expect(ids.indexOf(now)).toBeGreaterThan(600);
+  });
+
+  it('keeps entries younger than the retention even when every group is done with them', async () => {
+    const c = redis.client;
+    const stream = 'guest_responses';
+    await c.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    const pipeline = c.pipeline();
+    for (let i = 0; i < 500; i += 1) pipeline.xadd(stream, '*', 'n', String(i));
+    await pipeline.exec();
+    const read = (await c.xreadgroup('GROUP', 'g', 'c', 'COUNT', 500, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    await c.xack(stream, 'g', ...read[0]![1].map(([id]) => id));
+    const report = await janitor().trim(stream);
+    expect(report.trimmed).toBe(0);
+    expect(await c.xlen(stream)).toBe(500);
+  });
+});
+
+describe('idle consumers', () => {
+  it('removes consumers idle past CONSUMER_IDLE_MS with nothing pending, and keeps the others', async () => {
+    const c = redis.client;
+    const stream = 'guest_responses';
+    const ids = await oldEntries(stream, 10);
+    await c.xgroup('CREATE', stream, 'g', '0');
+    // gone-empty: read and acknowledged everything long ago; gone-busy: died with an entry pending.
+    await c.xreadgroup('GROUP', 'g', 'gone-empty', 'COUNT', 5, 'STREAMS', stream, '>');
+    await c.xack(stream, 'g', ...ids.slice(0, 5));
+    await c.xreadgroup('GROUP', 'g', 'gone-busy', 'COUNT', 1, 'STREAMS', stream, '>');
+    await delay(1_200);
+    // active: idle less than the threshold.
+    await c.xgroup('CREATECONSUMER', stream, 'g', 'active');
+
+    const report = await janitor().trim(stream);
+    expect(report.removedConsumers).toBe(1);
+    expect(await consumerNames(stream, 'g')).toEqual(['active', 'gone-busy']);
+    // The entry of the dead consumer is still pending, to be reclaimed; after that it goes too.
+    expect(Number((await c.xpending(stream, 'g'))[0])).toBe(1);
+    await c.xautoclaim(stream, 'g', 'active', 0, '0-0');
+    await c.xack(stream, 'g', ids[5]!);
+    await janitor().trim(stream);
+    expect(await consumerNames(stream, 'g')).toEqual(['active']);
+  });
+
+  it('does not remove a consumer that read an entry after it was found idle (the check and the delete are one step)', async () => {
+    const c = redis.client;
+    const stream = 'guest_responses';
+    await oldEntries(stream, 3);
+    await c.xgroup('CREATE', stream, 'g', '0');
+    await c.xgroup('CREATECONSUMER', stream, 'g', 'sleepy');
+    await delay(1_100);
+    // Between the janitor's look and its delete the consumer wakes up and reads.
+    const j = janitor();
+    const xinfo = c.xinfo.bind(c);
+    c.xinfo = (async (...args: Parameters<typeof c.xinfo>) => {
+      const result = await (xinfo as (...a: unknown[]) => Promise<unknown>)(...args);
+      if (String(args[0]).toUpperCase() === 'CONSUMERS') await c.xreadgroup('GROUP', 'g', 'sleepy', 'COUNT', 1, 'STREAMS', stream, '>');
+      return result;
+    }) as typeof c.xinfo;
+    try {
+      const report = await j.trim(stream);
+      expect(report.removedConsumers).toBe(0);
+    } finally {
+      c.xinfo = xinfo;
+    }
+    expect(await consumerNames(stream, 'g')).toEqual(['sleepy']);
+    expect(Number((await c.xpending(stream, 'g'))[0])).toBe(1);
+  });
+});
