@@ -130,6 +130,8 @@ describe('Redis wiring', () => {
       const dataMount = container.volumeMounts!.find((m) => m.mountPath === directives.dir)!;
       expect(dataMount, 'the data dir is a mounted volume').toBeDefined();
       expect(redis.spec.volumeClaimTemplates!.map((t) => t.metadata.name)).toEqual([dataMount.name]);
+      // What NOTES.txt and docs/KUBERNETES.md select the left-behind claim by.
+      expect(redis.spec.volumeClaimTemplates![0]!.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'event-planner', 'app.kubernetes.io/component': 'redis' });
     }
   });
 });

@@ -1,3 +1,5 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot, run } from './tools.ts';
@@ -36,6 +38,27 @@ export function parseManifests(text: string): KubeObject[] {
     if (value) objects.push(value);
   }
   return objects;
+}
+
+/**
+ * NOTES.txt as `helm install` would print it. `helm template` leaves NOTES out, so a copy of the
+ * chart carries it as the text of a ConfigMap, which is rendered instead.
+ */
+export function renderNotes(helm: string, opts: RenderOptions = {}): string {
+  const copy = mkdtempSync(join(tmpdir(), 'ep-notes-'));
+  try {
+    cpSync(chartDir, copy, { recursive: true, dereference: true });
+    const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
+    const indented = notes.split('\n').map((line) => `    ${line}`).join('\n');
+    writeFileSync(join(copy, 'templates', 'notes-as-configmap.yaml'), `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n${indented}\n`);
+    const args = ['template', opts.release ?? 'event-planner', copy, '--namespace', opts.namespace ?? 'default', '--show-only', 'templates/notes-as-configmap.yaml'];
+    for (const file of opts.valuesFiles ?? []) args.push('--values', file.startsWith('/') ? file : join(valueSetDir, file));
+    for (const [key, value] of Object.entries(opts.set ?? {})) args.push('--set', `${key}=${value}`);
+    const [configMap] = parseManifests(run(helm, args)) as (KubeObject & { data: { notes: string } })[];
+    return configMap!.data.notes;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 }
 
 /** The rendered chart as a set of objects, with the look-ups the tests need. */

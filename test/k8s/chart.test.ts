@@ -11,6 +11,7 @@ import {
   appComponents,
   chartDir,
   componentOf,
+  renderNotes,
   resolvePort,
   selects,
 } from './chart-render.ts';
@@ -296,6 +297,21 @@ describe('documentation of the values', () => {
 
   it('has the values table of charts/event-planner/README.md up to date (node test/k8s/values-table.ts --write)', () => {
     expect(readmeTable()).toBe(valuesTable(valuesText));
+  });
+});
+
+describe('NOTES.txt', () => {
+  it('tells what to run next: the host, every guest group\'s scale command, Grafana, and the volume left behind', () => {
+    const notes = renderNotes(helm, { valuesFiles: ['five-groups.yaml'], release: 'demo', namespace: 'planning' });
+    expect(notes).toContain('kubectl -n planning port-forward svc/demo-host 8080:8080');
+    for (const group of ['enthusiasts', 'undecided', 'sceptics', 'instant', 'night-owls']) {
+      expect(notes).toContain(`kubectl -n planning scale deployment/demo-guest-${group} --replicas=5`);
+    }
+    expect(notes).toContain('port-forward svc/demo-grafana 3000:3000');
+    expect(notes).toContain('delete pvc -l app.kubernetes.io/instance=demo,app.kubernetes.io/component=redis');
+    const quiet = renderNotes(helm, { valuesFiles: ['observability-off.yaml'] });
+    expect(quiet).not.toContain('grafana');
+    expect(quiet).not.toContain('prometheus');
   });
 });
 
