@@ -36,6 +36,11 @@ describe('configuration from the environment', () => {
     expect(found.find((p) => p.startsWith('PORT='))).toMatch(/from 0 to 65535/);
   });
 
+  it('ignores REDIS_PORT when REDIS_URL is set (Kubernetes service links inject REDIS_PORT=tcp://…)', () => {
+    expect(problems({ REDIS_URL: 'redis://redis:6379/0', REDIS_PORT: 'tcp://10.0.0.7:6379' }, readRedisConfig)).toEqual([]);
+    expect(problems({ REDIS_PORT: 'tcp://10.0.0.7:6379' }, readRedisConfig)[0]).toMatch(/^REDIS_PORT=/);
+  });
+
   it('rejects a REDIS_URL that is not a redis URL', () => {
     expect(problems({ REDIS_URL: 'http://x' }, readRedisConfig)[0]).toMatch(/^REDIS_URL="http:\/\/x" is not valid: expected a redis:\/\/ or rediss:\/\/ URL/);
     expect(problems({ REDIS_URL: 'not a url' }, readRedisConfig)[0]).toMatch(/^REDIS_URL=/);

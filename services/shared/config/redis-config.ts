@@ -25,9 +25,6 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   const url = env.raw('REDIS_URL');
   const password = env.raw('REDIS_PASSWORD');
   const username = env.raw('REDIS_USERNAME');
-  const hostVar = env.raw('REDIS_HOST');
-  const portVar = env.int('REDIS_PORT', 6379, { min: 1, max: 65535 });
-  const dbVar = env.int('REDIS_DB', 0, { min: 0, max: 15 });
   const socketTimeoutMs = env.int('REDIS_SOCKET_TIMEOUT_MS', 10_000, { min: 200, max: 600_000 });
   if (url !== undefined) {
     let parsed: URL;
@@ -61,8 +58,12 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   }
   return fallback();
 
+  // Read only without REDIS_URL: Kubernetes injects REDIS_PORT=tcp://… for any Service named
+  // "redis" in the namespace, which must not break a deployment that configured REDIS_URL.
   function fallback(): RedisConfig {
-    const host = hostVar ?? '127.0.0.1';
-    return { host, port: portVar, db: dbVar, username, password, tls: false, display: `redis://${host}:${portVar}/${dbVar}`, socketTimeoutMs };
+    const host = env.raw('REDIS_HOST') ?? '127.0.0.1';
+    const port = env.int('REDIS_PORT', 6379, { min: 1, max: 65535 });
+    const db = env.int('REDIS_DB', 0, { min: 0, max: 15 });
+    return { host, port, db, username, password, tls: false, display: `redis://${host}:${port}/${db}`, socketTimeoutMs };
   }
 }
