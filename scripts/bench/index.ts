@@ -37,6 +37,13 @@ function plannedSeconds(o: BenchOptions): number {
   );
 }
 
+/** True when nothing that changes what is measured differs from a plain `npm run bench`. */
+function sameAsDefaults(opts: BenchOptions): boolean {
+  const defaults = parseOptions([], {});
+  const cosmetic = new Set(['progress', 'docs', 'docsDir', 'outDir']);
+  return Object.entries(defaults).every(([k, v]) => cosmetic.has(k) || JSON.stringify(v) === JSON.stringify(opts[k as keyof BenchOptions]));
+}
+
 export async function runBench(opts: BenchOptions): Promise<BenchRun> {
   const startedAt = new Date();
   const runId = startedAt.toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
@@ -108,7 +115,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
   const partial: Omit<BenchResults, 'targets'> = {
     version: 1,
     runId,
-    mode: opts.quick ? 'quick' : process.argv.length > 2 ? 'custom' : 'full',
+    mode: opts.quick ? 'quick' : sameAsDefaults(opts) ? 'full' : 'custom',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     options: opts,

@@ -29,6 +29,8 @@ export interface BenchOptions {
   baselineS: number;
   /** STREAM_BATCH_SIZE for the coordinators (the consumer's default when 0). */
   batchSize: number;
+  /** Persistence of the benchmark's Redis: AOF with this fsync policy, or 'no-aof' (experiments). */
+  aof: 'everysec' | 'always' | 'no' | 'no-aof';
   outDir: string;
   docs: boolean;
   docsDir: string;
@@ -60,6 +62,7 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --scaling S              measured seconds per scaling point (default 15; quick 4)
   --baseline S             seconds per baseline (default 5; quick 2)
   --batch N                STREAM_BATCH_SIZE of the coordinators (default: the service default)
+  --aof P                  Redis persistence: everysec (default, as deployed), always, no (AOF without fsync), no-aof
   --out DIR                JSON results folder (default bench-results)
   --docs / --no-docs       append to docs/BENCHMARKS.md and write docs/*.svg (default: on, off with --quick)
   --coordinator-env K=V,.. extra environment for the coordinators (e.g. STREAM_CONCURRENCY=1000)
@@ -93,6 +96,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       baseline: { type: 'string' },
       batch: { type: 'string' },
       out: { type: 'string' },
+      aof: { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
@@ -143,6 +147,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     scalingS: num('scaling', 15, 4, 1),
     baselineS: num('baseline', 5, 2, 1),
     batchSize: Math.round(num('batch', 0, 0)),
+    aof: aofPolicy(pick('aof')),
     outDir: pick('out') ?? 'bench-results',
     docs,
     docsDir: 'docs',
@@ -161,4 +166,10 @@ function envList(text: string | undefined): Record<string, string> {
     out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return out;
+}
+
+function aofPolicy(text: string | undefined): BenchOptions['aof'] {
+  const value = text ?? 'everysec';
+  if (value === 'everysec' || value === 'always' || value === 'no' || value === 'no-aof') return value;
+  throw new Error(`--aof ${JSON.stringify(value)}: expected everysec, always, no or no-aof`);
 }

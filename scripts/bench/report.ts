@@ -175,7 +175,7 @@ function resultRows(r: BenchResults): string[][] {
   }
   if (r.soak) {
     const s = r.soak;
-    rows.push([`soak ${s.durationS} s at ${fmt(s.rsvpPerSecond)} RSVP/s (retention ${s.retentionS} s)`, `Redis ${s.redisUsedMemoryMB.start} -> ${s.redisUsedMemoryMB.end} MB (max ${s.redisUsedMemoryMB.max})`, '', '']);
+    rows.push([`soak ${s.durationS} s at ${fmt(s.rsvpPerSecond)} RSVP/s (retention ${s.retentionS} s, janitor every ${s.janitorIntervalMs} ms)`, `Redis ${s.redisUsedMemoryMB.start} -> ${s.redisUsedMemoryMB.end} MB (max ${s.redisUsedMemoryMB.max})`, '', '']);
     rows.push(['soak growth after warm-up', Object.entries(s.growth).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', '), '', '']);
     rows.push(['Redis bytes per retained RSVP', `${fmt(s.bytesPerRetainedRsvp)} B (${fmt(s.retainedRsvps)} retained)`, '', '']);
   }
@@ -200,7 +200,7 @@ export function markdownSection(r: BenchResults, jsonPath: string, charts: strin
   const out = [
     `### ${r.startedAt.replace('T', ' ').slice(0, 16)} UTC — ${r.mode} run \`${r.runId}\``,
     '',
-    `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis} (private, AOF everysec, same machine). JSON: \`${jsonPath}\` (not committed).`,
+    `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis} (private, ${r.options.aof === 'no-aof' ? 'no AOF' : `AOF appendfsync ${r.options.aof}`}, same machine). JSON: \`${jsonPath}\` (not committed).`,
     '',
     mdTable(resultRows(r)),
     '',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { RedisServerProcess, freePort } from '../../services/launcher/redis-server.ts';
+import { type AppendFsync, RedisServerProcess, freePort } from '../../services/launcher/redis-server.ts';
 
 const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
 
@@ -164,9 +164,10 @@ export class BenchStack {
     this.env = env;
   }
 
-  static async start(env: Record<string, string> = {}): Promise<BenchStack> {
+  /** `aof`: the persistence of the private Redis ('no' only for experiments: production runs AOF). */
+  static async start(env: Record<string, string> = {}, aof: AppendFsync | 'no-aof' = 'everysec'): Promise<BenchStack> {
     const dir = mkdtempSync(join(tmpdir(), 'ep-bench-'));
-    const redis = await new RedisServerProcess({ dir, appendfsync: 'everysec' }).start();
+    const redis = await new RedisServerProcess(aof === 'no-aof' ? { dir, appendonly: false } : { dir, appendfsync: aof }).start();
     const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     client.on('error', () => undefined);
     await client.connect();

@@ -32,11 +32,14 @@ type Arg = string | number | Buffer;
 
 /** Runs a script on a client, loading it first if Redis does not know it (yet or any more). */
 export async function runScript<T>(client: Redis, script: LuaScript, keys: string[], args: Arg[]): Promise<T> {
+  // One array argument (ioredis flattens it), never a spread: a 100,000-guest event is 200,000
+  // arguments, more than a function call can take (RangeError: Maximum call stack size exceeded).
+  const all = [...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
   try {
-    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+    return (await client.evalsha(script.sha, keys.length, all)) as T;
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return (await client.eval(script.source, keys.length, ...keys, ...args)) as T;
+    return (await client.eval(script.source, keys.length, all)) as T;
   }
 }
 
