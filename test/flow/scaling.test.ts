@@ -78,4 +78,25 @@ describe('several guest agents and several coordinators', () => {
     expect(await pendingCount(ctx.redis.client, streams.responses, groups.coordinators)).toBe(0);
     expect(await deadLetters(ctx.redis.client)).toEqual([]);
   });
+
+  it('invites only guests with a live heartbeat: a killed agent drops out after GUEST_TTL_MS, a stopped one at once', async () => {
+    const coordinator = await ctx.procs.coordinator({ GUEST_TTL_MS: '1500', RSVP_DEADLINE_MS: '2000' });
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '2', PERSONAS: 'instant', GUEST_AGENT_ID: 'stays' });
+    const killed = await ctx.procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: 'instant', GUEST_AGENT_ID: 'killed' });
+    const stopped = await ctx.procs.guests({ GUESTS_PER_AGENT: '4', PERSONAS: 'instant', GUEST_AGENT_ID: 'stopped' });
+    const invite = async (id: string) => {
+      await ctx.redis.client.xadd(streams.invitations, '*', ...flat(originalInvitation({ id })));
+      return eventually(async () => (await readAll(ctx.redis.client, streams.summaries)).find((e) => e.fields.invitation_id === id), 20_000, `summary of ${id}`);
+    };
+    expect((await invite('before')).fields.total_invited).toBe('9');
+
+    await stopped.stop('SIGTERM');
+    await killed.stop('SIGKILL');
+    // The stopped agent deregistered; the killed one still looks alive until its heartbeat ages out.
+    const soon = await invite('right-after');
+    expect(soon.fields).toMatchObject({ total_invited: '5', total_responses: '2', no_response_count: '3', reason: 'deadline' });
+    await eventually(async () => (await coordinator.metric('event_planner_guests_live')) === 2, 10_000, 'killed agent expired');
+    const later = await invite('after-ttl');
+    expect(later.fields).toMatchObject({ total_invited: '2', total_responses: '2', reason: 'all_replied' });
+  });
 });
