@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { StreamSettings } from '../shared/config/stream-settings.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
+import { hashTagOf, inboxPattern, janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../shared/streams/scripts.ts';
 import { compareIds, infoObject, minId } from '../shared/streams/stream-ids.ts';
 import { Periodic } from '../shared/util/periodic.ts';
+import { entryIdTime } from '../shared/util/time.ts';
 
 const deleteIdleConsumerScript = loadLuaScript(join(sharedScriptDir, 'delete-idle-consumer.lua'));
 
@@ -21,7 +22,8 @@ export interface TrimReport {
  * - trims each stream to its retention, but never past an entry still pending in any group nor
  *   past what any group has not read yet (XTRIM MINID ~ min(retention, oldest pending, last read));
  * - removes consumers idle for long with nothing pending (replicas that went away);
- * - forgets guest agents silent for long and deletes their inboxes.
+ * - forgets guest agents silent for long and deletes their inboxes, and deletes the inboxes of
+ *   agents that deregistered long ago (found a SCAN page per run).
  */
 export class Janitor {
   private readonly redis: Redis;
@@ -32,6 +34,7 @@ export class Janitor {
   private readonly log: Logger;
   private readonly periodic: Periodic;
   private leaseUntil = 0;
+  private inboxCursor = '0';
 
   constructor(deps: { redis: Redis; owner: string; settings: StreamSettings; agentGcMs: number; log: Logger }) {
     this.redis = deps.redis;
@@ -87,6 +90,7 @@ export class Janitor {
       await this.redis.unlink(streams.inbox(agentId));
       this.log.info({ agentId }, 'removed guest agent silent for too long, and its inbox');
     }
+    await this.removeOrphanInboxes(new Set(agents), now);
     const trimmed = reports.filter((r) => r.trimmed > 0 || r.removedConsumers > 0);
     if (trimmed.length > 0) this.log.debug({ trimmed }, 'retention applied');
     return reports;
@@ -115,6 +119,33 @@ export class Janitor {
       report.trimmed = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
     }
     return report;
+  }
+
+  /**
+   * An agent that stopped cleanly deregistered: its inbox is no longer among the trimmed ones and
+   * would stay forever (agent ids change with every pod). It goes once nothing was delivered to it
+   * and nobody read it for AGENT_GC_MS, like the inbox of an agent that went silent.
+   */
+  async removeOrphanInboxes(registered: Set<string>, now = Date.now()): Promise<number> {
+    const [cursor, keys] = await this.redis.scan(this.inboxCursor, 'MATCH', inboxPattern, 'COUNT', 1_000, 'TYPE', 'stream');
+    this.inboxCursor = cursor;
+    let removed = 0;
+    for (const key of keys) {
+      const agentId = hashTagOf(key);
+      if (registered.has(agentId)) continue;
+      const last = String(infoObject((await this.redis.xinfo('STREAM', key)) as unknown[])['last-generated-id']);
+      if (entryIdTime(last) > now - this.agentGcMs) continue;
+      let readRecently = false;
+      for (const group of ((await this.redis.xinfo('GROUPS', key)) as unknown[][]).map(infoObject)) {
+        const consumers = ((await this.redis.xinfo('CONSUMERS', key, String(group.name))) as unknown[][]).map(infoObject);
+        if (consumers.some((c) => Number(c.idle) < this.agentGcMs)) readRecently = true;
+      }
+      if (readRecently) continue;
+      await this.redis.unlink(key);
+      removed += 1;
+      this.log.info({ agentId }, 'removed the inbox of a guest agent that left long ago');
+    }
+    return removed;
   }
 
   private async removeIdleConsumers(stream: string, group: string): Promise<number> {

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Janitor } from '../../services/coordinator/janitor.ts';
+import { GuestRegistry } from '../../services/shared/registry/guest-registry.ts';
+import { groups, streams } from '../../services/shared/streams/keys.ts';
 import { infoObject } from '../../services/shared/streams/stream-ids.ts';
 import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
 import { delay } from '../helpers/wait.ts';
@@ -18,8 +20,8 @@ afterEach(async () => {
 
 const hour = 3_600_000;
 
-function janitor(overrides: Parameters<typeof fastSettings>[0] = {}): Janitor {
-  return new Janitor({ redis: redis.client, owner: 'test', settings: fastSettings({ retentionMs: hour, consumerIdleMs: 1_000, ...overrides }), agentGcMs: 10 * hour, log: memoryLogger().log });
+function janitor(overrides: Parameters<typeof fastSettings>[0] = {}, agentGcMs = 10 * hour): Janitor {
+  return new Janitor({ redis: redis.client, owner: 'test', settings: fastSettings({ retentionMs: hour, consumerIdleMs: 1_000, ...overrides }), agentGcMs, log: memoryLogger().log });
 }
 
 /** `count` entries with ids two days old, one ms apart: all past a one-hour retention. */
@@ -142,5 +144,32 @@ describe('idle consumers', () => {
     }
     expect(await consumerNames(stream, 'g')).toEqual(['sleepy']);
     expect(Number((await c.xpending(stream, 'g'))[0])).toBe(1);
+  });
+});
+
+describe('inboxes of agents that are gone', () => {
+  it('deletes the inbox of an agent that deregistered once nothing was delivered to it or read from it for AGENT_GC_MS', async () => {
+    const c = redis.client;
+    const registry = new GuestRegistry(c);
+    await registry.register({ agentId: 'present', group: 'g', guests: [{ id: 'p.0@present', name: 'P', persona: 'p' }] });
+    // left: deregistered long ago; reading: deregistered but its process still reads; recent: got a delivery just now.
+    for (const agentId of ['present', 'left', 'reading', 'recent']) {
+      const inbox = streams.inbox(agentId);
+      await c.xadd(inbox, `${Date.now() - 48 * hour}-0`, 'n', 'old');
+      await c.xgroup('CREATE', inbox, groups.guests, '0');
+      await c.xreadgroup('GROUP', groups.guests, agentId, 'COUNT', 10, 'STREAMS', inbox, '>');
+    }
+    await delay(1_100);
+    await c.xadd(streams.inbox('recent'), '*', 'n', 'new');
+    // A running consumer's reclaim round (XAUTOCLAIM) counts as activity, also on an idle stream.
+    await c.xautoclaim(streams.inbox('reading'), groups.guests, 'reading', 0, '0-0');
+
+    let removed = 0;
+    const j = janitor({}, 1_000);
+    // One SCAN page per run: a few runs cover a small keyspace.
+    for (let i = 0; i < 5; i += 1) removed += await j.removeOrphanInboxes(new Set(['present']));
+    expect(removed).toBe(1);
+    expect(await c.exists(streams.inbox('left'))).toBe(0);
+    for (const agentId of ['present', 'reading', 'recent']) expect(await c.exists(streams.inbox(agentId)), agentId).toBe(1);
   });
 });

@@ -60,6 +60,9 @@ export function attemptsKey(stream: string): string {
   return besideStream(stream, 'attempts');
 }
 
+/** Every agent inbox stream matches this SCAN pattern (their dead-letter streams do not). */
+export const inboxPattern = 'guest_inbox:{*}';
+
 /** All dead-letter streams match this pattern (for SCAN in tests, metrics and operations). */
 export const deadLetterPattern = '*dead_letters*';
 

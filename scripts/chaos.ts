@@ -1,0 +1,416 @@
+// `npm run chaos -- --minutes 5`: the fault tests of test/reliability as one long randomized run.
+// A private redis-server (AOF) behind a TCP proxy, two coordinators, three guest agents and a host
+// take invitations, hostile entries and repeated replies while faults are injected one after the
+// other: kill -9 of a coordinator (anywhere, or at a crash point between read and ack), of a guest
+// agent, of redis-server; Redis frozen; the network blackholed or reset; duplicate storms; hostile
+// bursts. Then the faults stop, everything settles, and the invariants are checked and printed.
+// Exit code 0 when every invariant holds.
+//
+//   --minutes N            how long faults are injected (CHAOS_MINUTES, default 2)
+//   --seed S               makes the fault schedule and the traffic reproducible (CHAOS_SEED)
+//   --appendfsync MODE     everysec (default) or always (CHAOS_APPENDFSYNC)
+import { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type AppendFsync, RedisServerProcess, freePort } from '../services/launcher/redis-server.ts';
+import { parseReply } from '../services/shared/schema/response.ts';
+import { toFields } from '../services/shared/streams/entry.ts';
+import { streams } from '../services/shared/streams/keys.ts';
+import { seededRandom } from '../services/shared/util/random.ts';
+import { RoleProcess, type Role, fastStreamEnv } from '../test/helpers/processes.ts';
+import { flat, originalInvitation } from '../test/helpers/streams.ts';
+import { hostileEntries } from '../test/reliability/hostile.ts';
+import { type InvariantRow, checkInvariants, formatTable, readStream } from '../test/reliability/invariants.ts';
+import { TcpProxy } from '../test/reliability/tcp-proxy.ts';
+
+const { values: args } = parseArgs({
+  options: { minutes: { type: 'string' }, seed: { type: 'string' }, appendfsync: { type: 'string' } },
+  allowPositionals: false,
+});
+const minutes = Number(args.minutes ?? process.env.CHAOS_MINUTES ?? 2);
+const seed = args.seed ?? process.env.CHAOS_SEED ?? String(Date.now());
+const appendfsync = (args.appendfsync ?? process.env.CHAOS_APPENDFSYNC ?? 'everysec') as AppendFsync;
+if (!(minutes > 0) || !['everysec', 'always'].includes(appendfsync)) {
+  process.stderr.write('usage: npm run chaos -- [--minutes N] [--seed S] [--appendfsync everysec|always]\n');
+  process.exit(2);
+}
+
+const random = seededRandom('chaos', seed);
+const between = (min: number, max: number) => Math.round(min + random() * (max - min));
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const started = Date.now();
+const say = (text: string) => process.stdout.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// the stack
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ep-chaos-'));
+const redisServer = await new RedisServerProcess({ dir: dataDir, appendfsync }).start();
+const proxy = await new TcpProxy(redisServer.port).listen();
+// The driver writes past the proxy, like any other program next to the roles.
+const client = new Redis(redisServer.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
+client.on('error', () => undefined);
+const checker = new Redis(redisServer.url, { maxRetriesPerRequest: 5 });
+checker.on('error', () => undefined);
+
+const roleEnv: Record<string, string> = {
+  ...fastStreamEnv,
+  REDIS_URL: proxy.url,
+  LOG_LEVEL: 'info',
+  REDIS_SOCKET_TIMEOUT_MS: '2000',
+  GUEST_TTL_MS: '15000',
+  RSVP_DEADLINE_MS: '20000',
+  CONSUMER_IDLE_MS: '5000',
+};
+
+interface Slot {
+  label: string;
+  role: Role;
+  env: Record<string, string>;
+  proc: RoleProcess;
+}
+const everyProcess: RoleProcess[] = [];
+const killedOnPurpose = new Set<RoleProcess>();
+
+async function spawnRole(role: Role, env: Record<string, string>): Promise<RoleProcess> {
+  const p = new RoleProcess(role, await freePort(), { ...roleEnv, ...env });
+  everyProcess.push(p);
+  return p;
+}
+
+async function slot(label: string, role: Role, env: Record<string, string>): Promise<Slot> {
+  return { label, role, env, proc: await spawnRole(role, env) };
+}
+
+const slots: Slot[] = [
+  await slot('coordinator-1', 'coordinator', { CONSUMER_NAME: 'coordinator-1' }),
+  await slot('coordinator-2', 'coordinator', { CONSUMER_NAME: 'coordinator-2' }),
+  ...(await Promise.all(
+    (['enthusiasts', 'undecided', 'sceptics'] as const).map((personas, i) =>
+      slot(`agent-${i + 1}`, 'guest', { GUEST_AGENT_ID: `chaos-${i + 1}`, GUESTS_PER_AGENT: '12', PERSONAS: personas, REPLY_DELAY_SCALE: '0.2', GUEST_SEED: seed }),
+    ),
+  )),
+  await slot('host', 'host', { HOST_ID: 'chaos-host' }),
+];
+const host = slots.find((s) => s.role === 'host')!;
+for (const s of slots) await s.proc.waitReady(30_000);
+say(`stack up: redis-server ${redisServer.port} (appendfsync ${appendfsync}) behind proxy ${proxy.port}; ${slots.map((s) => s.label).join(', ')}; seed ${seed}`);
+
+/** Slots not ready right now, with what their /readyz says. */
+async function notReady(): Promise<string[]> {
+  const answers = await Promise.all(
+    slots.map((s) =>
+      s.proc
+        .get('/readyz')
+        .then((r) => (r.status === 200 ? undefined : `${s.label}: ${r.body}`))
+        .catch((error: unknown) => `${s.label}: ${String(error)}`),
+    ),
+  );
+  return answers.filter((a): a is string => a !== undefined);
+}
+
+async function allReady(): Promise<boolean> {
+  return (await notReady()).length === 0;
+}
+
+async function replace(s: Slot, env: Record<string, string> = {}): Promise<void> {
+  s.proc = await spawnRole(s.role, { ...s.env, ...env });
+}
+
+// ---------------------------------------------------------------------------------------------
+// traffic
+
+const acknowledged: { stream: string; id: string }[] = [];
+let hostileSent = 0;
+let hostileCounter = 0;
+let copiesSent = 0;
+let published = 0;
+let publishRefused = 0;
+let duplicating = false;
+let running = true;
+
+/** XADD past the proxy; remembers what Redis acknowledged. Unknown fates are found at the end. */
+async function add(stream: string, fields: (string | Buffer)[]): Promise<boolean> {
+  if (client.status !== 'ready') return false;
+  try {
+    acknowledged.push({ stream, id: (await client.xadd(stream, '*', ...fields)) as string });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sendHostile(count: number): Promise<void> {
+  for (const entry of hostileEntries(count, random, { eventIds: ['chaos-none'], agentId: 'chaos-1' })) {
+    // The marker finds every hostile entry afterwards, also one whose XADD reply was lost.
+    if (await add(entry.stream, [...entry.fields, 'chaos_hostile', String((hostileCounter += 1))])) hostileSent += 1;
+  }
+}
+
+const publishQueue: string[] = [];
+async function publishLoop(): Promise<void> {
+  for (let n = 0; running; n += 1) {
+    await sleep(between(300, 700));
+    if (random() < 0.2) {
+      if (await add(streams.invitations, flat(originalInvitation({ id: `chaos-direct-${seed}-${n}` })))) published += 1;
+      continue;
+    }
+    // Through the host's API; a refused publish is retried later with the same id (idempotency key).
+    const id = publishQueue.shift() ?? `chaos-${seed}-${n}`;
+    try {
+      const res = await fetch(host.proc.url('/api/events'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, event_name: `Chaos ${n}` }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = (await res.json()) as { entry_id?: string | null };
+      if (res.status === 202) {
+        published += 1;
+        if (body.entry_id) acknowledged.push({ stream: streams.invitations, id: body.entry_id });
+      } else {
+        publishRefused += 1;
+        publishQueue.push(id);
+      }
+    } catch {
+      publishRefused += 1;
+      publishQueue.push(id);
+    }
+  }
+}
+
+async function hostileLoop(): Promise<void> {
+  while (running) {
+    await sleep(between(500, 1_500));
+    await sendHostile(between(5, 30));
+  }
+}
+
+/** While a duplicate storm lasts, every new valid reply is sent twice more. */
+async function duplicateLoop(): Promise<void> {
+  let last: string | undefined;
+  while (running) {
+    if (!duplicating || client.status !== 'ready') {
+      last = undefined;
+      await sleep(100);
+      continue;
+    }
+    try {
+      // Copies only of what arrives from now on.
+      last ??= ((await client.xrevrange(streams.responses, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ?? '0-0';
+      const reply = (await client.xread('COUNT', 200, 'STREAMS', streams.responses, last)) as [string, [string, string[]][]][] | null;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) await sleep(50);
+      for (const [id, fieldList] of entries) {
+        last = id;
+        const fields = toFields(fieldList);
+        // Not the copies themselves (that would feed back), nor hostile entries.
+        if (fields.chaos_copy !== undefined || fields.chaos_hostile !== undefined || !parseReply(fields).ok) continue;
+        for (let i = 0; i < 2; i += 1) if (await add(streams.responses, [...fieldList, 'chaos_copy', String(i + 1)])) copiesSent += 1;
+      }
+    } catch {
+      await sleep(100);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// faults
+
+const faultCounts = new Map<string, number>();
+const recoveries: number[] = [];
+const lostAtKill: string[] = [];
+const afterRestart: Promise<void>[] = [];
+
+const coordinators = () => slots.filter((s) => s.role === 'coordinator');
+const agents = () => slots.filter((s) => s.role === 'guest');
+
+async function kill(s: Slot): Promise<void> {
+  killedOnPurpose.add(s.proc);
+  await s.proc.stop('SIGKILL');
+}
+
+/** A fault that lasts a random time between `min` and `max` ms. */
+function lasting(min: number, max: number, begin: () => void, end: () => void): () => Promise<string> {
+  return async () => {
+    const ms = between(min, max);
+    begin();
+    await sleep(ms);
+    end();
+    return `${ms} ms`;
+  };
+}
+
+const faults: Record<string, () => Promise<string>> = {
+  'kill -9 coordinator': async () => {
+    const s = pick(coordinators());
+    await kill(s);
+    await sleep(between(0, 2_000));
+    const name = random() < 0.5 ? s.label : `${s.label}-${Date.now()}`;
+    await replace(s, { CONSUMER_NAME: name });
+    return `${s.label}, back as ${name}`;
+  },
+  'coordinator crash point': async () => {
+    const s = pick(coordinators());
+    const point = `${pick(['read', 'handled', `delay-${between(0, 50)}`])}:${between(1, 3)}:${pick([streams.invitations, streams.responses, streams.responses])}`;
+    await kill(s);
+    await replace(s, { STREAM_TEST_CRASH: point });
+    const exited = await Promise.race([s.proc.exited, sleep(8_000).then(() => undefined)]);
+    if (!exited) await kill(s);
+    await replace(s);
+    return `${s.label} at ${point}${exited ? '' : ' (not reached in 8 s: killed)'}`;
+  },
+  'kill -9 guest agent': async () => {
+    const s = pick(agents());
+    await kill(s);
+    await sleep(between(0, 1_000));
+    await replace(s);
+    return `${s.label} (same GUEST_AGENT_ID)`;
+  },
+  'kill -9 redis-server': async () => {
+    await redisServer.kill();
+    const before = acknowledged.slice();
+    await sleep(between(500, 3_000));
+    await redisServer.start();
+    // Checked while the roles recover, so the check does not count into the recovery time.
+    afterRestart.push(
+      (async () => {
+        const pipeline = checker.pipeline();
+        for (const { stream, id } of before) pipeline.xrange(stream, id, id);
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([error, value], i) => {
+          if (error || !Array.isArray(value) || value.length !== 1) lostAtKill.push(`${before[i]!.stream} ${before[i]!.id}`);
+        });
+      })(),
+    );
+    return `restarted on the same AOF after ${before.length} acknowledged XADDs`;
+  },
+  'freeze redis (SIGSTOP)': lasting(2_000, 6_000, () => redisServer.freeze(), () => redisServer.thaw()),
+  'network blackhole': lasting(2_000, 8_000, () => proxy.blackhole(), () => proxy.heal()),
+  'network reset': lasting(1_000, 5_000, () => proxy.reset(), () => proxy.heal()),
+  // Every new reply is sent twice more while it lasts.
+  'duplicate storm': lasting(3_000, 8_000, () => (duplicating = true), () => (duplicating = false)),
+  'hostile burst': async () => {
+    const before = hostileSent;
+    await sendHostile(500);
+    return `${hostileSent - before} entries`;
+  },
+};
+
+async function faultLoop(until: number): Promise<void> {
+  while (Date.now() < until) {
+    await sleep(between(2_000, 6_000));
+    const name = pick(Object.keys(faults));
+    const detail = await faults[name]!();
+    faultCounts.set(name, (faultCounts.get(name) ?? 0) + 1);
+    const healedAt = Date.now();
+    let late: string[] = [];
+    for (let waiting = await notReady(); waiting.length > 0 && Date.now() - healedAt < 60_000; waiting = await notReady()) {
+      // Who is still not ready 3 s after the fault ended, and why: recoveries should be faster.
+      if (late.length === 0 && Date.now() - healedAt > 3_000) late = waiting;
+      await sleep(100);
+    }
+    recoveries.push(Date.now() - healedAt);
+    say(`${name}: ${detail}; all ready again after ${Date.now() - healedAt} ms${late.length > 0 ? ` (slow: ${late.join('; ')})` : ''}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// run, settle, check
+
+const loops = [publishLoop(), hostileLoop(), duplicateLoop()];
+await faultLoop(started + minutes * 60_000);
+running = false;
+await Promise.all(loops);
+say('faults stopped; letting everything settle');
+
+// Every slot runs; nothing is cut or frozen any more.
+proxy.heal();
+redisServer.thaw();
+for (const s of slots) if (!s.proc.running) await replace(s);
+const settleStart = Date.now();
+while (!(await allReady()) && Date.now() - settleStart < 60_000) await sleep(200);
+// Publishes refused during the last fault are sent once more.
+for (const id of publishQueue.splice(0)) {
+  const res = await fetch(host.proc.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, event_name: 'Chaos retry' }) });
+  if (res.status === 202) published += 1;
+}
+
+/** What ended up in Redis decides: every valid invitation is an event, every marked entry is bad. */
+async function classify(): Promise<{ events: string[]; bad: { stream: string; id: string; groups?: number }[] }> {
+  const bad: { stream: string; id: string; groups?: number }[] = [];
+  const events: string[] = [];
+  const inboxes = slots.filter((s) => s.role === 'guest').map((s) => streams.inbox(s.env.GUEST_AGENT_ID!));
+  for (const stream of [streams.invitations, streams.responses, streams.summaries, ...inboxes]) {
+    for (const entry of await readStream(checker, stream)) {
+      if (entry.fields.chaos_hostile !== undefined) bad.push({ stream, id: entry.id });
+      else if (stream === streams.invitations && entry.fields.id) events.push(entry.fields.id);
+    }
+  }
+  return { events: [...new Set(events)], bad };
+}
+
+let { events } = await classify();
+const settleUntil = Date.now() + 120_000;
+for (;;) {
+  const summarized = new Set((await readStream(checker, streams.summaries)).map((s) => s.fields.invitation_id));
+  let pending = 0;
+  for (const stream of [streams.invitations, streams.responses, streams.summaries]) {
+    for (const g of (await checker.xinfo('GROUPS', stream).catch(() => [])) as unknown[][]) pending += Number(g[g.indexOf('pending') + 1]);
+  }
+  if ((events.every((id) => summarized.has(id)) && pending === 0) || Date.now() > settleUntil) break;
+  await sleep(500);
+}
+// Claim timeout and one more reclaim round for anything left pending by the last fault.
+await sleep(4_000);
+const classified = await classify();
+events = classified.events;
+
+const statuses = everyProcess.map((p, i) => {
+  const hook = p.stderr.some((l) => l.startsWith('STREAM_TEST_CRASH: SIGKILL'));
+  const onPurpose = killedOnPurpose.has(p) || (hook && p.child.signalCode === 'SIGKILL');
+  return { label: `${p.role}#${i}`, expected: p.running || onPurpose, detail: `exit code ${p.child.exitCode}, signal ${p.child.signalCode}; ${p.stderr.slice(-2).join(' | ')}` };
+});
+await Promise.all(afterRestart);
+const rows: InvariantRow[] = await checkInvariants({ redis: checker, events, badEntries: classified.bad, processes: statuses, acknowledged });
+rows.push({
+  name: 'acknowledged XADDs present right after each Redis restart',
+  ok: lostAtKill.length === 0,
+  detail: lostAtKill.length === 0 ? `checked at each of ${faultCounts.get('kill -9 redis-server') ?? 0} kills` : lostAtKill.slice(0, 5).join('; '),
+});
+const errorLines = everyProcess.flatMap((p) => p.logs.filter((l) => l.level >= 50).map((l) => `${p.role}: ${l.msg}`));
+rows.push({ name: 'no error-level log line', ok: errorLines.length === 0, detail: errorLines.length === 0 ? 'none' : errorLines.slice(0, 3).join('; ') });
+
+const summaries = await readStream(checker, streams.summaries);
+const reasons = new Map<string, number>();
+for (const s of summaries) if (events.includes(s.fields.invitation_id!)) reasons.set(s.fields.reason!, (reasons.get(s.fields.reason!) ?? 0) + 1);
+const sorted = [...recoveries].sort((a, b) => a - b);
+const runTable = [
+  '| run | value |',
+  '| --- | --- |',
+  `| faults injected for | ${minutes} min (seed ${seed}, appendfsync ${appendfsync}) |`,
+  ...[...faultCounts].sort().map(([name, n]) => `| ${name} | ${n} |`),
+  `| time to all roles ready after a fault | median ${sorted[Math.floor(sorted.length / 2)] ?? 0} ms, max ${sorted[sorted.length - 1] ?? 0} ms |`,
+  `| events (valid invitations) | ${events.length} (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}); ${published} publishes accepted, ${publishRefused} refused (503 or cut) and retried with the same id |`,
+  `| reply entries / extra copies sent | ${(await checker.xlen(streams.responses)) - hostileCount(classified.bad, streams.responses)} / ${copiesSent} |`,
+  `| hostile entries | ${classified.bad.length} |`,
+  `| role processes started | ${everyProcess.length} |`,
+  `| total run time | ${((Date.now() - started) / 1000).toFixed(0)} s |`,
+];
+process.stdout.write(`\n${runTable.join('\n')}\n\n${formatTable(rows)}\n\n`);
+
+function hostileCount(bad: { stream: string }[], stream: string): number {
+  return bad.filter((b) => b.stream === stream).length;
+}
+
+for (const p of everyProcess) if (p.running) p.child.kill('SIGTERM');
+await Promise.all(everyProcess.map((p) => Promise.race([p.exited, sleep(10_000)])));
+client.disconnect();
+checker.disconnect();
+await proxy.close();
+await redisServer.stop();
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(rows.every((r) => r.ok) ? 0 : 1);
