@@ -15,7 +15,7 @@ const ctx = useRedisStack();
 const coordinatorEnv = { RSVP_DEADLINE_MS: '600000', CONSUMER_IDLE_MS: '1000' };
 
 describe('kill -9 of a coordinator after it read a batch and before it acknowledged it', () => {
-  it('at 24 random points: every invitation delivered once, every reply counted once, one summary per event', async () => {
+  it('at 22 random points: every invitation delivered once, every reply counted once, one summary per event', async () => {
     const c = ctx.redis.client;
     const seed = String(Date.now());
     const random = seededRandom('coordinator-crash', seed);
@@ -29,7 +29,9 @@ describe('kill -9 of a coordinator after it read a batch and before it acknowled
     const events: string[] = [];
     const points: string[] = [];
     let hookCrashes = 0;
-    for (let i = 0; i < 24; i += 1) {
+    // Until 22 crash points were hit exactly (a point waiting for a batch that never comes ends in
+    // a plain kill -9 instead and does not count).
+    for (let i = 0; hookCrashes < 22 && i < 40; i += 1) {
       const stream = random() < 0.3 ? streams.invitations : streams.responses;
       const phase = ['read', 'handled', `delay-${Math.floor(random() * 40)}`][Math.floor(random() * 3)]!;
       const batch = stream === streams.invitations ? 1 : 1 + Math.floor(random() * 2);

@@ -66,10 +66,14 @@ const keepAliveScript = loadLuaScript(join(sharedScriptDir, 'keep-alive.lua'));
  * - on (re)start, first re-reads this consumer's own pending entries, then new ones (`>`);
  * - XAUTOCLAIM of entries idle past `claimIdleMs` (a dead replica's work), with their delivery
  *   counts, dropping entries deleted or trimmed while pending;
- * - a keep-alive that resets the idle time of entries still being handled;
+ * - a keep-alive that resets the idle time of entries still being handled (only while they are
+ *   still this consumer's);
  * - retries with exponential backoff and jitter; after `maxDeliveries` the entry moves to the
  *   dead-letter stream atomically with its acknowledgement. Nothing is acknowledged on error
- *   without a dead letter.
+ *   without a dead letter;
+ * - entries redelivered `isolateFromDelivery` times or more handled one at a time, counted by
+ *   handler starts, so a poison entry that crashes the process does not drag others with it.
+ * docs/RELIABILITY.md describes all of it and the tests that prove it.
  */
 export class StreamConsumer {
   readonly stream: string;
