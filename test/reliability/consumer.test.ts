@@ -156,9 +156,14 @@ describe('retries and dead letters', () => {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-      const outcome = await Promise.race([exited, eventually(finished, 15_000, 'poison run').then(() => 'finished' as const)]);
+      let outcome: string | number | null;
+      try {
+        outcome = await Promise.race([exited, eventually(finished, 15_000, 'poison run').then(() => 'finished' as const)]);
+      } finally {
+        // Stopped whatever happened: a failed run must not leave a worker behind.
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      }
       if (outcome === 'finished') {
-        child.kill('SIGTERM');
         await exited;
         break;
       }
