@@ -104,6 +104,9 @@ export class InvitationHandler {
       log.info({ invited: guests.length }, 'invitation seen before; completing its deliveries');
     }
 
+    // The deadline goes in before any delivery: whatever happens to this entry from here on (even
+    // a dead letter after repeated delivery failures), the event is closed at its deadline.
+    await this.redis.zadd(deadlinesKey, eventDeadline, inv.id);
     const deliveries = this.deliveries(inv, guests, eventDeadline);
     const ids = await this.producer.addMany(deliveries.map((d) => d.message));
     let delivered = 0;
@@ -111,7 +114,6 @@ export class InvitationHandler {
       if (id !== null) delivered += deliveries[i]!.guests;
     });
     this.metrics.deliveries.inc(delivered);
-    await this.redis.zadd(deadlinesKey, eventDeadline, inv.id);
     log.debug({ entries: deliveries.length, guests: delivered }, 'deliveries added');
     return ack;
   }
