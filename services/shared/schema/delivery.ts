@@ -1,5 +1,5 @@
 import { toFieldList } from '../streams/entry.ts';
-import type { Invitation } from './invitation.ts';
+import { type EventDetails, type Invitation, eventDetailFields, readEventDetails } from './invitation.ts';
 import { type Parsed, FieldReader, SCHEMA_VERSION, parseTimestamp } from './validation.ts';
 import { identifierPattern } from '../streams/keys.ts';
 
@@ -7,15 +7,8 @@ import { identifierPattern } from '../streams/keys.ts';
 export const MAX_GUESTS_PER_DELIVERY = 500;
 
 /** An invitation delivered to the guests one agent hosts, on `guest_inbox:{agentId}`. */
-export interface Delivery {
+export interface Delivery extends EventDetails {
   invitationId: string;
-  eventName: string;
-  eventDate: string;
-  eventTime: string;
-  location: string;
-  description: string;
-  hostName: string;
-  hostId: string;
   sequence: number;
   rsvpDeadline: number;
   guestIds: string[];
@@ -26,13 +19,7 @@ export interface Delivery {
 export function deliveryFields(inv: Invitation, deadline: number, guestIds: string[], deliveryKey: string): string[] {
   return toFieldList({
     invitation_id: inv.id,
-    event_name: inv.eventName,
-    event_date: inv.eventDate,
-    event_time: inv.eventTime,
-    location: inv.location,
-    description: inv.description,
-    host_name: inv.hostName,
-    host_id: inv.hostId,
+    ...eventDetailFields(inv),
     sequence: inv.sequence,
     rsvp_deadline: new Date(deadline).toISOString(),
     guests: JSON.stringify(guestIds),
@@ -46,13 +33,7 @@ export function parseDelivery(fields: Record<string, string>): Parsed<Delivery> 
   const r = new FieldReader(fields);
   const delivery: Delivery = {
     invitationId: r.identifier('invitation_id'),
-    eventName: r.required('event_name'),
-    eventDate: r.optional('event_date'),
-    eventTime: r.optional('event_time'),
-    location: r.optional('location'),
-    description: r.optional('description'),
-    hostName: r.optional('host_name'),
-    hostId: r.optional('host_id'),
+    ...readEventDetails(r, false),
     sequence: r.integer('sequence', 0, 0, 1_000_000),
     rsvpDeadline: 0,
     guestIds: [],

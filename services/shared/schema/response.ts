@@ -34,17 +34,7 @@ export function parseReply(fields: Record<string, string>): Parsed<Reply> {
 }
 
 export function replyFields(reply: Reply): string[] {
-  return toFieldList({
-    id: reply.id,
-    invitation_id: reply.invitationId,
-    guest_name: reply.guestName,
-    guest_id: reply.guestId,
-    response: reply.response,
-    message: reply.message,
-    timestamp: reply.timestamp,
-    v: SCHEMA_VERSION,
-    sequence: reply.sequence,
-  });
+  return toFieldList({ ...replyRecord(reply), v: SCHEMA_VERSION, sequence: reply.sequence });
 }
 
 /** The reply as an object of the original's field names: what the summary's `responses` array holds. */
