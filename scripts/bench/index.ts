@@ -16,6 +16,7 @@ import {
   writeCharts,
   writeJson,
 } from './report.ts';
+import { stopAllStacks } from './stack.ts';
 import { type RunContext, baselineScenario, fanoutScenario, latencyScenario, round, soakScenario, throughputScenario } from './scenarios.ts';
 
 export interface BenchRun {
@@ -110,6 +111,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     rsvpPerSecond: result.rsvpPerSecond,
     ratioToIoredis: ratio(result.rsvpPerSecond) ?? 0,
     commandsPerRsvp: result.commandsPerRsvp,
+    cpuPerRsvpUs: result.systemCpuPerRsvpUs,
     cpu: result.cpu,
   }));
   const partial: Omit<BenchResults, 'targets'> = {
@@ -145,6 +147,12 @@ if (import.meta.main) {
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n(npm run bench -- --help lists the options)\n`);
     process.exit(2);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n[bench] ${signal}: stopping the benchmark's processes\n`);
+      void stopAllStacks().finally(() => process.exit(130));
+    });
   }
   const run = await runBench(opts);
   process.stdout.write(printReport(run.results));

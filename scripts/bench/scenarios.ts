@@ -12,7 +12,7 @@ import type { BenchOptions } from './options.ts';
 import type { Progress } from './progress.ts';
 import { type SlowEntry, info, resetSlowlog, slowlog } from './redis-info.ts';
 import { type Sample, cpuShares, rateSeries, takeSample } from './sampler.ts';
-import { BenchStack } from './stack.ts';
+import { BenchStack, sumMetric } from './stack.ts';
 
 export interface StackShape {
   agents: number;
@@ -308,7 +308,7 @@ export interface SoakResult {
   redisUsedMemoryMB: { start: number; end: number; max: number };
   bytesPerRetainedRsvp: number;
   retainedRsvps: number;
-  samples: { t: number; usedMemory: number; rss: Record<string, number>; retained: number; counted: number }[];
+  samples: { t: number; usedMemory: number; rss: Record<string, number>; heap: Record<string, number>; retained: number; counted: number }[];
 }
 
 export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Promise<SoakResult> {
@@ -338,7 +338,16 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
       sampleEveryMs: soakS > 120 ? 5_000 : 1_000,
       onSample: async (s: Sample) => {
         const retained = await stack.client.xlen('guest_responses');
-        samples.push({ t: round(s.t, 1), usedMemory: s.redisUsedMemory, rss: s.rss, retained, counted: s.counted });
+        // V8 heap in use tells a leak from a heap that is still sizing itself, which RSS cannot.
+        const heap: Record<string, number> = {};
+        for (const p of stack.processes) {
+          const body = await p
+            .fetch('/metrics')
+            .then((res) => res.text())
+            .catch(() => '');
+          heap[p.label] = sumMetric(body, 'nodejs_heap_size_used_bytes') || sumMetric(body, 'event_planner_nodejs_heap_size_used_bytes');
+        }
+        samples.push({ t: round(s.t, 1), usedMemory: s.redisUsedMemory, rss: s.rss, heap, retained, counted: s.counted });
         ctx.progress.update(`${Math.round(s.t)}/${soakS} s, Redis ${(s.redisUsedMemory / 1e6).toFixed(1)} MB, ${fmt(retained)} RSVPs retained`);
       },
     });
@@ -350,12 +359,14 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
     const first = after.slice(0, tenth);
     const last = after.slice(-tenth);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    const growthOf = (get: (s: SoakResult['samples'][number]) => number) => {
-      const a = mean(first.map(get));
-      return a > 0 ? round((mean(last.map(get)) - a) / a, 4) : 0;
+    const growthOf = (get: (s: SoakResult['samples'][number]) => number, of: (xs: number[]) => number = mean) => {
+      const a = of(first.map(get));
+      return a > 0 ? round((of(last.map(get)) - a) / a, 4) : 0;
     };
     const growth: Record<string, number> = { redis_used_memory: growthOf((s) => s.usedMemory) };
     for (const label of Object.keys(samples[0]?.rss ?? {})) growth[`rss_${label}`] = growthOf((s) => s.rss[label] ?? 0);
+    // Heap in use is a sawtooth (GC): compare the floors of the two windows, not their means.
+    for (const label of Object.keys(samples[0]?.heap ?? {})) growth[`heap_${label}`] = growthOf((s) => s.heap[label] ?? 0, (xs) => Math.min(...xs));
     const perRsvp = after.filter((s) => s.retained > 0).map((s) => (s.usedMemory - idle) / s.retained);
     const used = samples.map((s) => s.usedMemory / 1e6);
     const result: SoakResult = {

@@ -146,6 +146,13 @@ export function rssOf(pid: number | undefined): number {
   }
 }
 
+const running = new Set<BenchStack>();
+
+/** Stops every stack still running (Ctrl+C during a run leaves no processes behind). */
+export async function stopAllStacks(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop().catch(() => undefined)));
+}
+
 /**
  * A private redis-server and the role processes of one scenario. AOF everysec as in production;
  * the data folder is temporary and removed at the end.
@@ -171,7 +178,9 @@ export class BenchStack {
     const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     client.on('error', () => undefined);
     await client.connect();
-    return new BenchStack(redis, client, dir, { REDIS_URL: redis.url, ...env });
+    const stack = new BenchStack(redis, client, dir, { REDIS_URL: redis.url, ...env });
+    running.add(stack);
+    return stack;
   }
 
   get url(): string {
@@ -207,6 +216,7 @@ export class BenchStack {
   }
 
   async stop(): Promise<void> {
+    running.delete(this);
     await Promise.all(this.processes.map((p) => p.stop()));
     this.processes.length = 0;
     this.client.disconnect();

@@ -56,8 +56,21 @@ export const compact = (v: number): string =>
 
 export function lineChart(spec: ChartSpec): string {
   const width = spec.width ?? 760;
-  const height = spec.height ?? 420;
-  const m = { left: 72, right: 24, top: spec.subtitle ? 62 : 44, bottom: 84 };
+  // The legend wraps onto more lines when the series names do not fit on one.
+  const legend: { series: Series; index: number; x: number; row: number }[] = [];
+  let cursor = 72;
+  let row = 0;
+  spec.series.forEach((series, index) => {
+    const w = 40 + series.name.length * 6.6;
+    if (cursor + w > width - 24 && cursor > 72) {
+      cursor = 72;
+      row += 1;
+    }
+    legend.push({ series, index, x: cursor, row });
+    cursor += w;
+  });
+  const height = (spec.height ?? 420) + row * 18;
+  const m = { left: 72, right: 24, top: spec.subtitle ? 62 : 44, bottom: 84 + row * 18 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const all = spec.series.flatMap((s) => s.points);
@@ -102,15 +115,12 @@ export function lineChart(spec: ChartSpec): string {
       out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round"/>`);
     }
   });
-  // Legend below the axis label, left to right.
-  let lx = m.left;
-  const ly = height - 18;
-  spec.series.forEach((s, i) => {
-    const color = s.color ?? palette[i % palette.length]!;
+  for (const { series: s, index, x: lx, row: r } of legend) {
+    const color = s.color ?? palette[index % palette.length]!;
+    const ly = m.top + plotH + 66 + r * 18;
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.level !== undefined ? ' stroke-dasharray="6 4"' : ''}/>`);
     out.push(`<text x="${lx + 28}" y="${ly}" dominant-baseline="middle" fill="#111827">${esc(s.name)}</text>`);
-    lx += 40 + s.name.length * 6.6;
-  });
+  }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

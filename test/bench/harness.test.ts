@@ -67,7 +67,8 @@ describe('npm run bench in a tiny configuration', () => {
     expect(r.scaling!.map((s) => `${s.coordinators}/${s.agents}`)).toEqual(['1/1', '1/2', '1/4', '2/2']);
     const s = r.soak!;
     expect(s.samples.length).toBeGreaterThan(1);
-    expect(Object.keys(s.growth)).toContain('redis_used_memory');
+    expect(Object.keys(s.growth)).toEqual(expect.arrayContaining(['redis_used_memory', 'rss_coordinator-1', 'heap_coordinator-1']));
+    expect(s.samples[0]!.heap['coordinator-1']).toBeGreaterThan(0);
     expect(Number.isFinite(s.bytesPerRetainedRsvp)).toBe(true);
 
     expect(r.targets).toHaveLength(6);
