@@ -11,6 +11,9 @@ import { entryIdTime } from '../shared/util/time.ts';
 
 const deleteIdleConsumerScript = loadLuaScript(join(sharedScriptDir, 'delete-idle-consumer.lua'));
 
+/** Trim calls per stream and run at most (~10,000 entries each). */
+const maxTrimRounds = 200;
+
 export interface TrimReport {
   stream: string;
   trimmed: number;
@@ -116,7 +119,14 @@ export class Janitor {
       report.removedConsumers += await this.removeIdleConsumers(stream, name);
     }
     if (compareIds(boundary, '0-1') > 0) {
-      report.trimmed = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
+      // An approximate trim removes at most 10,000 entries per call (Redis' default LIMIT): call
+      // again while it keeps finding whole nodes to drop, so a stream faster than 10,000 entries
+      // per janitor run still shrinks, in steps that never hold Redis up for long.
+      for (let round = 0; round < maxTrimRounds; round += 1) {
+        const trimmed = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
+        report.trimmed += trimmed;
+        if (trimmed === 0) break;
+      }
     }
     return report;
   }
