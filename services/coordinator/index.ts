@@ -21,6 +21,9 @@ import { SummaryPublisher } from './summary-publisher.ts';
 export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
   role: 'coordinator',
   readConfig: (env: EnvReader) => readCoordinatorConfig(env),
+  // Ten batches in flight: with two, the coordinator waited on Redis while the CPU had room
+  // (+11 % RSVP/s measured on a quiet machine, docs/BENCHMARKS.md).
+  streamDefaults: { concurrency: 1_000 },
   start: async (ctx: ServiceContext, config: CoordinatorConfig): Promise<RoleInstance> => {
     const { connections, log, metrics } = ctx;
     const redis = connections.command;
