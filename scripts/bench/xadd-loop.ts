@@ -8,7 +8,7 @@ const [url, secondsText, pipelineText, depthText] = process.argv.slice(2);
 const seconds = Number(secondsText ?? 5);
 const pipelineSize = Number(pipelineText ?? 200);
 const depth = Number(depthText ?? 2);
-const client = new Redis(url ?? 'redis://127.0.0.1:6379', { protocol: 2 });
+const client = new Redis(url ?? 'redis://127.0.0.1:6379');
 const fields = sampleReplyFields();
 const stream = 'bench:ioredis_xadd';
 

@@ -27,8 +27,6 @@ function baseOptions(config: RedisConfig, name: string, socketTimeoutMs: number)
     password: config.password,
     tls: config.tls ? {} : undefined,
     connectionName: name,
-    // RESP2 keeps stream replies in the same shape on every server version (Debian ships 7.0).
-    protocol: 2,
     lazyConnect: true,
     // Fail fast: a command issued while disconnected is rejected at once, and nothing sent before
     // a disconnect is silently sent again (a resent XADD would be a duplicate entry).
