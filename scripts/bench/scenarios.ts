@@ -12,7 +12,8 @@ import type { BenchOptions } from './options.ts';
 import type { Progress } from './progress.ts';
 import { type SlowEntry, info, resetSlowlog, slowlog } from './redis-info.ts';
 import { type Sample, cpuShares, rateSeries, takeSample } from './sampler.ts';
-import { BenchStack, sumMetric } from './stack.ts';
+import { sumMetric } from '../../test/helpers/prometheus-text.ts';
+import { BenchStack } from './stack.ts';
 
 export interface StackShape {
   agents: number;
@@ -345,7 +346,7 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
             .fetch('/metrics')
             .then((res) => res.text())
             .catch(() => '');
-          heap[p.label] = sumMetric(body, 'nodejs_heap_size_used_bytes') || sumMetric(body, 'event_planner_nodejs_heap_size_used_bytes');
+          heap[p.label] = sumMetric(body, 'nodejs_heap_size_used_bytes');
         }
         samples.push({ t: round(s.t, 1), usedMemory: s.redisUsedMemory, rss: s.rss, heap, retained, counted: s.counted });
         ctx.progress.update(`${Math.round(s.t)}/${soakS} s, Redis ${(s.redisUsedMemory / 1e6).toFixed(1)} MB, ${fmt(retained)} RSVPs retained`);

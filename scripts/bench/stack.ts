@@ -1,3 +1,4 @@
+import { sumMetric } from '../../test/helpers/prometheus-text.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,18 +122,6 @@ export class BenchProcess {
     await this.exited;
     clearTimeout(timer);
   }
-}
-
-export function sumMetric(body: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(match[4]);
-  }
-  return total;
 }
 
 export function rssOf(pid: number | undefined): number {

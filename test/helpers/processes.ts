@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { sumMetric } from './prometheus-text.ts';
 import { eventually } from './wait.ts';
 
 const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
@@ -94,16 +95,7 @@ export class RoleProcess {
 
   /** The Prometheus value of a sample, e.g. metric('event_planner_replies_total', {reply: 'yes'}). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const { body } = await this.get('/metrics');
-    let total = 0;
-    for (const line of body.split('\n')) {
-      if (!line.startsWith(name)) continue;
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
-      if (!match || match[1] !== name) continue;
-      const have = Object.fromEntries([...(match[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-      if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(match[4]);
-    }
-    return total;
+    return sumMetric((await this.get('/metrics')).body, name, labels);
   }
 }
 
