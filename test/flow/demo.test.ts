@@ -21,15 +21,26 @@ async function localEnv(dataDir: string): Promise<Record<string, string>> {
   return env;
 }
 
+/** Runs a launcher script as `npm start`/`npm run demo` would, collecting everything it prints. */
+function runLauncher(name: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, [launcher(name)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = {
+    child,
+    output: '',
+    exited: new Promise<number | null>((resolve) => child.once('exit', resolve)),
+  };
+  child.stdout.on('data', (d: Buffer) => (run.output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (run.output += d.toString()));
+  return run;
+}
+
 describe('npm run demo', () => {
   it('runs Redis, coordinator, five guests and the host, prints the summary and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-demo-'));
     const env = { ...(await localEnv(dataDir)), DEMO_TIMEOUT_MS: '40000' };
-    const child = spawn(process.execPath, [launcher('demo.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const run = runLauncher('demo.ts', env);
+    const code = await run.exited;
+    const output = run.output;
     rmSync(dataDir, { recursive: true, force: true });
 
     expect(code, output).toBe(0);
@@ -49,13 +60,10 @@ describe('npm start', () => {
   it('keeps everything running until Ctrl+C, which stops every component cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
     const env = await localEnv(dataDir);
-    const child = spawn(process.execPath, [launcher('start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const run = runLauncher('start.ts', env);
+    const { child, exited } = run;
     try {
-      await eventually(() => output.includes('📊 EVENT SUMMARY'), 40_000, 'the sample summary');
+      await eventually(() => run.output.includes('📊 EVENT SUMMARY'), 40_000, 'the sample summary');
       // Still serving after the summary: the host API takes another event.
       const res = await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, {
         method: 'POST',
@@ -63,27 +71,24 @@ describe('npm start', () => {
         body: JSON.stringify({ event_name: 'Second event' }),
       });
       expect(res.status).toBe(202);
-      await eventually(() => output.includes('summary received for "Second event"'), 40_000, 'the second summary');
+      await eventually(() => run.output.includes('summary received for "Second event"'), 40_000, 'the second summary');
       child.kill('SIGINT');
-      expect(await exited, output).toBe(0);
+      expect(await exited, run.output).toBe(0);
     } finally {
       child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
-    for (const role of ['coordinator', 'guest', 'host']) expect(output).toContain(`${role} stopped`);
-    expect(output).toMatch(/launcher\s+│ stopped/);
+    for (const role of ['coordinator', 'guest', 'host']) expect(run.output).toContain(`${role} stopped`);
+    expect(run.output).toMatch(/launcher\s+│ stopped/);
   }, 90_000);
 
   it('says how to install redis-server when there is none and no REDIS_URL', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-noredis-'));
     const env = { ...(await localEnv(dataDir)), PATH: dirname(process.execPath) };
-    const child = spawn(process.execPath, [launcher('start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const run = runLauncher('start.ts', env);
+    const code = await run.exited;
     rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(1);
-    expect(output).toMatch(/redis-server was not found on PATH.*apt-get install -y redis-server.*REDIS_URL/s);
+    expect(run.output).toMatch(/redis-server was not found on PATH.*apt-get install -y redis-server.*REDIS_URL/s);
   });
 });
