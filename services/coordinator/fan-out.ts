@@ -51,9 +51,15 @@ export class InvitationHandler {
     this.log = deps.log;
   }
 
-  handleBatch = (entries: StreamEntry[]): Promise<EntryOutcome[]> => Promise.all(entries.map((entry) => this.handle(entry)));
+  handleBatch = (entries: StreamEntry[]): Promise<EntryOutcome[]> => {
+    // One registry read per batch, not per invitation: the invitations of a batch are processed
+    // at the same moment, so "the guests live now" is the same set for all of them.
+    let live: Promise<LiveGuest[]> | undefined;
+    const liveGuests = () => (live ??= this.registry.liveGuests(this.config.guestTtlMs));
+    return Promise.all(entries.map((entry) => this.handle(entry, liveGuests)));
+  };
 
-  private async handle(entry: StreamEntry): Promise<EntryOutcome> {
+  private async handle(entry: StreamEntry, liveGuests: () => Promise<LiveGuest[]>): Promise<EntryOutcome> {
     const parsed = parseInvitation(entry.fields);
     if (!parsed.ok) return dead(parsed.reason);
     const inv = parsed.value;
@@ -61,7 +67,7 @@ export class InvitationHandler {
     const span = tracer.startSpan('fan-out', { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': inv.id } }, entry.traceContext);
     const started = performance.now();
     try {
-      return await context.with(trace.setSpan(entry.traceContext ?? context.active(), span), () => this.fanOut(inv, entry));
+      return await context.with(trace.setSpan(entry.traceContext ?? context.active(), span), () => this.fanOut(inv, entry, liveGuests));
     } catch (error) {
       span.recordException(error as Error);
       return retry(error);
@@ -71,9 +77,9 @@ export class InvitationHandler {
     }
   }
 
-  private async fanOut(inv: Invitation, entry: StreamEntry): Promise<EntryOutcome> {
+  private async fanOut(inv: Invitation, entry: StreamEntry, liveGuests: () => Promise<LiveGuest[]>): Promise<EntryOutcome> {
     const log = this.log.child({ eventId: inv.id });
-    const live = await this.registry.liveGuests(this.config.guestTtlMs);
+    const live = await liveGuests();
     const deadline = inv.rsvpDeadline ?? Date.now() + this.config.rsvpDeadlineMs;
     // The event remembers the context of this span, so its summary joins the same trace.
     const traceFields: Record<string, string> = {};

@@ -6,8 +6,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const endToEndBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600];
 
-export type ConsumeOutcome = 'acked' | 'retried' | 'dead_lettered';
-
 /** The metrics every role registers; role-specific ones are created by the role from `registry`. */
 export class Metrics {
   readonly registry: Registry;
