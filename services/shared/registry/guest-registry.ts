@@ -20,18 +20,25 @@ export interface LiveGuest extends GuestProfile {
   agentId: string;
 }
 
+/** How long an agent's registration hashes outlive its last heartbeat, unless a larger value is asked for. */
+export const minRegistrationTtlMs = 60_000;
+
 /**
  * Guest agents register the guests they host and keep a heartbeat; the coordinator invites the
  * guests whose agent's heartbeat is younger than the TTL. Layout:
  *   registry:agents                    zset agentId -> last heartbeat (ms)
- *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}
+ *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}   (expire, see below)
  *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
+ * The two hashes are a lease: every heartbeat extends them by `registrationTtlMs`, so the hashes
+ * of an agent that died, or whose deregistration was cut short, go by themselves.
  */
 export class GuestRegistry {
   private readonly redis: Redis;
+  private readonly registrationTtlMs: number;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, opts: { registrationTtlMs?: number } = {}) {
     this.redis = redis;
+    this.registrationTtlMs = Math.max(minRegistrationTtlMs, opts.registrationTtlMs ?? 0);
   }
 
   async register(agent: AgentRegistration, now = Date.now()): Promise<void> {
@@ -44,6 +51,7 @@ export class GuestRegistry {
     const tx = this.redis.multi().del(guestsKey);
     for (let i = 0; i < guestArgs.length; i += 2_000) tx.hset(guestsKey, ...guestArgs.slice(i, i + 2_000));
     tx.hset(infoKey, 'group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid);
+    tx.pexpire(guestsKey, this.registrationTtlMs).pexpire(infoKey, this.registrationTtlMs);
     await tx.exec();
     await this.redis.zadd(registryKeys.agents, now, agent.agentId);
   }
@@ -54,6 +62,8 @@ export class GuestRegistry {
       .pipeline()
       .zadd(registryKeys.agents, now, agentId)
       .exists(registryKeys.agentGuests(agentId))
+      .pexpire(registryKeys.agentGuests(agentId), this.registrationTtlMs)
+      .pexpire(registryKeys.agentInfo(agentId), this.registrationTtlMs)
       .exec()) as [[null, number], [null, number]];
     return added === 0 && exists === 1;
   }
