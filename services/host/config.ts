@@ -16,12 +16,17 @@ export interface HostConfig {
 
 export function readHostConfig(env: EnvReader): HostConfig {
   const idHint = '1-128 letters, digits or . _ : @ - (starting with a letter or digit)';
-  return {
+  const config: HostConfig = {
     hostId: env.string('HOST_ID', 'host-1', { pattern: identifierPattern, patternHint: idHint }),
-    hostName: env.string('HOST_NAME', 'Sarah Johnson', { maxLength: 200 }),
+    hostName: env.string('HOST_NAME', 'Sarah Johnson', { maxLength: 200, pattern: /^[^\p{Cc}]*$/u, patternHint: 'at most 200 characters, no control characters' }),
     publishSample: env.bool('PUBLISH_SAMPLE_EVENT', false),
     exitAfterSummary: env.bool('EXIT_AFTER_SUMMARY', false),
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),
     rsvpWindowMs: env.int('RSVP_WINDOW_MS', 0, { min: 0, max: 365 * 86_400_000 }),
   };
+  if (config.exitAfterSummary && !config.publishSample) {
+    // Only the sample's summary ends the process: without the sample it would wait for nothing.
+    env.problem('EXIT_AFTER_SUMMARY=true needs PUBLISH_SAMPLE_EVENT=true (it waits for the sample invitation\'s summary)');
+  }
+  return config;
 }

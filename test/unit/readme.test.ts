@@ -21,7 +21,7 @@ describe('README', () => {
     const read = new Set<string>();
     for (const file of sources(join(root, 'services'))) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/env\.(?:int|string|bool|number|oneOf|raw|optionalString)\('([A-Z][A-Z0-9_]+)'/g)) read.add(m[1]!);
+      for (const m of text.matchAll(/env\.(?:int|string|bool|number|oneOf|raw|optionalString|host|optionalUrl)\('([A-Z][A-Z0-9_]+)'/g)) read.add(m[1]!);
       for (const m of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]+)/g)) read.add(m[1]!);
     }
     // Standard variables that are not ours to document.
