@@ -56,4 +56,12 @@ describe('README', () => {
     const expiring = rows.filter((r) => r[3]!.startsWith('TTL')).flatMap((r) => names(r[0]!)).map((n) => n.replace(/<[^>]+>|\{id\}|\{hostId\}/g, '{x}').replace('…', 'registry:agent:{x}'));
     expect(expiring.filter((n) => isPersistentKey(n))).toEqual([]);
   });
+
+  it('quick start: two commands, one for the demo and one for the tests, each setting up first', () => {
+    const section = readme.slice(readme.indexOf('## Quick start'));
+    const block = /```bash\n([\s\S]*?)```/.exec(section)![1]!;
+    const commands = block.split('\n').filter((line) => line.trim() !== '').map((line) => line.split('#')[0]!.trim());
+    expect(commands).toEqual(['scripts/run demo', 'scripts/run test']);
+    expect(statSync(join(root, 'scripts', 'run')).mode & 0o111).not.toBe(0);
+  });
 });
