@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { type Finished, runCommand } from '../helpers/command.ts';
 
 // Every setting of the README's configuration table (and the launcher's), each given a value that
 // is wrong in type, range, form or relation to another, on a real process start: the process must
@@ -19,28 +19,10 @@ afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 // A file where the launcher wants a folder.
 writeFileSync(join(cwd, 'a-file'), '');
 
-interface Started {
-  code: number | null;
-  output: string;
-}
-
-function run(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Started> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, LOG_FORMAT: 'json', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    // A start that does not stop on a wrong value runs on: that is the failure.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+function run(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Finished> {
+  // A start that does not stop on a wrong value runs on until the timeout: that is the failure.
+  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, LOG_FORMAT: 'json', PORT: '0' };
+  return runCommand(process.execPath, args, { cwd, env: { ...base, ...env }, timeoutMs });
 }
 
 type Row = [role: 'host' | 'coordinator' | 'guest', env: Record<string, string>, variable: string, allowed: RegExp];

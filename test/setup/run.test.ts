@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { type Finished, runCommand } from '../helpers/command.ts';
 
 // `scripts/run demo` and `scripts/run test` are the README's quick start: each must work from a
 // shell whose `node` is an old one. Here the shell's first `node` is a fake Node 20 that records
@@ -34,18 +34,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', args, { cwd: work, env: { HOME: process.env.HOME ?? work, PATH: oldShellPath, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+function run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<Finished> {
+  return runCommand('bash', args, { cwd: work, env: { HOME: process.env.HOME ?? work, PATH: oldShellPath, ...env }, timeoutMs });
 }
 
 describe('scripts/run (the quick start) under a shell whose node is Node 20', () => {
