@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,18 @@ describe('a wrong setting stops the start with exit code 2, naming the variable 
     const { code, output } = await run([main], { ROLE: 'chef' });
     expect(code, output).toBe(2);
     expect(output).toMatch(/usage: node services\/main\.ts <host\|coordinator\|guest> +\(or set ROLE\); got "chef"/);
+  });
+
+  it('.env that cannot be read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ep-config-dotenv-'));
+    try {
+      mkdirSync(join(dir, '.env'));
+      const { code, output } = await runCommand(process.execPath, [main, 'guest'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 20_000 });
+      expect(code, output).toBe(2);
+      expect(output).toMatch(/^ {2}- \.env in .* cannot be read \(it is a folder\): expected a file of NAME=value lines, or none$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lists every problem at once', async () => {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { hostHint, parseHost } from './network.ts';
 
 // Reading and validating environment variables. Every problem names the variable, the value it got
@@ -152,12 +153,18 @@ export class EnvReader {
 
 /**
  * Loads `.env` from the working directory into process.env (variables already set win), using
- * Node's own parser. A missing file is normal; a malformed one is reported by Node.
+ * Node's own parser (which skips lines that are not NAME=value). A missing file is normal; one that
+ * cannot be read (a folder, no permission) is a configuration problem like any other: exit 2.
+ * Called once at the very start of a process, before anything reads the environment.
  */
 export function loadDotEnv(path = '.env'): void {
   try {
     process.loadEnvFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    const why = existsSync(path) && statSync(path).isDirectory() ? 'it is a folder' : (code ?? (error as Error).message);
+    process.stderr.write(`event-planner: invalid configuration:\n  - ${path} in ${process.cwd()} cannot be read (${why}): expected a file of NAME=value lines, or none\n`);
+    process.exit(2);
   }
 }
