@@ -72,8 +72,11 @@ function validationBody(errors: AjvError[], context: string | undefined): ErrorB
   }
 }
 
-/** Registers the error handler on the root instance, before any route. */
+/** Registers the error and not-found handlers on the root instance, before any route. */
 export function answerErrors(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?', 1)[0]}`, code: 'not_found' } satisfies ErrorBody),
+  );
   app.setErrorHandler((error: FastifyError & { validationContext?: string }, request, reply) => {
     if (error instanceof ApiError) {
       return reply.code(error.status).send({ error: error.message, code: error.code, ...(error.field ? { field: error.field } : {}) } satisfies ErrorBody);
