@@ -149,7 +149,7 @@ export class InvitationHandler {
       chunkGuestIds(ids).forEach((slice, chunk) => {
         const deliveryKey = `${inv.id}:${inv.sequence}:${chunk}`;
         messages.push({
-          message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, deadline, slice, deliveryKey), onceKey: deliveryKey },
+          message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, { type: 'request', invitationId: inv.id, sequence: inv.sequence, revision: inv.revision, rsvpDeadline: deadline, guestIds: slice, deliveryKey }), onceKey: deliveryKey },
           guests: slice.length,
         });
       });

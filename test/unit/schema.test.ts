@@ -19,7 +19,7 @@ describe('entry schemas', () => {
     expect(ok).toMatchObject({ ok: true, value: { id: 'e1', eventName: 'Party', sequence: 0 } });
     expect(parseInvitation({ id: 'e1', host_id: 'h1' }, check)).toEqual({ ok: false, reason: 'missing_field: event_name', field: 'event_name' });
     expect(parseInvitation({ id: 'e1', event_name: 'P', host_id: 'h1', event_time: '25:00' }, check)).toMatchObject({ ok: false, reason: expect.stringMatching(/^invalid_field: event_time/) });
-    expect(parseInvitation({ id: 'e1', event_name: 'P', host_id: 'h1', v: '2' }, check)).toMatchObject({ ok: false, reason: expect.stringMatching(/^unsupported_schema_version/) });
+    expect(parseInvitation({ id: 'e1', event_name: 'P', host_id: 'h1', v: '3' }, check)).toMatchObject({ ok: false, reason: expect.stringMatching(/^unsupported_schema_version/) });
     expect(parseInvitation({ id: 'e1', event_name: 'P', host_id: 'h1', rsvp_deadline: 'soon' }, check)).toMatchObject({ ok: false, reason: expect.stringMatching(/^invalid_field: rsvp_deadline/) });
   });
 

@@ -5,8 +5,13 @@ import { identifierPattern } from '../streams/keys.ts';
 // invalid_field, field_too_large, too_many_fields, unsupported_schema_version ...) that becomes
 // the dead letter's reason code and a metric label.
 
-export const SCHEMA_VERSION = '1';
+/** What this build writes; it reads every version in READABLE_SCHEMA_VERSIONS (v1 is the first model, without versions). */
+export const SCHEMA_VERSION = '2';
+export const READABLE_SCHEMA_VERSIONS: readonly string[] = ['1', '2'];
 export const MAX_FIELD_LENGTH = 8_192;
+/** Fields that hold lists (explicit guest ids, questions) may be this long: about 2,000 guest ids. */
+export const MAX_LIST_FIELD_LENGTH = 65_536;
+const listFields = new Set(['target_guests', 'exclude_guests', 'questions', 'attendees', 'responses', 'no_response', 'never_asked', 'waitlist', 'unknown_guests', 'events']);
 export const MAX_FIELDS = 64;
 
 /** A failure names the field at fault when there is one (the HTTP API answers 400 naming it). */
@@ -41,11 +46,12 @@ export class FieldReader {
     if (names.length > MAX_FIELDS) this.problem = `too_many_fields: ${names.length} fields (at most ${MAX_FIELDS})`;
     for (const name of names) {
       if (this.problem) break;
-      if (fields[name]!.length > MAX_FIELD_LENGTH) this.fail(`field_too_large: ${name.slice(0, 64)} has ${fields[name]!.length} characters (at most ${MAX_FIELD_LENGTH})`, name.slice(0, 64));
+      const limit = listFields.has(name) ? MAX_LIST_FIELD_LENGTH : MAX_FIELD_LENGTH;
+      if (fields[name]!.length > limit) this.fail(`field_too_large: ${name.slice(0, 64)} has ${fields[name]!.length} characters (at most ${limit})`, name.slice(0, 64));
     }
     const version = fields.v;
-    if (!this.problem && version !== undefined && version !== SCHEMA_VERSION) {
-      this.fail(`unsupported_schema_version: v=${version.slice(0, 16)} (this build reads v=${SCHEMA_VERSION})`, 'v');
+    if (!this.problem && version !== undefined && !READABLE_SCHEMA_VERSIONS.includes(version)) {
+      this.fail(`unsupported_schema_version: v=${version.slice(0, 16)} (this build reads v=${READABLE_SCHEMA_VERSIONS.join(', ')})`, 'v');
     }
   }
 
@@ -143,6 +149,106 @@ export class FieldReader {
     if (value === undefined || value === '') return '';
     if (!/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(value)) return this.fail(`invalid_field: ${name} must be a time HH:MM or HH:MM:SS`, name);
     return value;
+  }
+
+  /** True when the entry carries the field with a non-empty value. */
+  has(name: string): boolean {
+    const value = this.fields[name];
+    return value !== undefined && value !== '';
+  }
+
+  /** `true` or `false` (absent: the fallback). */
+  boolean(name: string, fallback = false): boolean {
+    const value = this.fields[name];
+    if (value === undefined || value === '') return fallback;
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    this.fail(`invalid_field: ${name} must be true or false`, name);
+    return fallback;
+  }
+
+  /** One of `allowed`, exactly as written (absent: the fallback). */
+  choice<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.fields[name];
+    if (value === undefined || value === '') return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.fail(`invalid_field: ${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value.slice(0, 32))})`, name);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** An instant: an ISO 8601 date-time with a zone, as ms since the epoch (absent: undefined). */
+  instant(name: string): number | undefined {
+    const value = this.fields[name];
+    if (value === undefined || value === '') return undefined;
+    const ms = parseTimestamp(value, { requireZone: true });
+    if (ms === undefined) {
+      this.fail(`invalid_field: ${name} must be an ISO 8601 date-time with a zone, e.g. 2026-05-01T18:00:00Z or 2026-05-01T20:00:00+02:00`, name);
+    }
+    return ms;
+  }
+
+  /** An IANA time zone name such as Europe/Paris (absent: ''). */
+  timezone(name: string): string {
+    const value = this.fields[name];
+    if (value === undefined || value === '') return '';
+    if (value.length > 64 || !isTimeZone(value)) return this.fail(`invalid_field: ${name} must be an IANA time zone name such as Europe/Paris or UTC`, name);
+    return value;
+  }
+
+  /** A JSON value (absent: the fallback); `check` returns a problem for a value of the wrong shape. */
+  json<T>(name: string, fallback: T, check: (value: unknown) => string | undefined): T {
+    const text = this.fields[name];
+    if (text === undefined || text === '') return fallback;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.fail(`invalid_json: ${name} is not JSON`, name);
+      return fallback;
+    }
+    const problem = check(value);
+    if (problem !== undefined) {
+      this.fail(`invalid_field: ${name} ${problem}`, name);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** A JSON array of distinct identifiers (guest ids), at most `max`. */
+  identifierList(name: string, max: number): string[] {
+    return this.json<string[]>(name, [], (value) => {
+      if (!Array.isArray(value) || !value.every((id) => typeof id === 'string' && identifierPattern.test(id))) {
+        return 'must be a JSON array of ids (1-128 letters, digits or . _ : @ -)';
+      }
+      if (value.length > max) return `may list at most ${max} ids`;
+      if (new Set(value).size !== value.length) return 'lists an id twice';
+      return undefined;
+    });
+  }
+
+  /** A JSON array of distinct integers from `min` to `max`, at most `maxItems`, sorted descending. */
+  integerList(name: string, min: number, max: number, maxItems: number): number[] {
+    const list = this.json<number[]>(name, [], (value) => {
+      if (!Array.isArray(value) || !value.every((n) => Number.isInteger(n) && n >= min && n <= max)) return `must be a JSON array of integers from ${min} to ${max}`;
+      if (value.length > maxItems) return `may hold at most ${maxItems} values`;
+      if (new Set(value).size !== value.length) return 'holds a value twice';
+      return undefined;
+    });
+    return [...list].sort((a, b) => b - a);
+  }
+}
+
+/** Whether `name` is a time zone this runtime knows (IANA names and their aliases, UTC). */
+export function isTimeZone(name: string): boolean {
+  // Offsets such as +01:00 are time zones to ECMA-402 but not to iCalendar, which needs a TZID.
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
   }
 }
 
