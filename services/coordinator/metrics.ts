@@ -1,5 +1,11 @@
 import { Counter, Histogram } from 'prom-client';
+import { replyValues } from '../shared/schema/response.ts';
+import type { SummaryReason } from '../shared/schema/summary.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
+
+// Every label value, so each series exists from the start at 0: the first summary of a reason is
+// then an increase that rate() and the NoSummaries alert see. A new reason fails the type check here.
+const summaryReasons = Object.keys({ all_replied: 0, deadline: 0, no_guests: 0 } satisfies Record<SummaryReason, 0>);
 
 /** What only the coordinator measures. */
 export class CoordinatorMetrics {
@@ -38,5 +44,8 @@ export class CoordinatorMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    for (const reason of summaryReasons) this.summaries.inc({ reason }, 0);
+    for (const reply of replyValues) this.replies.inc({ reply }, 0);
+    for (const outcome of ['created', 'duplicate']) this.invitations.inc({ outcome }, 0);
   }
 }
