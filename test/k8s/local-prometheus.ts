@@ -37,9 +37,10 @@ export class LocalPrometheus {
     mkdirSync(join(dir, 'data'), { recursive: true });
     const targetsFile = join(dir, 'targets.json');
     const configFile = join(dir, 'prometheus.yml');
-    const config = rendered.get<ConfigMap>('ConfigMap', `${rendered.release}-prometheus`).data!['prometheus.yml']!;
-    writeFileSync(configFile, withFileDiscovery(config, targetsFile, '1s'));
+    const data = rendered.get<ConfigMap>('ConfigMap', `${rendered.release}-prometheus`).data!;
+    for (const [name, text] of Object.entries(data)) if (name !== 'prometheus.yml') writeFileSync(join(dir, name), text);
     const port = await freePort();
+    writeFileSync(configFile, withFileDiscovery(data['prometheus.yml']!, targetsFile, { scrapeInterval: '1s', configDir: dir, selfAddress: `127.0.0.1:${port}` }));
     const proc = new LocalProcess('prometheus', [prometheus, `--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '' },
