@@ -121,7 +121,7 @@ export const eventPipeline: DashboardSpec = {
           { expr: 'sum by (stream, reason) (event_planner_dead_letters_total)', legend: '{{stream}} {{reason}}' },
         ], { w: 8 }),
         timeseriesPanel('Dead-letter streams', 'Entries kept in the dead-letter streams of event_invitations, guest_responses and event_summaries.', [
-          { expr: 'max by (stream) (event_planner_stream_length{stream=~".+:dead_letters"})', legend: '{{stream}}' },
+          { expr: 'max by (stream) (event_planner_stream_length{stream=~"dead_letters.*"})', legend: '{{stream}}' },
         ], { w: 8 }),
         timeseriesPanel('Reclaims and retries per second', 'Reclaims: entries taken over from a consumer that stopped. Retries: handler failures retried after a backoff.', [
           { expr: `sum by (stream, group) (${rate('event_planner_stream_reclaimed_total')})`, legend: 'reclaimed {{stream}} {{group}}' },

@@ -118,12 +118,12 @@ describe('Prometheus metrics', () => {
       // Born at 0, so the first dead letter of a consumer is an increase (DeadLettersIncreasing).
       const { body } = await p.get('/metrics');
       for (const outcome of ['acked', 'retried', 'dead_lettered']) {
-        expect(body, `${role} ${outcome}`).toMatch(new RegExp(`^event_planner_stream_messages_consumed_total\{[^}]*stream="${stream}",group="${group}",outcome="${outcome}"`, 'm'));
+        expect(body, `${role} ${outcome}`).toMatch(new RegExp(`^event_planner_stream_messages_consumed_total\\{[^}]*stream="${stream}",group="${group}",outcome="${outcome}"`, 'm'));
       }
-      expect(body).toMatch(new RegExp(`^event_planner_stream_reclaimed_total\{[^}]*stream="${stream}",group="${group}"[^}]*\} 0$`, 'm'));
+      expect(body).toMatch(new RegExp(`^event_planner_stream_reclaimed_total\\{[^}]*stream="${stream}",group="${group}"[^}]*\\} 0$`, 'm'));
     }
     const coordinator = (await roles.coordinator.get('/metrics')).body;
-    for (const reason of ['all_replied', 'deadline', 'no_guests']) expect(coordinator).toMatch(new RegExp(`^event_planner_summaries_total\{[^}]*reason="${reason}"`, 'm'));
+    for (const reason of ['all_replied', 'deadline', 'no_guests']) expect(coordinator).toMatch(new RegExp(`^event_planner_summaries_total\\{[^}]*reason="${reason}"`, 'm'));
     expect(await roles.coordinator.metric('event_planner_summaries_total', { reason: 'deadline' })).toBe(0);
     // The RSVP mix per persona group is one query over the guests' own counter.
     expect(labelNames((await roles.guest.get('/metrics')).body, 'event_planner_guest_replies_sent_total')).toEqual(new Set(['role', 'reply', 'persona_group']));
