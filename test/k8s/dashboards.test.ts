@@ -106,6 +106,12 @@ describe('Grafana dashboards in grafana/dashboards/', () => {
     expect(() => run(promtool, ['check', 'rules', file])).toThrow();
   });
 
+  it('have every panel explained in docs/OPERATIONS.md', () => {
+    const operations = readFileSync(join(repoRoot, 'docs', 'OPERATIONS.md'), 'utf8');
+    const undocumented = dashboards.flatMap((d) => allPanels(d).filter((p) => p.type !== 'row' && !operations.includes(`| ${p.title} |`)).map((p) => `${d.file} "${p.title}"`));
+    expect(undocumented).toEqual([]);
+  });
+
   it('show what the issue asks for, each dashboard its part', () => {
     const panelsOf = (uid: string) => {
       const d = dashboards.find((x) => x.uid === uid);
