@@ -1,8 +1,7 @@
 // Event pipeline: what the system is doing for people — invitations in, guests invited, replies,
 // summaries out — and the state of every stream and consumer group in between.
-import { type DashboardSpec, type Panel, barsPanel, statPanel, timeseriesPanel } from './panels.ts';
+import { type DashboardSpec, type Panel, barsPanel, rate, statPanel, timeseriesPanel } from './panels.ts';
 
-const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
 const roundTrip = (q: number) => ({
   expr: `histogram_quantile(${q}, sum by (le) (${rate('event_planner_invitation_round_trip_seconds_bucket')}))`,
   legend: `p${Math.round(q * 100)}`,

@@ -17,6 +17,9 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 export const datasourceUid = 'prometheus';
 const datasource = { type: 'prometheus', uid: '${datasource}' };
 
+/** `rate(<selector>[$__rate_interval])`: Grafana fills in a window of at least four scrapes. */
+export const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
+
 export interface Query {
   expr: string;
   /** Grafana legend template, e.g. `{{stream}} {{group}}`. */

@@ -1,8 +1,7 @@
 // Redis as redis_exporter sees it (the exporter runs beside Redis in its pod; job="redis").
-import { type DashboardSpec, statPanel, timeseriesPanel } from './panels.ts';
+import { type DashboardSpec, rate, statPanel, timeseriesPanel } from './panels.ts';
 
 const redis = 'job="redis"';
-const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
 
 export const redisDashboard: DashboardSpec = {
   uid: 'event-planner-redis',

@@ -1,9 +1,8 @@
 // Services: the host, coordinator and guest processes themselves — are they up and ready, how fast
 // and how often do they fail, and what do they cost (event loop, memory, CPU).
-import { type DashboardSpec, statPanel, timeseriesPanel } from './panels.ts';
+import { type DashboardSpec, rate, statPanel, timeseriesPanel } from './panels.ts';
 
 const app = 'job="event-planner"';
-const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
 const requests = 'event_planner_http_request_duration_seconds';
 // Probes answer 503 while a process is not ready: that is readiness (below), not an error of the API.
 const errors = `${requests}_count{status_code=~"5..", route!~"/healthz|/readyz"}`;
