@@ -149,6 +149,9 @@ export function buildDashboard(spec: DashboardSpec): dashboard.Dashboard {
     for (const panel of row.panels) builder.withPanel({ build: () => panelBuilder(panel, (id += 1)) });
   }
   const built = builder.build();
+  // Exported and provisioned dashboards carry an annotation list (Grafana adds its built-in
+  // "Annotations & Alerts" query to it); the SDK leaves an empty object.
+  built.annotations = { list: [] };
   // The SDK puts links in the dashboard controls menu (a Grafana 12.2 placement); the chart's
   // Grafana shows them in the top bar only without it.
   for (const link of built.links ?? []) delete link.placement;
