@@ -1,0 +1,159 @@
+import { backoffMs } from '../util/time.ts';
+import { type ConsumerScope, errorText, reportDeleted } from './consumer-scope.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import { type EntryOutcome, type RawEntry, type StreamEntry, toFields } from './entry.ts';
+import type { InFlight } from './in-flight.ts';
+import type { SuspectLane } from './suspect-lane.ts';
+
+/**
+ * Settles what the handler decided for each entry:
+ * - ack: acknowledgements requested in the same tick go out as one XACK;
+ * - dead (or a retry at the last delivery): moved to the dead-letter stream atomically with its
+ *   acknowledgement;
+ * - retry: claimed again after an exponential backoff with jitter, which counts as a delivery.
+ * Nothing is acknowledged on error without a dead letter: if Redis fails here the entry simply
+ * stays pending and comes back.
+ */
+export class Settler {
+  private readonly scope: ConsumerScope;
+  private readonly inFlight: InFlight;
+  private readonly deadLetters: DeadLetters;
+  private readonly lane: SuspectLane;
+  private readonly redelivered: (entry: StreamEntry) => Promise<void>;
+  private readonly track: (task: Promise<void>) => void;
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private pendingAcks: string[] = [];
+  private ackFlush: Promise<void> | undefined;
+
+  constructor(deps: {
+    scope: ConsumerScope;
+    inFlight: InFlight;
+    deadLetters: DeadLetters;
+    lane: SuspectLane;
+    /** Called with an entry claimed again for its retry, to be handled. */
+    redelivered: (entry: StreamEntry) => Promise<void>;
+    track: (task: Promise<void>) => void;
+  }) {
+    this.scope = deps.scope;
+    this.inFlight = deps.inFlight;
+    this.deadLetters = deps.deadLetters;
+    this.lane = deps.lane;
+    this.redelivered = deps.redelivered;
+    this.track = deps.track;
+  }
+
+  async settle(entries: StreamEntry[], outcomes: Map<StreamEntry, EntryOutcome>): Promise<void> {
+    const { maxDeliveries } = this.scope.settings;
+    const acks: string[] = [];
+    const deadOnes: { entry: StreamEntry; reason: string }[] = [];
+    const final: string[] = [];
+    for (const entry of entries) {
+      const outcome = outcomes.get(entry)!;
+      if (outcome.type !== 'retry' || entry.deliveries >= maxDeliveries) final.push(entry.id);
+      if (outcome.type === 'ack') acks.push(entry.id);
+      else if (outcome.type === 'dead') deadOnes.push({ entry, reason: outcome.reason });
+      else if (entry.deliveries >= maxDeliveries) {
+        deadOnes.push({ entry, reason: `max_deliveries: ${errorText(outcome.error)}` });
+      } else {
+        this.scheduleRetry(entry, outcome.error);
+      }
+    }
+    const work: Promise<unknown>[] = [];
+    if (acks.length > 0) work.push(this.acknowledge(acks));
+    if (deadOnes.length > 0) work.push(this.deadLetter(deadOnes));
+    if (final.length > 0) work.push(this.lane.forget(final));
+    await Promise.all(work);
+  }
+
+  /** Sends the acknowledgements not sent yet (on close). */
+  async flush(): Promise<void> {
+    if (this.pendingAcks.length === 0) return;
+    const ids = this.pendingAcks;
+    this.pendingAcks = [];
+    await this.scope.connections.command.xack(this.scope.stream, this.scope.group, ...ids);
+  }
+
+  /** On close: retries not due yet are dropped (the entries stay pending); their ids, to release. */
+  cancelRetries(): string[] {
+    for (const timer of this.retryTimers.values()) clearTimeout(timer);
+    const ids = [...this.retryTimers.keys()];
+    this.retryTimers.clear();
+    return ids;
+  }
+
+  private async acknowledge(ids: string[]): Promise<void> {
+    const { metrics, labels, log } = this.scope;
+    try {
+      this.pendingAcks.push(...ids);
+      await this.scheduleAckFlush();
+      metrics?.consumed.inc({ ...labels, outcome: 'acked' }, ids.length);
+    } catch (error) {
+      // Still pending in Redis: this consumer re-reads it after reconnecting, or another reclaims it.
+      log.warn({ err: errorText(error), count: ids.length }, 'acknowledgement failed; entries stay pending');
+    } finally {
+      this.inFlight.release(ids);
+    }
+  }
+
+  /** Acknowledgements requested in the same tick go out as one XACK. */
+  private scheduleAckFlush(): Promise<void> {
+    this.ackFlush ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.ackFlush = undefined;
+        this.flush().then(resolve, reject);
+      });
+    });
+    return this.ackFlush;
+  }
+
+  private async deadLetter(items: { entry: StreamEntry; reason: string }[]): Promise<void> {
+    const { stream, group, metrics, labels, log } = this.scope;
+    try {
+      await this.deadLetters.move(stream, group, items);
+      metrics?.consumed.inc({ ...labels, outcome: 'dead_lettered' }, items.length);
+      for (const { entry, reason } of items) {
+        log.warn({ entryId: entry.id, reason, deliveries: entry.deliveries }, 'entry moved to dead letters');
+      }
+    } catch (error) {
+      log.warn({ err: errorText(error), count: items.length }, 'dead-lettering failed; entries stay pending');
+    } finally {
+      this.inFlight.release(items.map(({ entry }) => entry.id));
+    }
+  }
+
+  private scheduleRetry(entry: StreamEntry, error: unknown): void {
+    const { settings, metrics, labels, log } = this.scope;
+    const delay = backoffMs(entry.deliveries, settings.backoffBaseMs, settings.backoffMaxMs);
+    metrics?.retries.inc(labels);
+    metrics?.consumed.inc({ ...labels, outcome: 'retried' });
+    log.warn({ entryId: entry.id, deliveries: entry.deliveries, retryInMs: delay, err: errorText(error) }, 'handler failed; will retry');
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(entry.id);
+      this.track(this.redeliver(entry));
+    }, delay);
+    this.retryTimers.set(entry.id, timer);
+  }
+
+  /** Claims the entry again for this consumer, which counts as a delivery, then handles it. */
+  private async redeliver(entry: StreamEntry): Promise<void> {
+    const { connections, stream, group, consumer, log } = this.scope;
+    try {
+      const claimed = (await connections.command.xclaim(stream, group, consumer, 0, entry.id)) as RawEntry[];
+      const first = claimed[0];
+      if (!first || first[1] === null) {
+        // Acknowledged elsewhere meanwhile, or deleted from the stream (XCLAIM then drops it from
+        // the pending list): nothing left to do.
+        if (first) reportDeleted(this.scope, [entry.id]);
+        this.inFlight.release([entry.id]);
+        return;
+      }
+      const again: StreamEntry = { id: entry.id, fields: toFields(first[1]), deliveries: entry.deliveries + 1 };
+      this.inFlight.hold(again);
+      await this.redelivered(again);
+    } catch (error) {
+      // Redis unreachable: keep it pending; reclaim (here or elsewhere) picks it up later.
+      this.inFlight.release([entry.id]);
+      log.debug({ err: errorText(error), entryId: entry.id }, 'retry claim failed; entry stays pending');
+    }
+  }
+}
