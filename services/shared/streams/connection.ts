@@ -95,14 +95,20 @@ export class RedisConnections {
     return this.state === 'up' && this.command.status === 'ready';
   }
 
-  waitUntilReady(): Promise<void> {
-    if (this.isReady()) return Promise.resolve();
+  /**
+   * Resolves once the command connection is ready, or when `signal` aborts (its listener is then
+   * removed: a loop that waits again and again while Redis is down must not pile them up).
+   */
+  waitUntilReady(signal?: AbortSignal): Promise<void> {
+    if (this.isReady() || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const listener = () => {
         this.readyListeners.delete(listener);
+        signal?.removeEventListener('abort', listener);
         resolve();
       };
       this.readyListeners.add(listener);
+      signal?.addEventListener('abort', listener, { once: true });
     });
   }
 

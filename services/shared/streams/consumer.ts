@@ -13,6 +13,8 @@ import { type BatchHandler, type EntryHandler, HandlerRunner } from './handler-r
 import { InFlight } from './in-flight.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { streamLabel } from './keys.ts';
+import { OwnPending } from './own-pending.ts';
+import { PendingClaims } from './pending-claims.ts';
 import { Reclaimer } from './reclaimer.ts';
 import { Settler } from './settler.ts';
 import { StreamReader } from './stream-reader.ts';
@@ -44,11 +46,15 @@ export interface ConsumerOptions {
 /**
  * Reads one stream with one consumer group and turns at-least-once delivery into exactly-once
  * effects together with idempotent handlers. It composes parts that each do one thing:
- * - StreamReader (stream-reader.ts): the read loop on a blocking connection of its own, own
- *   pending entries first, a watchdog for zombie sockets;
+ * - StreamReader (stream-reader.ts): the read loop on a blocking connection of its own, with a
+ *   watchdog for zombie sockets;
+ * - OwnPending (own-pending.ts): this consumer's own pending entries, taken up at start and after
+ *   every reconnect without counting them as failed deliveries;
  * - HandlerRunner (handler-runner.ts): the role's handler inside a `process` span;
  * - Settler (settler.ts): batched XACK, dead letters, retries with backoff;
- * - Reclaimer (reclaimer.ts): XAUTOCLAIM of entries other consumers abandoned, with their counts;
+ * - Reclaimer (reclaimer.ts): entries other consumers abandoned, claimed with their counts;
+ * - PendingClaims (pending-claims.ts): the one script that claims pending entries and decides
+ *   what counts as a delivery, for both;
  * - KeepAlive (keep-alive.ts): the lease on entries still being handled;
  * - SuspectLane (suspect-lane.ts): entries redelivered often, handled one at a time, so a poison
  *   entry that crashes the process does not drag others with it;
@@ -68,6 +74,8 @@ export class StreamConsumer {
   private readonly settler: Settler;
   private readonly runner: HandlerRunner;
   private readonly reader: StreamReader;
+  private readonly claims: PendingClaims;
+  private readonly ownPending: OwnPending;
   private readonly reclaimer: Reclaimer;
   private readonly keepAlive: KeepAlive;
   private readonly timers: Periodic[] = [];
@@ -104,8 +112,9 @@ export class StreamConsumer {
       inFlight: this.inFlight,
       deadLetters: new DeadLetters(opts.connections, opts.metrics),
       lane: this.lane,
+      // A retry is a failure this process saw, not a crash: only a suspect stays in its lane.
       redelivered: async (entry) => {
-        if (this.lane.counts(entry.id) || this.lane.takes(entry)) this.lane.enqueue([entry]);
+        if (this.lane.counts(entry.id)) this.lane.enqueue([entry]);
         else await this.runner.process([entry]);
       },
       track,
@@ -124,13 +133,17 @@ export class StreamConsumer {
       scope,
       inFlight: this.inFlight,
       groupStart: this.groupStart,
-      onOwnPending: (entries) => this.dispatch(entries),
       onNew: (entries) => {
         if (this.crash?.afterRead(entries.length)) this.crashEntry = entries[0];
         this.dispatch(entries);
       },
+      // Whatever Redis delivered into a lost reply is pending under this consumer's name.
+      onFailure: () => this.ownPending.request(),
     });
-    this.reclaimer = new Reclaimer(scope, this.inFlight, (entries) => this.dispatch(entries), () => this.reader.reading);
+    const dispatch = (entries: StreamEntry[]) => this.dispatch(entries);
+    this.claims = new PendingClaims(scope);
+    this.ownPending = new OwnPending(scope, this.inFlight, this.claims, dispatch);
+    this.reclaimer = new Reclaimer({ scope, inFlight: this.inFlight, claims: this.claims, dispatch, reading: () => this.reader.reading });
     this.keepAlive = new KeepAlive(scope, this.inFlight);
   }
 
@@ -147,10 +160,15 @@ export class StreamConsumer {
     const { connections, settings, log } = this.scope;
     await connections.waitUntilReady();
     await ensureGroup(this.scope, this.groupStart);
-    // A Redis that restarted without its data has lost the group; recreate it on every reconnect.
+    await this.claims.markStart();
+    // On every reconnect: recreate the group (a Redis that restarted without its data has lost
+    // it), then take up what is pending here and not in hand (replies lost with the connection).
     this.removeReadyListener = connections.onReady(() => {
-      ensureGroup(this.scope, this.groupStart).catch((error: unknown) => log.warn({ err: String(error) }, 'could not recreate consumer group'));
+      ensureGroup(this.scope, this.groupStart)
+        .catch((error: unknown) => log.warn({ err: String(error) }, 'could not recreate consumer group'))
+        .finally(() => this.ownPending.request());
     });
+    this.ownPending.request();
     this.reader.start();
     const every = (name: string, ms: number, fn: () => Promise<void>) => {
       const timer = new Periodic(ms, fn, (error) => log.debug({ err: String(error) }, `${name} failed`), 0.2);
@@ -172,14 +190,19 @@ export class StreamConsumer {
     for (const timer of this.timers) void timer.stop();
     this.inFlight.release([...this.settler.cancelRetries(), ...this.lane.drop()]);
     await this.reader.close();
+    await this.ownPending.settled();
     const drained = Promise.allSettled([...this.tasks]).then(() => 'drained' as const);
     const outcome = await Promise.race([drained, sleep(graceMs).then(() => 'timeout' as const)]);
     if (outcome === 'timeout') this.scope.log.warn({ inFlight: this.inFlight.size }, 'shutdown grace over; unfinished entries stay pending');
     await this.settler.flush().catch((error: unknown) => this.scope.log.debug({ err: errorText(error) }, 'final acknowledgements failed; entries stay pending'));
   }
 
-  /** Hands entries to the handler: suspects to their lane, the others at full speed. */
-  private dispatch(entries: StreamEntry[]): void {
+  /**
+   * Hands entries to the handler: suspects to their lane, the others at full speed. An entry
+   * already in hand (the reclaimer and the own-pending pass can meet the same one) is skipped.
+   */
+  private dispatch(all: StreamEntry[]): void {
+    const entries = all.filter((entry) => !this.inFlight.has(entry.id));
     if (entries.length === 0) return;
     const now = Date.now();
     for (const entry of entries) this.inFlight.hold(entry, now);

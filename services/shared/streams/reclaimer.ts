@@ -1,64 +1,53 @@
-import { type ConsumerScope, reportDeleted } from './consumer-scope.ts';
-import { type RawEntry, type StreamEntry, toFields } from './entry.ts';
+import type { ConsumerScope } from './consumer-scope.ts';
+import type { StreamEntry } from './entry.ts';
 import type { InFlight } from './in-flight.ts';
+import type { PendingClaims } from './pending-claims.ts';
+
+/** Pending entries one reclaim call looks at per entry it may take (XAUTOCLAIM looks at 10). */
+const scanPerEntry = 10;
 
 /**
- * Takes over entries other consumers left idle past the claim timeout (a dead replica's work) with
- * XAUTOCLAIM, and reads their delivery counts, which decide retries, dead letters and suspects.
+ * Takes over entries left idle past the claim timeout (a dead replica's work, or work of this
+ * process that nobody kept alive), with their delivery counts, in one script call per run
+ * (pending-claims.ts): a reply lost with the connection leaves no entry claimed without its count.
  */
 export class Reclaimer {
   private readonly scope: ConsumerScope;
   private readonly inFlight: InFlight;
+  private readonly claims: PendingClaims;
   private readonly dispatch: (entries: StreamEntry[]) => void;
   /** Entries the blocking read in progress may still return: reclaim leaves room for them. */
   private readonly reading: () => number;
   private cursor = '0-0';
 
-  constructor(scope: ConsumerScope, inFlight: InFlight, dispatch: (entries: StreamEntry[]) => void, reading: () => number) {
-    this.scope = scope;
-    this.inFlight = inFlight;
-    this.dispatch = dispatch;
-    this.reading = reading;
+  constructor(deps: { scope: ConsumerScope; inFlight: InFlight; claims: PendingClaims; dispatch: (entries: StreamEntry[]) => void; reading: () => number }) {
+    this.scope = deps.scope;
+    this.inFlight = deps.inFlight;
+    this.claims = deps.claims;
+    this.dispatch = deps.dispatch;
+    this.reading = deps.reading;
   }
 
   async run(): Promise<void> {
-    const { connections, stream, group, consumer, settings, metrics, labels, log } = this.scope;
+    const { connections, settings, metrics, labels, log } = this.scope;
     if (!connections.isReady()) return;
     const room = this.inFlight.room - this.reading();
     if (room <= 0) return;
-    const [cursor, raw, deleted] = (await connections.command.xautoclaim(
-      stream,
-      group,
-      consumer,
-      settings.claimIdleMs,
-      this.cursor,
-      'COUNT',
-      Math.min(room, settings.batchSize),
-    )) as [string, RawEntry[], string[]];
-    this.cursor = cursor;
-    // Redis 7 lists entries trimmed or deleted while pending apart and has dropped them already;
-    // Redis 6.2 returns them with null fields and keeps them pending.
-    if (deleted && deleted.length > 0) reportDeleted(this.scope, deleted);
-    const gone = raw.filter(([, flat]) => flat === null).map(([id]) => id);
-    if (gone.length > 0) await dropDeleted(this.scope, gone);
-    const live = raw.filter(([id, flat]) => flat !== null && !this.inFlight.has(id));
-    if (live.length === 0) return;
-    const counts = await deliveryCounts(this.scope, live[0]![0], live[live.length - 1]![0], live.length + 16);
-    const entries = live.map(([id, flat]) => ({ id, fields: toFields(flat!), deliveries: counts.get(id) ?? 2 }));
+    const take = Math.min(room, settings.batchSize);
+    const page = await this.claims.idle(this.cursor, Math.min(1_000, take * scanPerEntry), take, settings.claimIdleMs);
+    this.cursor = page.cursor;
+    // Entries this process is handling whose lease lapsed (the keep-alive could not reach Redis,
+    // or another consumer took them and died too) are claimed back, which renews their lease.
+    const entries: StreamEntry[] = [];
+    const now = Date.now();
+    for (const entry of page.entries) {
+      const held = this.inFlight.get(entry.id);
+      if (held) Object.assign(held, { touched: now, lost: false });
+      else entries.push(entry);
+    }
+    if (entries.length === 0) return;
     metrics?.reclaimed.inc(labels, entries.length);
     log.info({ count: entries.length }, 'reclaimed entries abandoned by another consumer');
     this.dispatch(entries);
   }
-}
-
-/** This consumer's delivery counts of its pending entries between `first` and `last`. */
-export async function deliveryCounts(scope: ConsumerScope, first: string, last: string, count: number): Promise<Map<string, number>> {
-  const rows = (await scope.connections.command.xpending(scope.stream, scope.group, first, last, count, scope.consumer)) as [string, string, number, number][];
-  return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
-}
-
-/** Acknowledges entries that are gone from the stream, so they leave the pending list too. */
-export async function dropDeleted(scope: ConsumerScope, ids: string[]): Promise<void> {
-  await scope.connections.command.xack(scope.stream, scope.group, ...ids);
-  reportDeleted(scope, ids);
 }

@@ -1,16 +1,24 @@
-import { backoffMs } from '../util/time.ts';
+import { join } from 'node:path';
+import { backoffMs, sleep } from '../util/time.ts';
+import { isConnectionError } from './connection.ts';
 import { type ConsumerScope, errorText, reportDeleted } from './consumer-scope.ts';
 import type { DeadLetters } from './dead-letters.ts';
-import { type EntryOutcome, type RawEntry, type StreamEntry, toFields } from './entry.ts';
+import { type EntryOutcome, type StreamEntry, toFields } from './entry.ts';
 import type { InFlight } from './in-flight.ts';
+import { loadLuaScript, runScript, sharedScriptDir } from './scripts.ts';
 import type { SuspectLane } from './suspect-lane.ts';
+
+const claimAgainScript = loadLuaScript(join(sharedScriptDir, 'claim-again.lua'));
+
+type ClaimAgain = ['claimed', string[], number] | ['lost'] | ['deleted'];
 
 /**
  * Settles what the handler decided for each entry:
  * - ack: acknowledgements requested in the same tick go out as one XACK;
  * - dead (or a retry at the last delivery): moved to the dead-letter stream atomically with its
  *   acknowledgement;
- * - retry: claimed again after an exponential backoff with jitter, which counts as a delivery.
+ * - retry: claimed again after an exponential backoff with jitter, which counts as a delivery
+ *   (once: a claim that cannot reach Redis is tried again, the entry kept, not counted again).
  * Nothing is acknowledged on error without a dead letter: if Redis fails here the entry simply
  * stays pending and comes back.
  */
@@ -81,18 +89,29 @@ export class Settler {
     return ids;
   }
 
+  /**
+   * Acknowledges handled entries. While Redis cannot be reached the XACK is tried again, the
+   * entries kept in hand (and alive): given up, they would be handled a second time.
+   */
   private async acknowledge(ids: string[]): Promise<void> {
-    const { metrics, labels, log } = this.scope;
-    try {
-      this.pendingAcks.push(...ids);
-      await this.scheduleAckFlush();
-      metrics?.consumed.inc({ ...labels, outcome: 'acked' }, ids.length);
-    } catch (error) {
-      // Still pending in Redis: this consumer re-reads it after reconnecting, or another reclaims it.
-      log.warn({ err: errorText(error), count: ids.length }, 'acknowledgement failed; entries stay pending');
-    } finally {
-      this.inFlight.release(ids);
+    const { metrics, labels, log, stopped } = this.scope;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        this.pendingAcks.push(...ids);
+        await this.scheduleAckFlush();
+        metrics?.consumed.inc({ ...labels, outcome: 'acked' }, ids.length);
+        break;
+      } catch (error) {
+        if (!isConnectionError(error) || stopped.aborted) {
+          // Still pending in Redis: this consumer takes it up again after reconnecting, or another reclaims it.
+          log.warn({ err: errorText(error), count: ids.length }, 'acknowledgement failed; entries stay pending');
+          break;
+        }
+        if (attempt === 1) log.debug({ err: errorText(error), count: ids.length }, 'acknowledgement failed; trying again');
+        await sleep(backoffMs(attempt, 100, 3_000), stopped);
+      }
     }
+    this.inFlight.release(ids);
   }
 
   /** Acknowledgements requested in the same tick go out as one XACK. */
@@ -127,33 +146,45 @@ export class Settler {
     metrics?.retries.inc(labels);
     metrics?.consumed.inc({ ...labels, outcome: 'retried' });
     log.warn({ entryId: entry.id, deliveries: entry.deliveries, retryInMs: delay, err: errorText(error) }, 'handler failed; will retry');
+    this.later(entry, delay, 1);
+  }
+
+  private later(entry: StreamEntry, delay: number, attempt: number): void {
     const timer = setTimeout(() => {
       this.retryTimers.delete(entry.id);
-      this.track(this.redeliver(entry));
+      this.track(this.redeliver(entry, attempt));
     }, delay);
     this.retryTimers.set(entry.id, timer);
   }
 
   /** Claims the entry again for this consumer, which counts as a delivery, then handles it. */
-  private async redeliver(entry: StreamEntry): Promise<void> {
-    const { connections, stream, group, consumer, log } = this.scope;
+  private async redeliver(entry: StreamEntry, attempt: number): Promise<void> {
+    const { connections, stream, group, consumer, stopped, log } = this.scope;
+    let claimed: ClaimAgain;
     try {
-      const claimed = (await connections.command.xclaim(stream, group, consumer, 0, entry.id)) as RawEntry[];
-      const first = claimed[0];
-      if (!first || first[1] === null) {
-        // Acknowledged elsewhere meanwhile, or deleted from the stream (XCLAIM then drops it from
-        // the pending list): nothing left to do.
-        if (first) reportDeleted(this.scope, [entry.id]);
-        this.inFlight.release([entry.id]);
-        return;
-      }
-      const again: StreamEntry = { id: entry.id, fields: toFields(first[1]), deliveries: entry.deliveries + 1 };
-      this.inFlight.hold(again);
-      await this.redelivered(again);
+      claimed = await runScript<ClaimAgain>(connections.command, claimAgainScript, [stream], [group, consumer, entry.id, entry.deliveries + 1]);
     } catch (error) {
-      // Redis unreachable: keep it pending; reclaim (here or elsewhere) picks it up later.
-      this.inFlight.release([entry.id]);
-      log.debug({ err: errorText(error), entryId: entry.id }, 'retry claim failed; entry stays pending');
+      if (isConnectionError(error) && !stopped.aborted) {
+        // Redis unreachable: the entry stays in flight (kept alive once Redis is back) and the
+        // claim is tried again. Released, it would come back through a re-read or a reclaim.
+        log.debug({ err: errorText(error), entryId: entry.id }, 'retry claim failed; trying again');
+        this.later(entry, backoffMs(attempt, 100, 3_000), attempt + 1);
+      } else {
+        // It stays pending in Redis and comes back through the reclaim.
+        log.warn({ err: errorText(error), entryId: entry.id }, 'retry claim failed; entry stays pending');
+        this.inFlight.release([entry.id]);
+      }
+      return;
     }
+    if (claimed[0] !== 'claimed') {
+      // Another consumer took it over (this one stalled past the claim timeout) or acknowledged
+      // it; or it was deleted from the stream, and the script dropped it from the pending list.
+      if (claimed[0] === 'deleted') reportDeleted(this.scope, [entry.id]);
+      this.inFlight.release([entry.id]);
+      return;
+    }
+    const again: StreamEntry = { id: entry.id, fields: toFields(claimed[1]), deliveries: Number(claimed[2]) };
+    this.inFlight.hold(again);
+    await this.redelivered(again);
   }
 }

@@ -1,26 +1,27 @@
 import type { Redis } from 'ioredis';
 import { backoffMs, entryIdTime, sleep } from '../util/time.ts';
+import type { RedisConnections } from './connection.ts';
 import { ensureGroup } from './consumer-group.ts';
 import { type ConsumerScope, errorText } from './consumer-scope.ts';
 import { type RawEntry, type StreamEntry, toFields } from './entry.ts';
 import type { InFlight } from './in-flight.ts';
-import { deliveryCounts, dropDeleted } from './reclaimer.ts';
 
 /** Extra time on top of BLOCK after which a read is presumed stuck on a dead connection. */
 const readWatchdogMs = 3_000;
 
 /**
- * The read loop of one consumer, on a blocking connection of its own: first this consumer's own
- * pending entries (a restarted process resumes its work), then new ones (`>`), never more than
- * there is room for. Every read is raced against a watchdog, and a failed read is retried with
- * backoff after re-reading the own pending entries (whatever Redis delivered into a lost reply).
+ * The read loop of one consumer, on a blocking connection of its own: new entries (`>`), never
+ * more than there is room for. Every read is raced against a watchdog; a failed read is retried
+ * with backoff and reported (`onFailure`), since whatever Redis delivered into a lost reply is
+ * pending under this consumer's name and must be taken up (own-pending.ts does that, on the
+ * command connection).
  */
 export class StreamReader {
   private readonly scope: ConsumerScope;
   private readonly inFlight: InFlight;
   private readonly groupStart: '0' | '$';
-  private readonly onOwnPending: (entries: StreamEntry[]) => void;
   private readonly onNew: (entries: StreamEntry[]) => void;
+  private readonly onFailure: () => void;
   private blocking: Redis | undefined;
   private loop: Promise<void> | undefined;
   private healthy = false;
@@ -32,14 +33,14 @@ export class StreamReader {
     scope: ConsumerScope;
     inFlight: InFlight;
     groupStart: '0' | '$';
-    onOwnPending: (entries: StreamEntry[]) => void;
     onNew: (entries: StreamEntry[]) => void;
+    onFailure: () => void;
   }) {
     this.scope = deps.scope;
     this.inFlight = deps.inFlight;
     this.groupStart = deps.groupStart;
-    this.onOwnPending = deps.onOwnPending;
     this.onNew = deps.onNew;
+    this.onFailure = deps.onFailure;
   }
 
   /** True while the loop reads on a live connection. */
@@ -67,9 +68,11 @@ export class StreamReader {
   }
 
   private async run(blocking: Redis): Promise<void> {
-    const { settings, stopped, metrics, labels, log } = this.scope;
-    let ownCursor: string | undefined = '0';
+    const { connections, settings, stopped, metrics, labels, log } = this.scope;
     let failures = 0;
+    // The first read on a (re)connected socket does not block: the loop counts as healthy as soon
+    // as Redis answers, not only after a BLOCK ran out.
+    let first = true;
     const succeeded = () => {
       this.healthy = true;
       failures = 0;
@@ -82,24 +85,17 @@ export class StreamReader {
       try {
         await this.inFlight.waitForRoom(stopped);
         if (stopped.aborted) break;
-        if (blocking.status !== 'ready') {
+        if (blocking.status !== 'ready' || !connections.isReady()) {
+          // Both connections, whichever comes back first: entries read while the command
+          // connection is down could be handled but not acknowledged, and would come back.
           this.healthy = false;
-          await waitForReady(blocking, stopped);
+          first = true;
+          await waitForConnections(blocking, connections, stopped);
           continue;
         }
         const count = Math.max(1, Math.min(settings.batchSize, this.inFlight.room));
-        if (ownCursor !== undefined) {
-          const page = await this.readOwnPending(blocking, ownCursor, count);
-          succeeded();
-          if (page === undefined) {
-            ownCursor = undefined;
-            continue;
-          }
-          ownCursor = page.cursor;
-          this.onOwnPending(page.entries);
-          continue;
-        }
-        const entries = await this.readNew(blocking, count);
+        const entries = await this.readNew(blocking, count, first ? undefined : settings.blockMs);
+        first = false;
         succeeded();
         if (entries.length > 0) this.onNew(entries);
       } catch (error) {
@@ -115,21 +111,23 @@ export class StreamReader {
           log.warn({ err: message }, 'stream read failed; retrying with backoff');
         }
         this.lastError = message;
-        // Whatever Redis delivered into a lost reply is pending under our name: read it again.
-        ownCursor = '0';
+        this.onFailure();
+        first = true;
         await sleep(backoffMs(failures, 100, 3_000), stopped);
       }
     }
     this.healthy = false;
   }
 
-  private async readNew(blocking: Redis, count: number): Promise<StreamEntry[]> {
-    const { stream, group, consumer, settings, metrics, labels } = this.scope;
+  private async readNew(blocking: Redis, count: number, blockMs: number | undefined): Promise<StreamEntry[]> {
+    const { stream, group, consumer, metrics, labels } = this.scope;
     this.inRead = count;
-    const reply = await this.withWatchdog(
-      blocking,
-      blocking.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', settings.blockMs, 'STREAMS', stream, '>') as Promise<[string, RawEntry[]][] | null>,
-    ).finally(() => {
+    const read = (
+      blockMs === undefined
+        ? blocking.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+        : blocking.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, '>')
+    ) as Promise<[string, RawEntry[]][] | null>;
+    const reply = await this.withWatchdog(blocking, read).finally(() => {
       this.inRead = 0;
     });
     const raw = reply?.[0]?.[1];
@@ -141,28 +139,6 @@ export class StreamReader {
       entries.push({ id, fields: toFields(flat ?? []), deliveries: 1 });
     }
     return entries;
-  }
-
-  /** Reads this consumer's own pending entries (history), skipping those it is handling now. */
-  private async readOwnPending(blocking: Redis, cursor: string, count: number): Promise<{ cursor: string; entries: StreamEntry[] } | undefined> {
-    const { stream, group, consumer, log } = this.scope;
-    const reply = await this.withWatchdog(
-      blocking,
-      blocking.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, cursor) as Promise<[string, RawEntry[]][] | null>,
-    );
-    const raw = reply?.[0]?.[1] ?? [];
-    if (raw.length === 0) return undefined;
-    const counts = await deliveryCounts(this.scope, raw[0]![0], raw[raw.length - 1]![0], raw.length);
-    const entries: StreamEntry[] = [];
-    const deleted: string[] = [];
-    for (const [id, flat] of raw) {
-      if (this.inFlight.has(id)) continue;
-      if (flat === null) deleted.push(id);
-      else entries.push({ id, fields: toFields(flat), deliveries: counts.get(id) ?? 2 });
-    }
-    if (deleted.length > 0) await dropDeleted(this.scope, deleted);
-    if (entries.length > 0) log.info({ count: entries.length }, 'resuming own pending entries');
-    return { cursor: raw[raw.length - 1]![0], entries };
   }
 
   /**
@@ -186,17 +162,27 @@ export class StreamReader {
   }
 }
 
-/** Waits for the connection to be ready, at most a second (the loop then looks again). */
-function waitForReady(client: Redis, stopped: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      client.off('ready', done);
-      stopped.removeEventListener('abort', done);
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(done, 1_000);
-    client.once('ready', done);
-    stopped.addEventListener('abort', done, { once: true });
-  });
+/** Waits (a second at most; the loop then looks again) for the blocking and the command connection. */
+async function waitForConnections(client: Redis, connections: RedisConnections, stopped: AbortSignal): Promise<void> {
+  const done = new AbortController();
+  const timer = setTimeout(() => done.abort(), 1_000);
+  const stop = () => done.abort();
+  stopped.addEventListener('abort', stop, { once: true });
+  try {
+    if (client.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const ready = () => {
+          client.off('ready', ready);
+          done.signal.removeEventListener('abort', ready);
+          resolve();
+        };
+        client.once('ready', ready);
+        done.signal.addEventListener('abort', ready, { once: true });
+      });
+    }
+    await connections.waitUntilReady(done.signal);
+  } finally {
+    clearTimeout(timer);
+    stopped.removeEventListener('abort', stop);
+  }
 }

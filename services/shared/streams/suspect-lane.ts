@@ -34,7 +34,10 @@ export class SuspectLane {
     this.track = track;
   }
 
-  /** True for an entry that must go through the lane. */
+  /**
+   * True for an entry that must go through the lane: delivered this often to processes that are
+   * gone (a retry this process decided itself does not make a suspect; see pending-claims.ts).
+   */
   takes(entry: StreamEntry): boolean {
     return entry.deliveries >= isolateFromDelivery;
   }
@@ -77,12 +80,14 @@ export class SuspectLane {
           const key = attemptsKey(stream);
           [attempts] = await Promise.all([connections.command.hincrby(key, entry.id, 1), connections.command.pexpire(key, settings.retentionMs)]);
         } catch (error) {
-          // Without a count the entry is not run; it stays pending and comes back through reclaim.
+          // Without a count the entry is not run; it stays pending here and is taken up again after
+          // the reconnect (own-pending.ts), or by the reclaim.
           log.debug({ err: errorText(error), entryId: entry.id }, 'could not count a handler start; entry stays pending');
           this.inFlight.release([entry.id]);
           continue;
         }
         this.tracked.add(entry.id);
+        this.scope.metrics?.suspects.inc(this.scope.labels);
         await this.run({ ...entry, deliveries: isolateFromDelivery - 1 + attempts });
       }
     } finally {
