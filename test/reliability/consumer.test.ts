@@ -377,6 +377,45 @@ describe('a network cut while the consumer is blocked, longer than the block tim
   }, 40_000);
 });
 
+describe('settling while the command connection is down', () => {
+  it('an acknowledgement that cannot reach Redis is sent again once it can: nothing is handled twice', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const starts: string[] = [];
+    const { consumer, connections, metrics } = await startConsumer({
+      handleEntry: async (entry) => {
+        starts.push(entry.id);
+        await gate;
+        return ack;
+      },
+    });
+    const c = redis.client;
+    for (let i = 0; i < 5; i += 1) await c.xadd(stream, '*', 'n', String(i));
+    await eventually(() => consumer.inFlightCount === 5, 3_000, 'five in flight');
+    // Cut the command connection (not the reader's) and let the handlers finish at that moment.
+    const name = String(await connections.command.client('GETNAME'));
+    await c.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes', ...(await clientIdsNamed(name)));
+    await eventually(() => !connections.isReady(), 2_000, 'command connection down');
+    release();
+    await eventually(async () => (await pendingCount(c, stream, group)) === 0, 10_000, 'all acknowledged');
+    await delay(500);
+    expect(starts).toHaveLength(5);
+    expect(new Set(starts).size).toBe(5);
+    expect(await counterValue(metrics, 'event_planner_stream_messages_consumed_total', { outcome: 'acked' })).toBe(5);
+  });
+});
+
+/** CLIENT KILL filters (ID <id> …) for every connection with this name. */
+async function clientIdsNamed(name: string): Promise<string[]> {
+  const list = String(await redis.client.client('LIST'));
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /id=(\d+)/.exec(line)![1]!);
+  expect(ids.length).toBeGreaterThan(0);
+  return ids.flatMap((id) => ['ID', id]);
+}
+
 describe('Redis restarting under entries in flight', () => {
   it.each([
     ['the readers', (hello: string) => /setname/i.test(hello) && !hello.includes(':read:')],

@@ -19,8 +19,9 @@ type ClaimAgain = ['claimed', string[], number] | ['lost'] | ['deleted'];
  *   acknowledgement;
  * - retry: claimed again after an exponential backoff with jitter, which counts as a delivery
  *   (once: a claim that cannot reach Redis is tried again, the entry kept, not counted again).
- * Nothing is acknowledged on error without a dead letter: if Redis fails here the entry simply
- * stays pending and comes back.
+ * Nothing is acknowledged on error without a dead letter. A write that cannot reach Redis is
+ * made again once it can, the entry kept in hand meanwhile; on any other failure the entry stays
+ * pending in Redis and comes back.
  */
 export class Settler {
   private readonly scope: ConsumerScope;
@@ -89,29 +90,37 @@ export class Settler {
     return ids;
   }
 
-  /**
-   * Acknowledges handled entries. While Redis cannot be reached the XACK is tried again, the
-   * entries kept in hand (and alive): given up, they would be handled a second time.
-   */
   private async acknowledge(ids: string[]): Promise<void> {
-    const { metrics, labels, log, stopped } = this.scope;
+    const { metrics, labels } = this.scope;
+    const done = await this.untilWritten('acknowledgement', ids.length, async () => {
+      this.pendingAcks.push(...ids);
+      await this.scheduleAckFlush();
+    });
+    if (done) metrics?.consumed.inc({ ...labels, outcome: 'acked' }, ids.length);
+    this.inFlight.release(ids);
+  }
+
+  /**
+   * Runs a settling write (XACK, dead letter) again and again while Redis cannot be reached, the
+   * entries kept in hand (and alive) meanwhile: given up, they would be handled a second time.
+   * False when it gave up (another error, or the consumer is closing): they stay pending in Redis,
+   * taken up again after a reconnect (own-pending.ts) or by the reclaim.
+   */
+  private async untilWritten(what: string, count: number, write: () => Promise<void>): Promise<boolean> {
+    const { log, stopped } = this.scope;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        this.pendingAcks.push(...ids);
-        await this.scheduleAckFlush();
-        metrics?.consumed.inc({ ...labels, outcome: 'acked' }, ids.length);
-        break;
+        await write();
+        return true;
       } catch (error) {
         if (!isConnectionError(error) || stopped.aborted) {
-          // Still pending in Redis: this consumer takes it up again after reconnecting, or another reclaims it.
-          log.warn({ err: errorText(error), count: ids.length }, 'acknowledgement failed; entries stay pending');
-          break;
+          log.warn({ err: errorText(error), count }, `${what} failed; entries stay pending`);
+          return false;
         }
-        if (attempt === 1) log.debug({ err: errorText(error), count: ids.length }, 'acknowledgement failed; trying again');
+        if (attempt === 1) log.debug({ err: errorText(error), count }, `${what} failed; trying again`);
         await sleep(backoffMs(attempt, 100, 3_000), stopped);
       }
     }
-    this.inFlight.release(ids);
   }
 
   /** Acknowledgements requested in the same tick go out as one XACK. */
@@ -127,17 +136,14 @@ export class Settler {
 
   private async deadLetter(items: { entry: StreamEntry; reason: string }[]): Promise<void> {
     const { stream, group, metrics, labels, log } = this.scope;
-    try {
-      await this.deadLetters.move(stream, group, items);
+    // Safe to repeat: the script writes no dead letter for an entry acknowledged already.
+    if (await this.untilWritten('dead-lettering', items.length, () => this.deadLetters.move(stream, group, items))) {
       metrics?.consumed.inc({ ...labels, outcome: 'dead_lettered' }, items.length);
       for (const { entry, reason } of items) {
         log.warn({ entryId: entry.id, reason, deliveries: entry.deliveries }, 'entry moved to dead letters');
       }
-    } catch (error) {
-      log.warn({ err: errorText(error), count: items.length }, 'dead-lettering failed; entries stay pending');
-    } finally {
-      this.inFlight.release(items.map(({ entry }) => entry.id));
     }
+    this.inFlight.release(items.map(({ entry }) => entry.id));
   }
 
   private scheduleRetry(entry: StreamEntry, error: unknown): void {
