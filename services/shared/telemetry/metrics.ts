@@ -64,7 +64,7 @@ export class Metrics {
     });
     this.reclaimed = new Counter({
       name: 'event_planner_stream_reclaimed_total',
-      help: 'Entries taken over from a consumer that stopped handling them (XAUTOCLAIM).',
+      help: 'Entries taken over from a consumer that stopped handling them (idle past the claim timeout).',
       labelNames: ['stream', 'group'],
       registers: r,
     });
