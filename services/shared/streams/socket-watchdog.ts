@@ -33,8 +33,8 @@ export class SocketWatchdog {
     clearInterval(this.timer);
   }
 
-  /** One look at the connection (the interval calls it; exposed for a test's sake). */
-  check(now = Date.now()): void {
+  /** One look at the connection. */
+  private check(now = Date.now()): void {
     const socket = this.client.stream as Redis['stream'] | undefined;
     // Handshake commands (CLIENT SETNAME, the INFO ready check) are in this queue too, so a
     // reconnect whose handshake never gets an answer is dropped as well.
