@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry, type LiveGuest } from '../shared/registry/guest-registry.ts';
 import { MAX_GUESTS_PER_DELIVERY, deliveryFields } from '../shared/schema/delivery.ts';
-import { type Invitation, parseInvitation } from '../shared/schema/invitation.ts';
+import { CLOCK_ALLOWANCE_MS, type Invitation, invitationFingerprint, parseInvitation } from '../shared/schema/invitation.ts';
 import { MAX_FIELD_LENGTH } from '../shared/schema/validation.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { deadlinesKey, streams } from '../shared/streams/keys.ts';
@@ -81,7 +81,9 @@ export class InvitationHandler {
   }
 
   private async handle(entry: StreamEntry, liveGuests: () => Promise<LiveGuest[]>): Promise<EntryOutcome> {
-    const parsed = parseInvitation(entry.fields);
+    // Judged against the entry's publication time (its id), not the clock: a redelivery hours later
+    // (after a crash, its event already made) is judged exactly as the first delivery was.
+    const parsed = parseInvitation(entry.fields, { publishedAt: entryIdTime(entry.id), clockAllowanceMs: CLOCK_ALLOWANCE_MS });
     if (!parsed.ok) return dead(parsed.reason);
     const inv = parsed.value;
     // The span name stays low-cardinality (OTel): the event id is an attribute, not part of the name.
@@ -119,6 +121,16 @@ export class InvitationHandler {
         return ack;
       }
     } else {
+      // Invitation ids are global (an event's iCalendar UID): the same id from another host
+      // application, or with other content, is a different invitation, never a replay to skip.
+      if (created.hostId !== inv.hostId) {
+        this.metrics.invitations.inc({ outcome: 'conflict' });
+        return dead(`id_in_use: invitation id ${inv.id} is already used by host application ${created.hostId}`);
+      }
+      if (created.fingerprint !== null && created.fingerprint !== invitationFingerprint(inv)) {
+        this.metrics.invitations.inc({ outcome: 'conflict' });
+        return dead(`id_conflict: invitation id ${inv.id} was already published with different content (updates are not supported; use a new id)`);
+      }
       this.metrics.invitations.inc({ outcome: 'duplicate' });
       if (created.status !== 'open') {
         log.info('invitation seen before and already summarized; nothing to do');

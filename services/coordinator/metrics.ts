@@ -15,7 +15,7 @@ export class CoordinatorMetrics {
     const registers = [metrics.registry];
     this.invitations = new Counter({
       name: 'event_planner_invitations_total',
-      help: 'Invitations processed: created, or duplicate (same id seen before).',
+      help: 'Invitations processed: created, duplicate (same id and content seen before), or conflict (id already used by another host application or for other content; dead-lettered).',
       labelNames: ['outcome'],
       registers,
     });

@@ -1,4 +1,5 @@
-import { type Parsed, FieldReader, SCHEMA_VERSION, parseTimestamp } from './validation.ts';
+import { createHash } from 'node:crypto';
+import { type Parsed, FieldReader, SCHEMA_VERSION, type TextRule, invalid, parseTimestamp } from './validation.ts';
 import { toFieldList } from '../streams/entry.ts';
 
 /** What an event is: the original invitation's descriptive fields, carried by deliveries too. */
@@ -23,9 +24,47 @@ export interface Invitation extends EventDetails {
   rsvpDeadline?: number;
 }
 
-export function parseInvitation(fields: Record<string, string>): Parsed<Invitation> {
+// One definition of an invitation, used by every side: the HTTP API runs parseInvitation on the
+// very fields it is about to add to the stream, and the coordinator runs it on every entry it
+// reads. So whatever the API accepts the coordinator processes, and whatever the coordinator
+// would dead-letter the API refuses (400, naming the field) instead of answering 202.
+
+/** The descriptive text fields and their limits (characters). */
+export const textRules = {
+  event_name: { maxLength: 200, required: true },
+  location: { maxLength: 500 },
+  description: { maxLength: 4_000, multiline: true },
+  host_name: { maxLength: 200 },
+} as const satisfies Record<string, TextRule>;
+
+/** The fields a client sends to POST /api/events (the host fills in host_id, timestamp, sequence). */
+export const invitationBodyFields = ['id', 'event_name', 'event_date', 'event_time', 'location', 'description', 'host_name', 'rsvp_deadline'] as const;
+export type InvitationBodyField = (typeof invitationBodyFields)[number];
+
+/** An RSVP deadline may be at most this far after the invitation is published (an event stays open until then). */
+export const MAX_RSVP_WINDOW_MS = 366 * 86_400_000;
+
+/**
+ * How far the coordinator lets an RSVP deadline lie before the entry's publication time (its id):
+ * the API refuses a deadline that is not after its own clock, and the entry id comes from Redis'
+ * clock a moment later. This covers that moment and the skew between the two clocks, so nothing
+ * the API accepted is dead-lettered as past.
+ */
+export const CLOCK_ALLOWANCE_MS = 60_000;
+
+export interface InvitationCheck {
+  /** When the invitation is published: the stream entry id's time on the coordinator, now in the API. */
+  publishedAt: number;
+  /** Tolerance on both ends of the deadline window (0 in the API, which reads its own clock). */
+  clockAllowanceMs: number;
+}
+
+/**
+ * Reads and checks an invitation. The deadline is judged against `publishedAt`, never against
+ * the reader's clock, so a redelivery (after a crash, hours later) is judged as the first delivery was.
+ */
+export function parseInvitation(fields: Record<string, string>, check: InvitationCheck): Parsed<Invitation> {
   const r = new FieldReader(fields);
-  const deadlineText = fields.rsvp_deadline;
   const invitation: Invitation = {
     id: r.identifier('id'),
     ...readEventDetails(r, true),
@@ -33,13 +72,31 @@ export function parseInvitation(fields: Record<string, string>): Parsed<Invitati
     sequence: r.integer('sequence', 0, 0, 1_000_000),
     rsvpDeadline: undefined,
   };
+  const failure = r.failure();
+  if (failure) return failure;
+  const deadlineText = fields.rsvp_deadline;
   if (deadlineText !== undefined && deadlineText !== '') {
-    const ms = parseTimestamp(deadlineText);
-    if (ms === undefined) return { ok: false, reason: 'invalid_field: rsvp_deadline is not an ISO 8601 date-time' };
-    invitation.rsvpDeadline = ms;
+    const deadline = readRsvpDeadline(deadlineText, check);
+    if (!deadline.ok) return deadline;
+    invitation.rsvpDeadline = deadline.value;
   }
-  if (r.problem) return { ok: false, reason: r.problem };
   return { ok: true, value: invitation };
+}
+
+/** An RSVP deadline: a date-time with a zone, after the publication and at most MAX_RSVP_WINDOW_MS later. */
+export function readRsvpDeadline(text: string, { publishedAt, clockAllowanceMs }: InvitationCheck): Parsed<number> {
+  const deadline = parseTimestamp(text, { requireZone: true });
+  if (deadline === undefined) {
+    return invalid('invalid_field: rsvp_deadline must be an ISO 8601 date-time with a zone, e.g. 2026-05-01T18:00:00Z or 2026-05-01T20:00:00+02:00', 'rsvp_deadline');
+  }
+  const at = new Date(publishedAt).toISOString();
+  if (deadline <= publishedAt - clockAllowanceMs) {
+    return invalid(`deadline_passed: rsvp_deadline ${new Date(deadline).toISOString()} is not after ${at}, when the invitation was published`, 'rsvp_deadline');
+  }
+  if (deadline > publishedAt + MAX_RSVP_WINDOW_MS + clockAllowanceMs) {
+    return invalid(`invalid_field: rsvp_deadline must be at most ${MAX_RSVP_WINDOW_MS / 86_400_000} days after the invitation is published (${at})`, 'rsvp_deadline');
+  }
+  return { ok: true, value: deadline };
 }
 
 /** The entry a host adds to `event_invitations`. */
@@ -52,6 +109,16 @@ export function invitationFields(inv: Invitation): string[] {
     sequence: inv.sequence,
     rsvp_deadline: inv.rsvpDeadline === undefined ? undefined : new Date(inv.rsvpDeadline).toISOString(),
   });
+}
+
+/**
+ * What makes two invitations with the same id the same invitation: everything but the creation
+ * timestamp and transport fields (schema version, trace context). A replay of an entry has the
+ * same fingerprint; an id used again for something else does not.
+ */
+export function invitationFingerprint(inv: Invitation): string {
+  const content = [inv.id, inv.eventName, inv.eventDate, inv.eventTime, inv.location, inv.description, inv.hostName, inv.hostId, inv.sequence, inv.rsvpDeadline ?? null];
+  return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 
 /** The event's descriptive fields under the original's names. */
@@ -68,17 +135,28 @@ export function eventDetailFields(d: EventDetails): Record<string, string> {
 }
 
 /**
- * Reads the descriptive fields. From a host (`check: true`) dates, times and the host id are
- * validated; further hops carry what the coordinator already accepted and only need a name.
+ * Reads the descriptive fields. From a host (`check: true`) every field is validated; further
+ * hops carry what the coordinator already accepted and only need a name.
  */
 export function readEventDetails(r: FieldReader, check: boolean): EventDetails {
+  if (!check) {
+    return {
+      eventName: r.required('event_name'),
+      eventDate: r.optional('event_date'),
+      eventTime: r.optional('event_time'),
+      location: r.optional('location'),
+      description: r.optional('description'),
+      hostName: r.optional('host_name'),
+      hostId: r.optional('host_id'),
+    };
+  }
   return {
-    eventName: r.required('event_name'),
-    eventDate: check ? r.date('event_date') : r.optional('event_date'),
-    eventTime: check ? r.time('event_time') : r.optional('event_time'),
-    location: r.optional('location'),
-    description: r.optional('description'),
-    hostName: r.optional('host_name'),
-    hostId: check ? r.identifier('host_id') : r.optional('host_id'),
+    eventName: r.text('event_name', textRules.event_name),
+    eventDate: r.date('event_date'),
+    eventTime: r.time('event_time'),
+    location: r.text('location', textRules.location),
+    description: r.text('description', textRules.description),
+    hostName: r.text('host_name', textRules.host_name),
+    hostId: r.identifier('host_id'),
   };
 }

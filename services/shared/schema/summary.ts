@@ -61,14 +61,27 @@ export function parseSummary(fields: Record<string, string>): Parsed<Summary> {
     sequence: r.integer('sequence', 0),
   };
   if (r.problem) return { ok: false, reason: r.problem };
+  let responses: unknown;
+  let missing: unknown;
   try {
-    const responses: unknown = JSON.parse(fields.responses ?? '[]');
-    const missing: unknown = JSON.parse(fields.no_response ?? '[]');
-    if (!Array.isArray(responses) || !Array.isArray(missing)) throw new Error('not an array');
-    summary.responses = responses as SummaryResponse[];
-    summary.noResponseGuests = missing as Summary['noResponseGuests'];
+    responses = JSON.parse(fields.responses ?? '[]');
+    missing = JSON.parse(fields.no_response ?? '[]');
   } catch {
-    return { ok: false, reason: 'invalid_json: responses must be a JSON array' };
+    return { ok: false, reason: 'invalid_json: responses and no_response must be JSON arrays' };
   }
+  // Every element is read as the host uses it (sorted by name, printed): a list of anything else
+  // would fail later, in the middle of handling the summary.
+  const isRecord = (x: unknown, names: string[]) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) && names.every((n) => (x as Record<string, unknown>)[n] === undefined || typeof (x as Record<string, unknown>)[n] === 'string');
+  const responseNames = ['id', 'invitation_id', 'guest_name', 'guest_id', 'response', 'message', 'timestamp'];
+  if (!Array.isArray(responses) || !responses.every((x) => isRecord(x, responseNames))) {
+    return { ok: false, reason: 'invalid_field: responses must be a JSON array of replies with string fields', field: 'responses' };
+  }
+  if (!Array.isArray(missing) || !missing.every((x) => isRecord(x, ['guest_id', 'guest_name']))) {
+    return { ok: false, reason: 'invalid_field: no_response must be a JSON array of guests with string fields', field: 'no_response' };
+  }
+  const text = (x: Record<string, unknown>, name: string) => (x[name] as string | undefined) ?? '';
+  summary.responses = (responses as Record<string, unknown>[]).map((x) => Object.fromEntries(responseNames.map((n) => [n, text(x, n)])) as unknown as SummaryResponse);
+  summary.noResponseGuests = (missing as Record<string, unknown>[]).map((x) => ({ guest_id: text(x, 'guest_id'), guest_name: text(x, 'guest_name') }));
   return { ok: true, value: summary };
 }

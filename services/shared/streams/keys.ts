@@ -100,6 +100,9 @@ export const registryKeys = {
 /** Lease so that only one coordinator at a time does retention and clean-up. */
 export const janitorLockKey = 'janitor:lock';
 
+/** string (short TTL): each process writes its own now and then to learn whether Redis takes writes (readiness). */
+export const writeProbeKey = (consumer: string): string => `health:${consumer}`;
+
 /** Marker (with a TTL) that a host application already handled a summary, against re-printing on replay. */
 export const hostSeenKey = (hostId: string, summaryId: string): string => `host:{${hostId}}:seen:${summaryId}`;
 
