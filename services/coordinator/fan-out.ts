@@ -8,7 +8,7 @@ import { MAX_FIELD_LENGTH } from '../shared/schema/validation.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { deadlinesKey, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
-import { entryIdTime } from '../shared/util/time.ts';
+import { backoffMs, entryIdTime, sleep } from '../shared/util/time.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { EventStore } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
@@ -55,9 +55,30 @@ export class InvitationHandler {
     // One registry read per batch, not per invitation: the invitations of a batch are processed
     // at the same moment, so "the guests live now" is the same set for all of them.
     let live: Promise<LiveGuest[]> | undefined;
-    const liveGuests = () => (live ??= this.registry.liveGuests(this.config.guestTtlMs));
+    const liveGuests = () => (live ??= this.liveGuests());
     return Promise.all(entries.map((entry) => this.handle(entry, liveGuests)));
   };
+
+  /**
+   * The guests live now. "None" is not taken for an answer while the registry is rebuilding
+   * (Redis came back empty, or the system just started: agents that are alive register again
+   * within one heartbeat): the registry is asked again with backoff until guests show up or the
+   * registry is GUEST_TTL_MS old. With a complete registry, none is none at once.
+   */
+  private async liveGuests(): Promise<LiveGuest[]> {
+    const ttl = this.config.guestTtlMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const guests = await this.registry.liveGuests(ttl);
+      if (guests.length > 0) return guests;
+      const rebuilding = await this.registry.rebuildingFor(ttl);
+      if (rebuilding === 0) return guests;
+      if (attempt === 1) {
+        this.metrics.registryWaits.inc();
+        this.log.info({ waitMs: rebuilding }, 'no guest registered while the guest registry rebuilds; waiting for agents to register again');
+      }
+      await sleep(Math.min(rebuilding, backoffMs(attempt, 100, 1_000)));
+    }
+  }
 
   private async handle(entry: StreamEntry, liveGuests: () => Promise<LiveGuest[]>): Promise<EntryOutcome> {
     // Judged against the entry's publication time (its id), not the clock: a redelivery hours later

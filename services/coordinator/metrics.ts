@@ -14,6 +14,7 @@ export class CoordinatorMetrics {
   readonly replyOutcomes: Counter<'outcome'>;
   readonly summaries: Counter<'reason'>;
   readonly fanOutSeconds: Histogram;
+  readonly registryWaits: Counter;
 
   constructor(metrics: Metrics) {
     const registers = [metrics.registry];
@@ -35,6 +36,11 @@ export class CoordinatorMetrics {
       name: 'event_planner_summaries_total',
       help: 'Summaries published, by reason (all_replied, deadline, no_guests).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.registryWaits = new Counter({
+      name: 'event_planner_registry_rebuild_waits_total',
+      help: 'Invitation batches that found no guest while the guest registry was rebuilding (Redis came back empty, or just started) and waited for agents to register again.',
       registers,
     });
     this.fanOutSeconds = new Histogram({

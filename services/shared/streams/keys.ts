@@ -110,6 +110,8 @@ export const registryKeys = {
   agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
   /** hash: agent metadata (group, guests, started_at, pid, host). */
   agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
+  /** string: when the registry (re)started filling (ms, Redis' clock); expires after a day and is set again. */
+  epoch: 'registry:epoch',
 };
 
 /** Lease so that only one coordinator at a time does retention and clean-up. */

@@ -16,6 +16,7 @@ export class Metrics {
   readonly reclaimed: Counter<'stream' | 'group'>;
   readonly deletedWhilePending: Counter<'stream' | 'group'>;
   readonly retries: Counter<'stream' | 'group'>;
+  readonly suspects: Counter<'stream' | 'group'>;
   readonly deadLetters: Counter<'stream' | 'reason'>;
   readonly readErrors: Counter<'stream' | 'group'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
@@ -64,7 +65,7 @@ export class Metrics {
     });
     this.reclaimed = new Counter({
       name: 'event_planner_stream_reclaimed_total',
-      help: 'Entries taken over from a consumer that stopped handling them (XAUTOCLAIM).',
+      help: 'Entries taken over from a consumer that stopped handling them (idle past the claim timeout).',
       labelNames: ['stream', 'group'],
       registers: r,
     });
@@ -77,6 +78,12 @@ export class Metrics {
     this.retries = new Counter({
       name: 'event_planner_stream_retries_total',
       help: 'Handler failures retried after a backoff.',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.suspects = new Counter({
+      name: 'event_planner_stream_suspects_total',
+      help: 'Handler starts of suspects: entries redelivered often enough to be handled one at a time, in case they crash their consumer.',
       labelNames: ['stream', 'group'],
       registers: r,
     });
