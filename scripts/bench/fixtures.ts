@@ -11,5 +11,8 @@ export function sampleReplyFields(): string[] {
     message: 'Count me in!',
     timestamp: new Date().toISOString(),
     sequence: 0,
+    replyRev: 0,
+    plusOnes: 0,
+    answers: {},
   });
 }

@@ -6,13 +6,14 @@ import { Redis } from 'ioredis';
 import { EventStore } from '../../services/coordinator/event-store.ts';
 import { commandStats } from './redis-info.ts';
 import type { Invitation } from '../../services/shared/schema/invitation.ts';
+import { defaultEventOptions } from '../../services/shared/schema/event-definition.ts';
 const r = new Redis(process.argv[2]!);
 const store = new EventStore(r, { retentionMs: 60000, summaryCap: 10000 });
 const n = 1000, per = Number(process.argv[3] ?? 100);
 const guests = Array.from({ length: n }, (_, i) => ({ id: `aisha-costa.${i}@bench-agent-1`, agentId: 'bench-agent-1', name: 'Aisha Costa', persona: 'instant' }));
 let totalRecord = 0, totalFinal = 0;
 for (let e = 0; e < 5; e++) {
-  const inv: Invitation = { id: `ev-${e}-${Date.now()}`, eventName: 'x', eventDate: '', eventTime: '', location: '', description: '', hostName: 'h', hostId: 'h', timestamp: '', sequence: 0 };
+  const inv: Invitation = { ...defaultEventOptions, id: `ev-${e}-${Date.now()}`, eventName: 'x', eventDate: '', eventTime: '', location: '', description: '', hostName: 'h', hostId: 'h', timestamp: '', method: 'REQUEST', revision: 1, sequence: 0, legacy: false };
   await store.create(inv, guests, Date.now() + 60000, Date.now(), {});
   for (let i = 0; i < n; i += per) {
     const replies = guests.slice(i, i + per).map((g) => ({ guestId: g.id, response: 'yes' as const, json: JSON.stringify({ id: `reply:${inv.id}:0:${g.id}`, invitation_id: inv.id, guest_name: g.name, guest_id: g.id, response: 'yes', message: 'Count me in!', timestamp: new Date().toISOString() }) }));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { Invitation } from '../shared/schema/invitation.ts';
+import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
 import type { ReplyValue } from '../shared/schema/response.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
 import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, queueScript, runScript } from '../shared/streams/scripts.ts';
@@ -25,7 +25,7 @@ export interface ReplyToRecord {
 
 export type CreateResult =
   | { kind: 'created'; invited: number; summary: SummaryFields | null }
-  | { kind: 'exists'; status: string; deadline: number };
+  | { kind: 'exists'; status: string; deadline: number; hostId: string; fingerprint: string | null };
 
 export type CloseResult =
   | { kind: 'closed' | 'unpublished'; summary: SummaryFields }
@@ -69,13 +69,14 @@ export class EventStore {
       'timestamp', inv.timestamp,
       'sequence', String(inv.sequence),
       'published_at', String(publishedAt),
+      'fingerprint', invitationFingerprint(inv),
     ];
     for (const [name, value] of Object.entries(trace)) fields.push(name, value);
     const args: (string | number)[] = [Date.now(), deadline, this.retentionMs, this.summaryCap, fields.length / 2, ...fields];
     for (const g of guests) args.push(g.id, `${g.agentId}\t${g.name}`);
-    const reply = await runScript<[string, unknown, unknown]>(this.redis, createEventScript, keyList(inv.id), args);
+    const reply = await runScript<[string, unknown, unknown, unknown?, unknown?]>(this.redis, createEventScript, keyList(inv.id), args);
     if (reply[0] === 'created') return { kind: 'created', invited: Number(reply[1]), summary: (reply[2] as SummaryFields | null) ?? null };
-    return { kind: 'exists', status: String(reply[1]), deadline: Number(reply[2]) };
+    return { kind: 'exists', status: String(reply[1]), deadline: Number(reply[2]), hostId: String(reply[3] ?? ''), fingerprint: typeof reply[4] === 'string' ? reply[4] : null };
   }
 
   /** The invited guests of an existing event (for re-delivering after a crash). */

@@ -3,12 +3,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry, type LiveGuest } from '../shared/registry/guest-registry.ts';
 import { MAX_GUESTS_PER_DELIVERY, deliveryFields } from '../shared/schema/delivery.ts';
-import { type Invitation, parseInvitation } from '../shared/schema/invitation.ts';
+import { CLOCK_ALLOWANCE_MS, type Invitation, invitationFingerprint, parseInvitation } from '../shared/schema/invitation.ts';
 import { MAX_FIELD_LENGTH } from '../shared/schema/validation.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { deadlinesKey, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
-import { entryIdTime } from '../shared/util/time.ts';
+import { backoffMs, entryIdTime, sleep } from '../shared/util/time.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { EventStore } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
@@ -55,12 +55,35 @@ export class InvitationHandler {
     // One registry read per batch, not per invitation: the invitations of a batch are processed
     // at the same moment, so "the guests live now" is the same set for all of them.
     let live: Promise<LiveGuest[]> | undefined;
-    const liveGuests = () => (live ??= this.registry.liveGuests(this.config.guestTtlMs));
+    const liveGuests = () => (live ??= this.liveGuests());
     return Promise.all(entries.map((entry) => this.handle(entry, liveGuests)));
   };
 
+  /**
+   * The guests live now. "None" is not taken for an answer while the registry is rebuilding
+   * (Redis came back empty, or the system just started: agents that are alive register again
+   * within one heartbeat): the registry is asked again with backoff until guests show up or the
+   * registry is GUEST_TTL_MS old. With a complete registry, none is none at once.
+   */
+  private async liveGuests(): Promise<LiveGuest[]> {
+    const ttl = this.config.guestTtlMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const guests = await this.registry.liveGuests(ttl);
+      if (guests.length > 0) return guests;
+      const rebuilding = await this.registry.rebuildingFor(ttl);
+      if (rebuilding === 0) return guests;
+      if (attempt === 1) {
+        this.metrics.registryWaits.inc();
+        this.log.info({ waitMs: rebuilding }, 'no guest registered while the guest registry rebuilds; waiting for agents to register again');
+      }
+      await sleep(Math.min(rebuilding, backoffMs(attempt, 100, 1_000)));
+    }
+  }
+
   private async handle(entry: StreamEntry, liveGuests: () => Promise<LiveGuest[]>): Promise<EntryOutcome> {
-    const parsed = parseInvitation(entry.fields);
+    // Judged against the entry's publication time (its id), not the clock: a redelivery hours later
+    // (after a crash, its event already made) is judged exactly as the first delivery was.
+    const parsed = parseInvitation(entry.fields, { publishedAt: entryIdTime(entry.id), clockAllowanceMs: CLOCK_ALLOWANCE_MS });
     if (!parsed.ok) return dead(parsed.reason);
     const inv = parsed.value;
     // The span name stays low-cardinality (OTel): the event id is an attribute, not part of the name.
@@ -98,6 +121,16 @@ export class InvitationHandler {
         return ack;
       }
     } else {
+      // Invitation ids are global (an event's iCalendar UID): the same id from another host
+      // application, or with other content, is a different invitation, never a replay to skip.
+      if (created.hostId !== inv.hostId) {
+        this.metrics.invitations.inc({ outcome: 'conflict' });
+        return dead(`id_in_use: invitation id ${inv.id} is already used by host application ${created.hostId}`);
+      }
+      if (created.fingerprint !== null && created.fingerprint !== invitationFingerprint(inv)) {
+        this.metrics.invitations.inc({ outcome: 'conflict' });
+        return dead(`id_conflict: invitation id ${inv.id} was already published with different content (updates are not supported; use a new id)`);
+      }
       this.metrics.invitations.inc({ outcome: 'duplicate' });
       if (created.status !== 'open') {
         log.info('invitation seen before and already summarized; nothing to do');
@@ -137,7 +170,7 @@ export class InvitationHandler {
       chunkGuestIds(ids).forEach((slice, chunk) => {
         const deliveryKey = `${inv.id}:${inv.sequence}:${chunk}`;
         messages.push({
-          message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, deadline, slice, deliveryKey), onceKey: deliveryKey },
+          message: { stream: streams.inbox(agentId), fields: deliveryFields(inv, { type: 'request', invitationId: inv.id, sequence: inv.sequence, revision: inv.revision, rsvpDeadline: deadline, guestIds: slice, deliveryKey }), onceKey: deliveryKey },
           guests: slice.length,
         });
       });

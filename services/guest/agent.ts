@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logging/logger.ts';
 import type { GuestRegistry } from '../shared/registry/guest-registry.ts';
 import { parseDelivery } from '../shared/schema/delivery.ts';
-import { replyFields } from '../shared/schema/response.ts';
+import { replyFields, replyValues } from '../shared/schema/response.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { streams } from '../shared/streams/keys.ts';
 import type { StreamProducer } from '../shared/streams/producer.ts';
@@ -26,7 +26,7 @@ export class GuestAgent {
   private readonly producer: StreamProducer;
   private readonly log: Logger;
   private readonly hurry = new AbortController();
-  private readonly replies: Counter<'reply'>;
+  private readonly replies: Counter<'reply' | 'persona_group'>;
   private readonly verbose: boolean;
 
   constructor(deps: { guests: SimulatedGuest[]; config: GuestConfig; producer: StreamProducer; log: Logger; metrics: Metrics }) {
@@ -35,12 +35,15 @@ export class GuestAgent {
     this.producer = deps.producer;
     this.log = deps.log;
     this.verbose = deps.guests.length <= 20;
+    // The persona group makes the RSVP mix per group one query; the zeros make the first reply of
+    // each value an increase Prometheus sees.
     this.replies = new Counter({
       name: 'event_planner_guest_replies_sent_total',
-      help: 'Replies sent by this agent’s guests, by value.',
-      labelNames: ['reply'],
+      help: 'Replies sent by this agent’s guests, by value and persona group.',
+      labelNames: ['reply', 'persona_group'],
       registers: [deps.metrics.registry],
     });
+    for (const reply of replyValues) this.replies.inc({ reply, persona_group: this.config.personaGroup }, 0);
   }
 
   /** Guests stop thinking and answer now (shutdown: no reply is lost to a slow persona). */
@@ -94,7 +97,7 @@ export class GuestAgent {
     // One counter update per reply value, not per reply (label hashing is per call).
     const counts = { yes: 0, no: 0, maybe: 0 };
     for (const { reply } of plans) counts[reply!.response] += 1;
-    for (const [reply, n] of Object.entries(counts)) if (n > 0) this.replies.inc({ reply }, n);
+    for (const [reply, n] of Object.entries(counts)) if (n > 0) this.replies.inc({ reply, persona_group: this.config.personaGroup }, n);
     if (!this.verbose) return;
     for (const { reply, guest } of plans) {
       this.log.info(

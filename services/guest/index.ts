@@ -56,6 +56,9 @@ export const guestService: ServiceDefinition<GuestConfig> = {
         lastBeatFailed = true;
       },
     ).start();
+    // Redis may come back empty (its data lost): register again at once, not at the next
+    // heartbeat, or invitations accepted meanwhile would not reach these guests.
+    const removeReadyListener = connections.onReady(() => void beat.runNow());
     const shown = guests.slice(0, 5).map((g) => g.name).join(', ') + (guests.length > 5 ? ` and ${guests.length - 5} more` : '');
     log.info({ guests: guests.length, group: config.personaGroup }, `👥 agent ${config.agentId} hosts ${guests.length} guests: ${shown}`);
 
@@ -72,6 +75,7 @@ export const guestService: ServiceDefinition<GuestConfig> = {
       stop: async (graceMs) => {
         // Deregister first so no new invitation is addressed to us, answer at once whatever is in
         // flight, and keep reading a moment for a delivery that raced with the deregistration.
+        removeReadyListener();
         await beat.stop();
         await registry.deregister(config.agentId).catch((error: unknown) => log.warn({ err: String(error) }, 'could not deregister'));
         log.info(`👋 agent ${config.agentId} deregistered its ${guests.length} guests`);

@@ -33,6 +33,9 @@ export function planReply(guest: SimulatedGuest, delivery: Delivery, seed: strin
       message: decision.message,
       timestamp: '',
       sequence: delivery.sequence,
+      replyRev: 0,
+      plusOnes: 0,
+      answers: {},
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { EnvReader } from '../shared/config/env.ts';
+import { textRules } from '../shared/schema/invitation.ts';
 import { identifierPattern } from '../shared/streams/keys.ts';
 
 export interface HostConfig {
@@ -18,7 +19,12 @@ export function readHostConfig(env: EnvReader): HostConfig {
   const idHint = '1-128 letters, digits or . _ : @ - (starting with a letter or digit)';
   const config: HostConfig = {
     hostId: env.string('HOST_ID', 'host-1', { pattern: identifierPattern, patternHint: idHint }),
-    hostName: env.string('HOST_NAME', 'Sarah Johnson', { maxLength: 200, pattern: /^[^\p{Cc}]*$/u, patternHint: 'at most 200 characters, no control characters' }),
+    // It becomes the host_name of invitations sent without one: the same rule as that field.
+    hostName: env.string('HOST_NAME', 'Sarah Johnson', {
+      maxLength: textRules.host_name.maxLength,
+      pattern: /^[^\p{Cc}]*$/u,
+      patternHint: 'a name without control characters (tabs, line breaks)',
+    }),
     publishSample: env.bool('PUBLISH_SAMPLE_EVENT', false),
     exitAfterSummary: env.bool('EXIT_AFTER_SUMMARY', false),
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),

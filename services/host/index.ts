@@ -1,6 +1,8 @@
 import type { EnvReader } from '../shared/config/env.ts';
 import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/service/run-service.ts';
+import { invitationFields } from '../shared/schema/invitation.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
+import { toFields } from '../shared/streams/entry.ts';
 import { groups, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
@@ -43,7 +45,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       handleEntry: receiver.handleEntry,
     });
     await consumer.start();
-    publisher = new InvitationPublisher(producer, hm, log);
+    publisher = new InvitationPublisher({ producer, redis: connections.command, hostId: config.hostId, metrics: hm, log });
 
     if (config.publishSample) {
       const sample = sampleInvitation(config.hostId, config.hostName);
@@ -60,7 +62,9 @@ export const hostService: ServiceDefinition<HostConfig> = {
           process.kill(process.pid, 'SIGTERM');
         });
       }
-      await publisher.publish(sample);
+      const published = await publisher.publish(toFields(invitationFields(sample)));
+      // The sample is built here; a refusal would be a bug in it, and waiting for its summary pointless.
+      if (published.kind !== 'published') throw new Error(`the sample invitation was refused: ${JSON.stringify(published)}`);
     }
 
     return {

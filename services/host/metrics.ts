@@ -10,7 +10,7 @@ export class HostMetrics {
     const registers = [metrics.registry];
     this.published = new Counter({
       name: 'event_planner_host_invitations_published_total',
-      help: 'Invitations this host published (published, or duplicate of an id published before).',
+      help: 'Invitations this host was asked to publish, by outcome: published, duplicate (a retry), in_use (id owned by another host application), conflict (id used before for other content), invalid.',
       labelNames: ['outcome'],
       registers,
     });

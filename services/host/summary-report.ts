@@ -2,6 +2,12 @@ import type { Summary } from '../shared/schema/summary.ts';
 
 const icon: Record<string, string> = { yes: '✅', maybe: '🤔', no: '❌' };
 
+/**
+ * Names and messages come from stream entries anyone may write: control characters (a terminal
+ * escape sequence, a line break that fakes a line of the report) are shown, not obeyed.
+ */
+const shown = (text: string): string => text.replace(/\p{Cc}/gu, (c) => (c === '\n' ? '↵' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+
 const percent = (part: number, whole: number): string => (whole === 0 ? '0.0%' : `${((100 * part) / whole).toFixed(1)}%`);
 
 /**
@@ -11,7 +17,7 @@ const percent = (part: number, whole: number): string => (whole === 0 ? '0.0%' :
 export function formatSummary(s: Summary): string {
   const lines = [
     '',
-    `📊 EVENT SUMMARY — ${s.eventName || s.invitationId}`,
+    `📊 EVENT SUMMARY — ${shown(s.eventName || s.invitationId)}`,
     `   invitation ${s.invitationId} · ${s.reason === 'deadline' ? 'closed at the RSVP deadline' : s.reason === 'no_guests' ? 'no guests were online' : 'every guest replied'}`,
     `   Total invited: ${s.totalInvited}   Responses: ${s.totalResponses}   No response: ${s.noResponse}`,
     `   ✅ Yes: ${s.yes}   🤔 Maybe: ${s.maybe}   ❌ No: ${s.no}`,
@@ -19,9 +25,9 @@ export function formatSummary(s: Summary): string {
   ];
   if (s.responses.length > 0) lines.push('   Responses:');
   for (const r of [...s.responses].sort((a, b) => a.guest_name.localeCompare(b.guest_name))) {
-    lines.push(`     ${icon[r.response] ?? '•'} ${r.guest_name || r.guest_id}: ${r.response.toUpperCase()}${r.message ? ` — "${r.message}"` : ''}`);
+    lines.push(`     ${icon[r.response] ?? '•'} ${shown(r.guest_name || r.guest_id)}: ${shown(r.response.toUpperCase())}${r.message ? ` — "${shown(r.message)}"` : ''}`);
   }
-  for (const g of s.noResponseGuests) lines.push(`     ⏳ ${g.guest_name || g.guest_id}: no response`);
+  for (const g of s.noResponseGuests) lines.push(`     ⏳ ${shown(g.guest_name || g.guest_id)}: no response`);
   if (s.truncated) lines.push('   (lists truncated at the coordinator’s SUMMARY_MAX_RESPONSES; the counts are complete)');
   return `${lines.join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStore } from '../../services/coordinator/event-store.ts';
 import type { LiveGuest } from '../../services/shared/registry/guest-registry.ts';
 import type { Invitation } from '../../services/shared/schema/invitation.ts';
+import { defaultEventOptions } from '../../services/shared/schema/event-definition.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 // Found by the benchmark's fan-out scenario: creating a 100,000-guest event spread 200,000
@@ -20,7 +21,11 @@ describe('an event with 100,000 guests', () => {
     const store = new EventStore(redis.client, { retentionMs: 60_000, summaryCap: 10 });
     const guests: LiveGuest[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `g${i}@agent-${i % 2}`, agentId: `agent-${i % 2}`, name: `Guest ${i}`, persona: '' }));
     const invitation: Invitation = {
+      ...defaultEventOptions,
       id: 'big-event',
+      method: 'REQUEST',
+      revision: 1,
+      legacy: false,
       eventName: 'Everyone',
       eventDate: '',
       eventTime: '',

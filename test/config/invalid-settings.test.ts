@@ -92,7 +92,7 @@ const rows: Row[] = [
   ['guest', { REPLY_DELAY_SCALE: '0x10' }, 'REPLY_DELAY_SCALE', /a number from 0 to 1000/],
   // Host
   ['host', { HOST_ID: 'a b' }, 'HOST_ID', /letters, digits or/],
-  ['host', { HOST_NAME: 'Sarah\u0007Johnson' }, 'HOST_NAME', /no control characters/],
+  ['host', { HOST_NAME: 'Sarah\u0007Johnson' }, 'HOST_NAME', /without control characters/],
   ['host', { PUBLISH_SAMPLE_EVENT: 'maybe' }, 'PUBLISH_SAMPLE_EVENT', /one of true, false/],
   ['host', { EXIT_AFTER_SUMMARY: 'true' }, 'EXIT_AFTER_SUMMARY', /needs PUBLISH_SAMPLE_EVENT=true/],
   ['host', { SUMMARY_TIMEOUT_MS: '0' }, 'SUMMARY_TIMEOUT_MS', /integer from 100/],

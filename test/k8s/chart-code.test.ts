@@ -142,9 +142,14 @@ describe('Prometheus', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ep-prom-'));
     const targets = join(dir, 'targets.json');
     writeFileSync(targets, '[]');
+    // Every file of the ConfigMap where the config expects it (the rule files are checked too).
+    const data = rendered('defaults').get<ConfigMap>('ConfigMap', 'event-planner-prometheus').data!;
+    for (const [name, text] of Object.entries(data)) writeFileSync(join(dir, name), text);
     const file = join(dir, 'prometheus.yml');
-    writeFileSync(file, withFileDiscovery(rendered('defaults').get<ConfigMap>('ConfigMap', 'event-planner-prometheus').data!['prometheus.yml']!, targets));
-    expect(run(promtool, ['check', 'config', file])).toMatch(/SUCCESS/);
+    writeFileSync(file, withFileDiscovery(data['prometheus.yml']!, targets, { configDir: dir }));
+    const out = run(promtool, ['check', 'config', file]);
+    expect(out).toMatch(/SUCCESS/);
+    expect(out).toMatch(/alert-rules\.yml\s+SUCCESS: \d+ rules found/);
   });
 
   it('may discover the pods of its namespace: its ServiceAccount is bound to a Role that lists and watches pods', () => {

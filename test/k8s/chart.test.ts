@@ -26,6 +26,7 @@ const valueSets: Record<string, string[]> = {
   'existing Redis secret': ['existing-secret.yaml'],
   'five guest groups': ['five-groups.yaml'],
   'local cluster timings': ['local-cluster.yaml'],
+  'Jaeger on': ['tracing.yaml'],
 };
 /** Oldest and newest Kubernetes the chart is checked against (docs/KUBERNETES.md says 1.29+). */
 const kubeVersions = ['1.29.0', '1.37.0'];
@@ -114,7 +115,7 @@ describe('what each value set renders', () => {
     const refs = podSpecs(r).flatMap(({ spec }) =>
       spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'REDIS_PASSWORD' || e.name === 'REDISCLI_AUTH').map((e) => e.valueFrom?.secretKeyRef)),
     );
-    expect(refs.length).toBe(7); // host, coordinator, three guest groups, and Redis twice
+    expect(refs.length).toBe(8); // host, coordinator, three guest groups, Redis twice and its exporter
     for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'password' });
     const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);

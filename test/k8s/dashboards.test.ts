@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { allPanels, interpolate, loadDashboards, metricNames, queries } from './dashboards.ts';
+import { renderDashboards } from '../../grafana/src/dashboards.ts';
+import { allPanels, dashboardDir, interpolate, loadDashboards, metricNames, queries } from './dashboards.ts';
 import { needTools, repoRoot, run } from './tools.ts';
 
 const dashboards = loadDashboards();
@@ -20,6 +21,15 @@ function definedMetrics(): Set<string> {
 }
 
 describe('Grafana dashboards in grafana/dashboards/', () => {
+  it('are what grafana/src generates (run `npm run dashboards` after changing it)', () => {
+    const generated = renderDashboards();
+    const committed = readdirSync(dashboardDir).filter((f) => f.endsWith('.json')).sort();
+    expect(committed, 'one file per generated dashboard, no other').toEqual([...generated.keys()].sort());
+    for (const [file, text] of generated) {
+      expect(readFileSync(join(dashboardDir, file), 'utf8') === text, `grafana/dashboards/${file} is stale: run npm run dashboards`).toBe(true);
+    }
+  });
+
   it('are there, each with a stable uid (its file name), no id and a current schema', () => {
     expect(dashboards.length).toBeGreaterThan(0);
     for (const d of dashboards) {
@@ -29,6 +39,11 @@ describe('Grafana dashboards in grafana/dashboards/', () => {
       expect(d.schemaVersion, d.file).toBeGreaterThanOrEqual(39);
       expect(d.title, d.file).toBeTruthy();
       expect(d.refresh, d.file).toBe('5s');
+      for (const p of allPanels(d)) {
+        const refIds = (p.targets ?? []).map((t) => t.refId);
+        expect(new Set(refIds).size, `${d.file} "${p.title}" refIds`).toBe(refIds.length);
+        expect(refIds.every(Boolean), `${d.file} "${p.title}" refIds`).toBe(true);
+      }
     }
     expect(new Set(dashboards.map((d) => d.uid)).size).toBe(dashboards.length);
   });
@@ -91,14 +106,40 @@ describe('Grafana dashboards in grafana/dashboards/', () => {
     expect(() => run(promtool, ['check', 'rules', file])).toThrow();
   });
 
-  it('show what the issue asks for: guests by persona group, replies by value per second, summaries, stream lag and pending', () => {
-    const overview = dashboards.find((d) => d.uid === 'event-planner-overview')!;
-    const qs = queries(overview);
-    const has = (pattern: RegExp, legend?: string) => qs.some((q) => pattern.test(q.expr) && (legend === undefined || q.legendFormat === legend));
-    expect(has(/by \(persona_group\) \(event_planner_guests_live\)/, '{{persona_group}}')).toBe(true);
-    expect(has(/sum by \(reply\) \(rate\(event_planner_replies_total\[\$__rate_interval\]\)\)/, '{{reply}}')).toBe(true);
-    expect(has(/event_planner_summaries_total/)).toBe(true);
-    expect(has(/event_planner_stream_group_lag/)).toBe(true);
-    expect(has(/event_planner_stream_group_pending/)).toBe(true);
+  it('have every panel explained in docs/OPERATIONS.md', () => {
+    const operations = readFileSync(join(repoRoot, 'docs', 'OPERATIONS.md'), 'utf8');
+    const undocumented = dashboards.flatMap((d) => allPanels(d).filter((p) => p.type !== 'row' && !operations.includes(`| ${p.title} |`)).map((p) => `${d.file} "${p.title}"`));
+    expect(undocumented).toEqual([]);
+  });
+
+  it('show what the issue asks for, each dashboard its part', () => {
+    const panelsOf = (uid: string) => {
+      const d = dashboards.find((x) => x.uid === uid);
+      expect(d, uid).toBeDefined();
+      return allPanels(d!).flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr, legend: t.legendFormat })));
+    };
+    const has = (uid: string, pattern: RegExp, legend?: string) =>
+      expect(panelsOf(uid).some((q) => pattern.test(q.expr) && (legend === undefined || q.legend === legend)), `${uid}: ${pattern}`).toBe(true);
+    const pipeline = 'event-planner-pipeline';
+    has(pipeline, /sum by \(outcome\) \(rate\(event_planner_invitations_total\[\$__rate_interval\]\)\)/);
+    has(pipeline, /rate\(event_planner_deliveries_total\[\$__rate_interval\]\)/);
+    has(pipeline, /sum by \(reply\) \(rate\(event_planner_replies_total\[\$__rate_interval\]\)\)/, '{{reply}}');
+    has(pipeline, /sum by \(reason\) \(rate\(event_planner_summaries_total\[\$__rate_interval\]\)\)/, '{{reason}}');
+    for (const q of ['0.5', '0.95', '0.99']) has(pipeline, new RegExp(`histogram_quantile\\(${q}, .*event_planner_invitation_round_trip_seconds_bucket`));
+    has(pipeline, /max by \(persona_group\) \(event_planner_guests_live\)/, '{{persona_group}}');
+    has(pipeline, /sum by \(persona_group, reply\) \(.*event_planner_guest_replies_sent_total/);
+    for (const gauge of ['lag', 'pending', 'oldest_pending_age_seconds']) has(pipeline, new RegExp(`max by \\(stream, group\\) \\(event_planner_stream_group_${gauge}\\)`));
+    has(pipeline, /outcome="dead_lettered"/);
+    has(pipeline, /event_planner_stream_reclaimed_total/);
+    has(pipeline, /event_planner_stream_retries_total/);
+    const svc = 'event-planner-services';
+    has(svc, /sum by \(role, route\) \(rate\(event_planner_http_request_duration_seconds_count/);
+    has(svc, /status_code=~"5\.\."/);
+    has(svc, /histogram_quantile\(0\.95, sum by \(role, le\)/);
+    for (const m of ['nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'process_start_time_seconds', 'event_planner_ready']) has(svc, new RegExp(m));
+    const redis = 'event-planner-redis';
+    for (const m of ['redis_memory_used_bytes', 'event_planner:redis_memory_limit_bytes', 'redis_connected_clients', 'redis_commands_total', 'redis_db_keys', 'redis_aof_enabled', 'redis_aof_last_rewrite_duration_sec', 'redis_connected_slaves']) {
+      has(redis, new RegExp(m));
+    }
   });
 });

@@ -50,9 +50,12 @@ export function queries(d: Dashboard): { where: string; expr: string; legendForm
   return allPanels(d).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${d.file} "${p.title}" ${t.refId}`, expr: t.expr, legendFormat: t.legendFormat })));
 }
 
-/** The query as Grafana sends it, with its built-in interval variables filled in. */
-export function interpolate(expr: string, rateInterval = '1m'): string {
-  return expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$__interval', rateInterval).replaceAll('$__range', '1h');
+/**
+ * The query as Grafana sends it, with its built-in variables filled in: `$__rate_interval` (Grafana
+ * makes it at least four scrape intervals), `$__interval` (the step) and `$__range` (the time range).
+ */
+export function interpolate(expr: string, rateInterval = '1m', range = '1h'): string {
+  return expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$__interval', rateInterval).replaceAll('$__range', range);
 }
 
 /** Metric names a query reads (event_planner_* only; histogram suffixes kept). */

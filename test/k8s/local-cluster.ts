@@ -7,6 +7,17 @@ import { type ConfigMap, type Container, type Probe, type Rendered, type Service
 import { type ImageRoot, localCommand } from './image-root.ts';
 import { LocalProcess } from './local-process.ts';
 import { containerEnv, expand } from './pod-env.ts';
+import { findTool } from './tools.ts';
+
+/** Third-party sidecar images and the tool (tools.ts) that runs here in their place. */
+const sidecarTools: Record<string, string> = { 'oliver006/redis_exporter': 'redis_exporter' };
+
+/** A second container of a pod (e.g. redis_exporter beside Redis), sharing the pod's ports. */
+export interface LocalSidecar {
+  container: Container;
+  env: Record<string, string>;
+  process: LocalProcess;
+}
 
 /** A pod of the rendered chart running as a local process. */
 export interface LocalPod {
@@ -20,6 +31,9 @@ export interface LocalPod {
   /** The environment the process got (after Service names were mapped to loopback ports). */
   env: Record<string, string>;
   process: LocalProcess;
+  sidecars: LocalSidecar[];
+  /** How the main container was started, so that it can be restarted in place. */
+  start: { command: string[]; cwd: string; env: Record<string, string> };
 }
 
 /**
@@ -31,7 +45,8 @@ export interface LocalPod {
  *   under a mount in command and args point at them;
  * - env comes from the rendered ConfigMaps, Secrets and downward API (see pod-env.ts);
  * - app containers run the image's entrypoint with their args from the assembled image root.
- * Third-party containers (Redis) run the same-named binary installed here.
+ * Third-party containers (Redis) run the same-named binary installed here, sidecars (redis_exporter)
+ * the tool tools.ts finds for their image; containers of a pod reach each other on 127.0.0.1.
  */
 export class LocalCluster {
   readonly rendered: Rendered;
@@ -70,7 +85,53 @@ export class LocalCluster {
     command.push('--port', String(port), '--bind', '127.0.0.1');
     const pod = this.addPod(podName, workload, container, env, ports, command, { PATH: process.env.PATH ?? '' });
     await this.waitForProbe(pod, container.readinessProbe!, 'readiness');
+    for (const sidecar of workload.spec.template.spec.containers.slice(1)) {
+      await this.startSidecar(pod, sidecar);
+    }
     return pod;
+  }
+
+  /** A second container of `pod`, run as the local tool for its image, with pod-local addresses mapped. */
+  private async startSidecar(pod: LocalPod, container: Container): Promise<LocalSidecar> {
+    const image = container.image.replace(/:[^:/]+$/, '');
+    const tool = sidecarTools[image];
+    const binary = tool === undefined ? undefined : findTool(tool);
+    if (!binary) throw new Error(`${pod.name}/${container.name}: no local program for ${container.image} (${tool ?? 'not emulated'})`);
+    for (const p of container.ports ?? []) pod.ports.set(p.containerPort, await freePort());
+    const env = this.mapPodLocal(containerEnv(this.rendered, container, { name: pod.name, namespace: this.rendered.namespace }), pod.ports);
+    const sidecar: LocalSidecar = {
+      container,
+      env,
+      process: new LocalProcess(`${pod.name}/${container.name}`, [binary, ...(container.args ?? [])], { cwd: join(this.dir, pod.name), env: { PATH: process.env.PATH ?? '', ...env } }),
+    };
+    pod.sidecars.push(sidecar);
+    await this.waitForProbe(pod, container.readinessProbe!, `${container.name} readiness`, 30_000, container, sidecar.process);
+    return sidecar;
+  }
+
+  /**
+   * Inside a pod, 127.0.0.1:<containerPort> (or localhost) is another container of the same pod,
+   * and ":<containerPort>" a listen address on every interface; here both are the pod's loopback port.
+   */
+  private mapPodLocal(env: Record<string, string>, ports: Map<number, number>): Record<string, string> {
+    const local = (port: string) => ports.get(Number(port));
+    return Object.fromEntries(
+      Object.entries(env).map(([name, value]) => {
+        const listen = /^:(\d+)$/.exec(value);
+        if (listen && local(listen[1]!)) return [name, `127.0.0.1:${local(listen[1]!)}`];
+        return [name, value.replace(/\b(127\.0\.0\.1|localhost):(\d+)\b/g, (m, _host: string, port: string) => (local(port) ? `127.0.0.1:${local(port)}` : m))];
+      }),
+    );
+  }
+
+  /**
+   * The kubelet restarting a pod's main container in place (after it crashed, or was killed with
+   * `signal`): same pod name, ports and environment, a new process.
+   */
+  async restart(pod: LocalPod, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await pod.process.stop(signal);
+    pod.process = new LocalProcess(pod.name, pod.start.command, { cwd: pod.start.cwd, env: pod.start.env });
+    await this.waitForProbe(pod, pod.container.readinessProbe!, 'readiness after restart');
   }
 
   /** Starts or stops pods of a Deployment until `replicas` run; stopping sends SIGTERM to the newest. */
@@ -112,7 +173,8 @@ export class LocalCluster {
     command: string[],
     imageEnv: Record<string, string>,
   ): LocalPod {
-    const proc = new LocalProcess(name, command, { cwd: workload.kind === 'StatefulSet' ? join(this.dir, name) : this.image.workdir, env: { ...imageEnv, ...env } });
+    const start = { command, cwd: workload.kind === 'StatefulSet' ? join(this.dir, name) : this.image.workdir, env: { ...imageEnv, ...env } };
+    const proc = new LocalProcess(name, command, { cwd: start.cwd, env: start.env });
     const pod: LocalPod = {
       name,
       workload,
@@ -122,6 +184,8 @@ export class LocalCluster {
       ports,
       env,
       process: proc,
+      sidecars: [],
+      start,
     };
     this.pods.push(pod);
     return pod;
@@ -199,9 +263,9 @@ export class LocalCluster {
   }
 
   /** Runs a probe as the kubelet would (HTTP GET on the pod's port, or the exec command in the pod's env). */
-  async probe(pod: LocalPod, probe: Probe): Promise<{ ok: boolean; detail: string }> {
+  async probe(pod: LocalPod, probe: Probe, container: Container = pod.container): Promise<{ ok: boolean; detail: string }> {
     if (probe.httpGet) {
-      const port = resolvePort(pod.container, probe.httpGet.port);
+      const port = resolvePort(container, probe.httpGet.port);
       const local = port === undefined ? undefined : pod.ports.get(port);
       if (local === undefined) return { ok: false, detail: `probe port ${probe.httpGet.port} is not declared` };
       try {
@@ -221,13 +285,13 @@ export class LocalCluster {
     throw new Error(`${pod.name}: probe kind not emulated`);
   }
 
-  async waitForProbe(pod: LocalPod, probe: Probe, what: string, timeoutMs = 30_000): Promise<void> {
+  async waitForProbe(pod: LocalPod, probe: Probe, what: string, timeoutMs = 30_000, container = pod.container, proc = pod.process): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!pod.process.running) throw new Error(`${pod.name} exited before its ${what} probe passed: ${pod.process.output()}`);
-      const result = await this.probe(pod, probe);
+      if (!proc.running) throw new Error(`${pod.name} exited before its ${what} probe passed: ${proc.output()}`);
+      const result = await this.probe(pod, probe, container);
       if (result.ok) return;
-      if (Date.now() > deadline) throw new Error(`${pod.name} ${what} probe still failing after ${timeoutMs} ms: ${result.detail}\n${pod.process.output()}`);
+      if (Date.now() > deadline) throw new Error(`${pod.name} ${what} probe still failing after ${timeoutMs} ms: ${result.detail}\n${proc.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -238,6 +302,7 @@ export class LocalCluster {
     const timer = setTimeout(() => pod.process.child.kill('SIGKILL'), grace);
     const exit = await pod.process.stop('SIGTERM');
     clearTimeout(timer);
+    await Promise.all(pod.sidecars.map((s) => s.process.stop('SIGTERM')));
     return exit;
   }
 

@@ -37,9 +37,10 @@ export class LocalPrometheus {
     mkdirSync(join(dir, 'data'), { recursive: true });
     const targetsFile = join(dir, 'targets.json');
     const configFile = join(dir, 'prometheus.yml');
-    const config = rendered.get<ConfigMap>('ConfigMap', `${rendered.release}-prometheus`).data!['prometheus.yml']!;
-    writeFileSync(configFile, withFileDiscovery(config, targetsFile, '1s'));
+    const data = rendered.get<ConfigMap>('ConfigMap', `${rendered.release}-prometheus`).data!;
+    for (const [name, text] of Object.entries(data)) if (name !== 'prometheus.yml') writeFileSync(join(dir, name), text);
     const port = await freePort();
+    writeFileSync(configFile, withFileDiscovery(data['prometheus.yml']!, targetsFile, { scrapeInterval: '1s', configDir: dir, selfAddress: `127.0.0.1:${port}` }));
     const proc = new LocalProcess('prometheus', [prometheus, `--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '' },
@@ -60,7 +61,7 @@ export class LocalPrometheus {
         labels: p.labels,
         annotations: p.annotations,
         phase: 'Running',
-        containers: [{ name: p.container.name, ports: p.container.ports ?? [] }],
+        containers: [p.container, ...p.sidecars.map((s) => s.container)].map((c) => ({ name: c.name, ports: c.ports ?? [] })),
         address: (containerPort) => `127.0.0.1:${p.ports.get(containerPort)}`,
       }));
     const notRunHere: DiscoveredPod[] = this.cluster.rendered
@@ -83,6 +84,21 @@ export class LocalPrometheus {
   async activeTargets(): Promise<ActiveTarget[]> {
     const res = (await (await fetch(`http://127.0.0.1:${this.port}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: ActiveTarget[] } };
     return res.data.activeTargets;
+  }
+
+  /** Alerts pending or firing now (GET /api/v1/alerts). */
+  async alerts(): Promise<{ labels: Record<string, string>; state: 'pending' | 'firing'; activeAt: string }[]> {
+    const res = (await (await fetch(`http://127.0.0.1:${this.port}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: 'pending' | 'firing'; activeAt: string }[] } };
+    return res.data.alerts;
+  }
+
+  /** A range query (what a Grafana panel sends); throws with Prometheus' error for a query it refuses. */
+  async queryRange(expr: string, start: number, end: number, stepSeconds: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
+    const params = new URLSearchParams({ query: expr, start: String(start / 1000), end: String(end / 1000), step: String(stepSeconds) });
+    const res = await fetch(`http://127.0.0.1:${this.port}/api/v1/query_range`, { method: 'POST', body: params });
+    const body = (await res.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; values: [number, string][] }[] } };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+    return body.data!.result;
   }
 
   /** An instant query; throws with Prometheus' error for a query it refuses. */

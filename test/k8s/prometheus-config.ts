@@ -61,21 +61,48 @@ export function podTargets(pods: DiscoveredPod[]): { targets: string[]; labels: 
   return groups;
 }
 
+export interface LocalConfigOptions {
+  /** Replaces the global scrape and evaluation intervals (tests run faster than the chart's 5 s). */
+  scrapeInterval?: string;
+  /**
+   * Where the Prometheus ConfigMap's files are here: rule_files under its mount path
+   * (/etc/prometheus) are pointed at this folder.
+   */
+  configDir?: string;
+  /** host:port Prometheus listens on here, for its own job (the chart scrapes localhost:9090). */
+  selfAddress?: string;
+}
+
+/** Where the chart mounts the Prometheus ConfigMap (templates/prometheus/deployment.yaml). */
+export const prometheusConfigMount = '/etc/prometheus';
+
 /**
  * The chart's Prometheus config with Kubernetes discovery swapped for a file of discovered targets,
- * everything else (relabel rules, paths, other jobs) untouched. Debian builds Prometheus without
- * Kubernetes discovery, so this is how its prometheus and promtool take the chart's config.
+ * everything else (relabel rules, rule files, other jobs) as rendered, adapted to this machine by
+ * `opts`. Debian builds Prometheus without Kubernetes discovery, so this is how its prometheus and
+ * promtool take the chart's config.
  */
-export function withFileDiscovery(configText: string, targetsFile: string, scrapeInterval?: string): string {
-  const config = parse(configText) as { global?: Record<string, string>; scrape_configs: ScrapeConfig[] };
+export function withFileDiscovery(configText: string, targetsFile: string, opts: LocalConfigOptions = {}): string {
+  const config = parse(configText) as {
+    global?: Record<string, string>;
+    rule_files?: string[];
+    scrape_configs: (ScrapeConfig & { static_configs?: { targets: string[] }[] })[];
+  };
   let swapped = 0;
   for (const job of config.scrape_configs) {
+    if (job.job_name === 'prometheus' && opts.selfAddress) job.static_configs = [{ targets: [opts.selfAddress] }];
     if (!job.kubernetes_sd_configs) continue;
     delete job.kubernetes_sd_configs;
     job.file_sd_configs = [{ files: [targetsFile], refresh_interval: '1s' }];
     swapped += 1;
   }
   if (swapped === 0) throw new Error('the Prometheus config has no kubernetes_sd_configs to swap');
-  if (scrapeInterval) config.global = { ...config.global, scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval };
+  if (opts.scrapeInterval) config.global = { ...config.global, scrape_interval: opts.scrapeInterval, evaluation_interval: opts.scrapeInterval };
+  if (config.rule_files) {
+    config.rule_files = config.rule_files.map((file) => {
+      if (!file.startsWith(`${prometheusConfigMount}/`)) throw new Error(`rule file ${file} is not in the ConfigMap mounted at ${prometheusConfigMount}`);
+      return opts.configDir ? `${opts.configDir}${file.slice(prometheusConfigMount.length)}` : file;
+    });
+  }
   return stringify(config);
 }

@@ -50,7 +50,7 @@ describe('skaffold.yaml', () => {
     expect(values.image.pullPolicy).toBe('IfNotPresent');
   });
 
-  it('forwards ports of Services the chart renders (host, Grafana, Prometheus)', (ctx) => {
+  it('forwards ports of Services the chart renders (host, Grafana, Prometheus, Jaeger)', (ctx) => {
     const { helm } = needTools(ctx, ['helm'] as const);
     const [release] = config.deploy.helm.releases;
     const set = Object.fromEntries(Object.entries(release!.setValues ?? {}).map(([k, v]) => [k, String(v)]));
@@ -61,7 +61,7 @@ describe('skaffold.yaml', () => {
       expect(service.spec.ports.map((p) => p.port), f.resourceName).toContain(f.port);
       return service.metadata.labels?.['app.kubernetes.io/component'];
     });
-    expect(forwarded.sort()).toEqual(['grafana', 'host', 'prometheus']);
+    expect(forwarded.sort()).toEqual(['grafana', 'host', 'jaeger', 'prometheus']);
     expect(new Set(config.portForward.map((f) => f.localPort)).size).toBe(config.portForward.length);
   });
 });

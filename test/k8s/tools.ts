@@ -5,6 +5,15 @@ import { delimiter, join } from 'node:path';
 export const repoRoot = join(import.meta.dirname, '..', '..');
 const toolsDir = join(repoRoot, '.tools');
 
+/** The Jaeger the trace test runs: Go module v1.75.0 is Jaeger 2.12.0 (scripts/setup.sh builds it). */
+export const jaegerModuleVersion = 'v1.75.0';
+
+/** Names a tool goes by here: Debian calls redis_exporter prometheus-redis-exporter; Jaeger's name carries its version. */
+const toolNames: Record<string, string[]> = {
+  redis_exporter: ['redis_exporter', 'prometheus-redis-exporter'],
+  jaeger: [`jaeger-${jaegerModuleVersion}`],
+};
+
 /** What each external tool is for and how to get it; scripts/setup.sh installs all of them. */
 const installHints: Record<string, string> = {
   helm: 'helm renders and lints the chart; scripts/setup.sh installs it (go install helm.sh/helm/v3/cmd/helm@v3.22.0 into .tools/bin)',
@@ -13,6 +22,9 @@ const installHints: Record<string, string> = {
   prometheus: 'prometheus scrapes the local cluster; scripts/setup.sh installs it (Debian package prometheus)',
   'redis-server': 'redis-server runs the chart\'s Redis locally; scripts/setup.sh installs it (Debian package redis-server)',
   'redis-cli': 'redis-cli runs the Redis probes locally; scripts/setup.sh installs it (Debian package redis-tools)',
+  redis_exporter:
+    'redis_exporter exports Redis metrics for the observability proof; scripts/setup.sh installs it (Debian package prometheus-redis-exporter, the version the chart pins)',
+  jaeger: `Jaeger receives the roles' traces in the trace test; scripts/setup.sh builds it (Go module github.com/jaegertracing/jaeger/cmd/jaeger@${jaegerModuleVersion} into .tools/bin/jaeger-${jaegerModuleVersion})`,
   'k8s-json-schema': 'the Kubernetes JSON schemas validate the rendered objects; scripts/setup.sh installs them (pip package kubernetes-validate into .tools/k8s-schemas)',
 };
 
@@ -20,9 +32,11 @@ const installHints: Record<string, string> = {
 export function findTool(name: string): string | undefined {
   if (name === 'k8s-json-schema') return kubeSchemaDir();
   const dirs = [...(process.env.PATH ?? '').split(delimiter), join(toolsDir, 'bin')];
-  for (const dir of dirs) {
-    const candidate = join(dir, name);
-    if (dir && existsSync(candidate)) return candidate;
+  for (const file of toolNames[name] ?? [name]) {
+    for (const dir of dirs) {
+      const candidate = join(dir, file);
+      if (dir && existsSync(candidate)) return candidate;
+    }
   }
   return undefined;
 }

@@ -72,13 +72,15 @@ describe('readiness follows Redis', () => {
 
     await redis.server.stop();
     for (const p of running) {
+      // A read loop may notice the stop a moment before the command connection does: wait for the
+      // 503 that names Redis, not the first one.
       const notReady = await eventually(
         async () => {
           const r = await p.get('/readyz');
-          return r.status === 503 ? r : undefined;
+          return r.status === 503 && r.body.includes('"redis"') ? r : undefined;
         },
         10_000,
-        `${p.role} /readyz 503`,
+        `${p.role} /readyz 503 naming redis`,
       );
       expect(JSON.parse(notReady.body)).toMatchObject({ status: 'not ready', failing: { redis: expect.stringContaining('not connected') } });
       // Alive all the same: restarting the pod would not bring Redis back.

@@ -109,6 +109,27 @@ describe('Prometheus metrics', () => {
     expect(await roles.guest.metric('event_planner_stream_messages_consumed_total', { stream: 'guest_inbox', group: 'guests', outcome: 'acked' })).toBe(1);
   });
 
+  it('reports readiness and live read loops, and starts the counters alerts rely on at 0', async () => {
+    for (const role of ['coordinator', 'guest', 'host'] as const) expect(await roles[role].metric('event_planner_ready'), role).toBe(1);
+    const loops = { coordinator: ['event_invitations', 'coordinators'], guest: ['guest_inbox', 'guests'], host: ['event_summaries', 'host:metrics-host'] } as const;
+    for (const [role, [stream, group]] of Object.entries(loops)) {
+      const p = roles[role as keyof typeof loops];
+      expect(await p.metric('event_planner_stream_consumers_active', { stream, group }), `${role} read loop`).toBe(1);
+      // Born at 0, so the first dead letter of a consumer is an increase (DeadLettersIncreasing).
+      const { body } = await p.get('/metrics');
+      for (const outcome of ['acked', 'retried', 'dead_lettered']) {
+        expect(body, `${role} ${outcome}`).toMatch(new RegExp(`^event_planner_stream_messages_consumed_total\\{[^}]*stream="${stream}",group="${group}",outcome="${outcome}"`, 'm'));
+      }
+      expect(body).toMatch(new RegExp(`^event_planner_stream_reclaimed_total\\{[^}]*stream="${stream}",group="${group}"[^}]*\\} 0$`, 'm'));
+    }
+    const coordinator = (await roles.coordinator.get('/metrics')).body;
+    for (const reason of ['all_replied', 'deadline', 'no_guests']) expect(coordinator).toMatch(new RegExp(`^event_planner_summaries_total\\{[^}]*reason="${reason}"`, 'm'));
+    expect(await roles.coordinator.metric('event_planner_summaries_total', { reason: 'deadline' })).toBe(0);
+    // The RSVP mix per persona group is one query over the guests' own counter.
+    expect(labelNames((await roles.guest.get('/metrics')).body, 'event_planner_guest_replies_sent_total')).toEqual(new Set(['role', 'reply', 'persona_group']));
+    expect(await roles.guest.metric('event_planner_guest_replies_sent_total', { persona_group: 'original' })).toBe(5);
+  });
+
   it('stream gauges come from one role only, so replicas do not duplicate series', async () => {
     for (const role of ['guest', 'host'] as const) {
       const { body } = await roles[role].get('/metrics');

@@ -377,6 +377,100 @@ describe('a network cut while the consumer is blocked, longer than the block tim
   }, 40_000);
 });
 
+describe('settling while the command connection is down', () => {
+  it('an acknowledgement that cannot reach Redis is sent again once it can: nothing is handled twice', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const starts: string[] = [];
+    const { consumer, connections, metrics } = await startConsumer({
+      handleEntry: async (entry) => {
+        starts.push(entry.id);
+        await gate;
+        return ack;
+      },
+    });
+    const c = redis.client;
+    for (let i = 0; i < 5; i += 1) await c.xadd(stream, '*', 'n', String(i));
+    await eventually(() => consumer.inFlightCount === 5, 3_000, 'five in flight');
+    // Cut the command connection (not the reader's) and let the handlers finish at that moment.
+    const name = String(await connections.command.client('GETNAME'));
+    await c.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes', ...(await clientIdsNamed(name)));
+    await eventually(() => !connections.isReady(), 2_000, 'command connection down');
+    release();
+    await eventually(async () => (await pendingCount(c, stream, group)) === 0, 10_000, 'all acknowledged');
+    await delay(500);
+    expect(starts).toHaveLength(5);
+    expect(new Set(starts).size).toBe(5);
+    expect(await counterValue(metrics, 'event_planner_stream_messages_consumed_total', { outcome: 'acked' })).toBe(5);
+  });
+});
+
+/** CLIENT KILL filters (ID <id> …) for every connection with this name. */
+async function clientIdsNamed(name: string): Promise<string[]> {
+  const list = String(await redis.client.client('LIST'));
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /id=(\d+)/.exec(line)![1]!);
+  expect(ids.length).toBeGreaterThan(0);
+  return ids.flatMap((id) => ['ID', id]);
+}
+
+describe('Redis restarting under entries in flight', () => {
+  it.each([
+    ['the readers', (hello: string) => /setname/i.test(hello) && !hello.includes(':read:')],
+    ['the command connection', (hello: string) => hello.includes(':read:')],
+  ])('re-reading them after a restart counts no delivery, whichever connection is back first (%s)', async (_first, holdBack) => {
+    const aof = await startTestRedis();
+    cleanups.push(() => aof.stop());
+    const proxy = await new TcpProxy(aof.server.port).listen();
+    cleanups.push(() => proxy.close());
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const starts = new Map<string, number[]>();
+    const { consumer, metrics } = await startConsumer({
+      url: proxy.url,
+      // A claim timeout far beyond the test: only the re-read after the restart takes entries up.
+      settings: { claimIdleMs: 60_000, backoffMaxMs: 400, concurrency: 22 },
+      handleEntry: async (entry) => {
+        starts.set(entry.id, [...(starts.get(entry.id) ?? []), entry.deliveries]);
+        await gate;
+        return ack;
+      },
+    });
+    const c = aof.client;
+    for (let i = 0; i < 20; i += 1) await c.xadd(stream, '*', 'n', String(i));
+    await eventually(() => consumer.inFlightCount === 20, 5_000, '20 in flight');
+
+    let orphan = '';
+    for (let restart = 0; restart < 2; restart += 1) {
+      await aof.server.kill();
+      await eventually(() => !consumer.isHealthy(), 5_000, 'not healthy while Redis is down');
+      proxy.hold(holdBack);
+      await aof.server.start();
+      if (restart === 0) {
+        // Delivered to this consumer in a reply it never got (read here while it waits for its
+        // connections): pending under its name, never handled.
+        orphan = (await c.xadd(stream, '*', 'n', 'orphan')) as string;
+        await c.xreadgroup('GROUP', group, 'c1', 'COUNT', 1, 'STREAMS', stream, '>');
+      }
+      await eventually(() => proxy.holding >= 1, 5_000, 'a connection held back');
+      await delay(1_000);
+      proxy.release();
+      await eventually(() => consumer.isHealthy(), 10_000, 'healthy again');
+    }
+    await eventually(() => starts.has(orphan), 5_000, 'the orphan taken up');
+    const rows = (await c.xpending(stream, group, '-', '+', 100)) as [string, string, number, number][];
+    expect(rows).toHaveLength(21);
+    expect(rows.filter(([, , , deliveries]) => deliveries !== 1)).toEqual([]);
+    release();
+    await eventually(async () => (await pendingCount(c, stream, group)) === 0, 5_000, 'all acknowledged');
+    expect([...starts.values()].every((list) => list.length === 1 && list[0] === 1)).toBe(true);
+    expect(starts.size).toBe(21);
+    expect(await counterValue(metrics, 'event_planner_stream_suspects_total')).toBe(0);
+  }, 60_000);
+});
+
 function fieldsOf(flat: Buffer[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) {

@@ -53,6 +53,9 @@ describe('every reply sent three times', () => {
               message: 'said three times',
               timestamp: new Date().toISOString(),
               sequence: d.sequence,
+              replyRev: 0,
+              plusOnes: 0,
+              answers: {},
             });
             await c.pipeline().xadd(streams.responses, '*', ...fields).xadd(streams.responses, '*', ...fields).exec();
             late.push(delay(random() * 400).then(() => c.xadd(streams.responses, '*', ...fields)));

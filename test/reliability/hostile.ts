@@ -99,7 +99,7 @@ const makers: Maker[] = [
     return { stream: streams.invitations, fields: flatten(f), kind: 'oversized value', codes: ['field_too_large'] };
   },
   (n, random) => {
-    const f = { ...validInvitation(n), v: pick(random, ['2', '999', '1.0', '', 'v1', '0']) };
+    const f = { ...validInvitation(n), v: pick(random, ['3', '999', '1.0', '', 'v1', '0']) };
     return { stream: pick(random, [streams.invitations, streams.responses]), fields: flatten(f), kind: 'unknown schema version', codes: ['unsupported_schema_version'] };
   },
   (n, random) => {

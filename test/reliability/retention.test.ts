@@ -107,6 +107,9 @@ describe('retention', () => {
       message: 'Sorry, only saw it now',
       timestamp: new Date().toISOString(),
       sequence: 0,
+      replyRev: 0,
+      plusOnes: 0,
+      answers: {},
     });
     await c.xadd(streams.responses, '*', ...late);
     await eventually(async () => (await c.hlen(eventKeys('ret-late').late)) === 1 || undefined, 10_000, 'late reply recorded');

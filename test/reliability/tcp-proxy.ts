@@ -7,6 +7,8 @@ interface Pair {
   upstream: Socket | undefined;
   /** Cut by a blackhole: forwards nothing, ever again (a peer that vanished sends no FIN). */
   dead: boolean;
+  /** What the client sent before the pair was connected upstream (held, or not decided yet). */
+  waiting: Buffer[] | undefined;
 }
 
 /**
@@ -17,12 +19,18 @@ interface Pair {
  * - reset: every connection is reset (RST) and new ones are reset at once (a restarted peer, a
  *   firewall rejecting). Clients notice immediately.
  * `heal()` lets new connections through again.
+ *
+ * `hold(match)` makes new connections whose first bytes match wait, unanswered, until `release()`;
+ * the others pass. A Redis client names its connection in its first command (CLIENT SETNAME), so a
+ * test can choose which of a process' connections comes back first after Redis restarts.
  */
 export class TcpProxy {
   private readonly target: { host: string; port: number };
   private server: Server | undefined;
   private readonly pairs = new Set<Pair>();
   private current: ProxyMode = 'pass';
+  private holdMatch: ((hello: string) => boolean) | undefined;
+  private readonly held = new Set<Pair>();
   port = 0;
 
   constructor(targetPort: number, targetHost = '127.0.0.1') {
@@ -62,6 +70,23 @@ export class TcpProxy {
     this.current = 'pass';
   }
 
+  /** New connections whose first bytes (as text) match wait until `release()`. */
+  hold(match: (hello: string) => boolean): void {
+    this.holdMatch = match;
+  }
+
+  /** Connects the held connections upstream (in the order they came) and stops holding. */
+  release(): void {
+    this.holdMatch = undefined;
+    for (const pair of [...this.held]) this.connectUpstream(pair);
+    this.held.clear();
+  }
+
+  /** Connections waiting in `hold`. */
+  get holding(): number {
+    return this.held.size;
+  }
+
   /** Connections currently open through the proxy (live and dead). */
   get connections(): number {
     return this.pairs.size;
@@ -77,12 +102,13 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
-    const pair: Pair = { client, upstream: undefined, dead: this.current === 'blackhole' };
+    const pair: Pair = { client, upstream: undefined, dead: this.current === 'blackhole', waiting: [] };
     this.pairs.add(pair);
     client.on('error', () => undefined);
     client.on('close', () => {
       pair.upstream?.destroy();
       this.pairs.delete(pair);
+      this.held.delete(pair);
     });
     if (this.current === 'reset') {
       this.resetPair(pair);
@@ -93,18 +119,34 @@ export class TcpProxy {
       client.on('data', () => undefined);
       return;
     }
+    client.on('data', (chunk) => {
+      if (pair.dead) return;
+      if (pair.upstream) {
+        pair.upstream.write(chunk);
+        return;
+      }
+      pair.waiting!.push(chunk);
+      if (pair.waiting!.length > 1 || this.held.has(pair)) return;
+      // The first bytes decide whether this connection is held.
+      if (this.holdMatch?.(chunk.toString('latin1'))) this.held.add(pair);
+      else this.connectUpstream(pair);
+    });
+    if (!this.holdMatch) this.connectUpstream(pair);
+  }
+
+  private connectUpstream(pair: Pair): void {
+    if (pair.upstream || pair.client.destroyed) return;
     const upstream = connect(this.target.port, this.target.host);
     pair.upstream = upstream;
     upstream.on('error', () => undefined);
     upstream.on('close', () => {
-      if (!pair.dead) client.destroy();
-    });
-    client.on('data', (chunk) => {
-      if (!pair.dead) upstream.write(chunk);
+      if (!pair.dead) pair.client.destroy();
     });
     upstream.on('data', (chunk) => {
-      if (!pair.dead) client.write(chunk);
+      if (!pair.dead) pair.client.write(chunk);
     });
+    for (const chunk of pair.waiting!.splice(0)) upstream.write(chunk);
+    pair.waiting = undefined;
   }
 
   private resetPair(pair: Pair): void {

@@ -4,8 +4,12 @@ import { decide, parsePersonas, presets } from '../../services/guest/personas.ts
 import { planReply } from '../../services/guest/reply-maker.ts';
 import { mulberry32 } from '../../services/shared/util/random.ts';
 import type { Delivery } from '../../services/shared/schema/delivery.ts';
+import { defaultEventOptions } from '../../services/shared/schema/event-definition.ts';
 
 const delivery = (invitationId: string): Delivery => ({
+  ...defaultEventOptions,
+  type: 'request',
+  revision: 1,
   invitationId,
   eventName: 'e',
   eventDate: '',

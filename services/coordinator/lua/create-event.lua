@@ -1,6 +1,8 @@
 --[[
   Creates an event from an invitation, once. A replayed invitation (redelivery after a crash, or a
-  host publishing the same id again) finds the event and changes nothing.
+  host publishing the same id again) finds the event and changes nothing; the caller compares the
+  owner and content fingerprint it gets back, so an id reused by another host application or for
+  other content is refused rather than taken for a replay.
 
   KEYS[1] event:{id}           hash
   KEYS[2] event:{id}:invited   hash guestId -> "<agentId>\t<guest name>"
@@ -12,18 +14,18 @@
   ARGV[3] retention of a summarized event (ms)
   ARGV[4] summary list cap
   ARGV[5] n = number of event field pairs that follow
-  ARGV[6 .. 5+2n]  event fields (id, event_name, host_id, ...)
+  ARGV[6 .. 5+2n]  event fields (id, event_name, host_id, fingerprint, ...)
   ARGV[6+2n ..]    invited guests: guestId, "<agentId>\t<name>", ...
 
   Output: {'created', total_invited, summary-or-false}  (summary when nobody was invited)
-          {'exists', status, deadline}
+          {'exists', status, deadline, host_id, fingerprint}  (fingerprint false for events older than it)
 ]]
 --- @include "finalize"
 --- @include "lifetime"
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local ev = redis.call('HMGET', KEYS[1], 'status', 'deadline')
-  return { 'exists', ev[1], ev[2] }
+  local ev = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'host_id', 'fingerprint')
+  return { 'exists', ev[1], ev[2], ev[3], ev[4] }
 end
 
 local n = tonumber(ARGV[5])

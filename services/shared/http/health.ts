@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { Metrics } from '../telemetry/metrics.ts';
 
 export interface ReadinessCheck {
@@ -61,12 +62,26 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
     return { status: 'ok' };
   });
 
-  app.get('/readyz', async (_request, reply) => {
+  const failingChecks = (): Record<string, string> => {
     const failing: Record<string, string> = {};
     for (const { name, check } of opts.readiness) {
       const result = check();
       if (result !== true) failing[name] = result;
     }
+    return failing;
+  };
+  // What the kubelet sees at /readyz, as a metric: Prometheus keeps the history the probe does not.
+  new Gauge({
+    name: 'event_planner_ready',
+    help: '1 while /readyz answers 200 (Redis connected, consumer loops running, not starting or shutting down).',
+    registers: [opts.metrics.registry],
+    collect() {
+      this.set(Object.keys(failingChecks()).length === 0 ? 1 : 0);
+    },
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    const failing = failingChecks();
     if (Object.keys(failing).length > 0) return reply.code(503).send({ status: 'not ready', failing });
     return { status: 'ready' };
   });

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
+import { join } from 'node:path';
 import { registryKeys } from '../streams/keys.ts';
+import { loadLuaScript, runScript, sharedScriptDir } from '../streams/scripts.ts';
+
+const epochScript = loadLuaScript(join(sharedScriptDir, 'registry-epoch.lua'));
+
+/** Life of the registry's epoch marker: bounded, and long enough that it rarely starts anew. */
+export const registryEpochTtlMs = 86_400_000;
 
 /** A simulated guest as the registry knows it. */
 export interface GuestProfile {
@@ -29,6 +36,7 @@ export const minRegistrationTtlMs = 60_000;
  *   registry:agents                    zset agentId -> last heartbeat (ms)
  *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}   (expire, see below)
  *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
+ *   registry:epoch                     string: when the registry (re)started filling (see rebuildingFor)
  * The two hashes are a lease: every heartbeat extends them by `registrationTtlMs`, so the hashes
  * of an agent that died, or whose deregistration was cut short, go by themselves.
  */
@@ -52,20 +60,35 @@ export class GuestRegistry {
     for (let i = 0; i < guestArgs.length; i += 2_000) tx.hset(guestsKey, ...guestArgs.slice(i, i + 2_000));
     tx.hset(infoKey, 'group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid);
     tx.pexpire(guestsKey, this.registrationTtlMs).pexpire(infoKey, this.registrationTtlMs);
-    await tx.exec();
+    await Promise.all([tx.exec(), this.markEpoch()]);
     await this.redis.zadd(registryKeys.agents, now, agent.agentId);
   }
 
   /** Refreshes the heartbeat; false when the registration is gone (Redis lost it) and must be redone. */
   async heartbeat(agentId: string, now = Date.now()): Promise<boolean> {
-    const [[, added], [, exists]] = (await this.redis
+    const beat = this.redis
       .pipeline()
       .zadd(registryKeys.agents, now, agentId)
       .exists(registryKeys.agentGuests(agentId))
       .pexpire(registryKeys.agentGuests(agentId), this.registrationTtlMs)
-      .pexpire(registryKeys.agentInfo(agentId), this.registrationTtlMs)
-      .exec()) as [[null, number], [null, number]];
+      .pexpire(registryKeys.agentInfo(agentId), this.registrationTtlMs);
+    const [[[, added], [, exists]]] = (await Promise.all([beat.exec(), this.markEpoch()])) as [[[null, number], [null, number]], number];
     return added === 0 && exists === 1;
+  }
+
+  /**
+   * How much longer the registry may still be rebuilding, in ms (0: it is complete). A registry
+   * whose epoch began less than `ttlMs` ago (Redis came back empty, or the system just started)
+   * may lack agents that are alive and register again at their next heartbeat, within `ttlMs`.
+   * Sets the epoch if it is missing, so that "rebuilding" ends even when no agent exists at all.
+   */
+  async rebuildingFor(ttlMs: number): Promise<number> {
+    return Math.max(0, ttlMs - (await this.markEpoch()));
+  }
+
+  /** Sets the epoch marker if it is missing; returns its age in ms. */
+  private async markEpoch(): Promise<number> {
+    return Number(await runScript<number>(this.redis, epochScript, [registryKeys.epoch], [registryEpochTtlMs]));
   }
 
   async deregister(agentId: string): Promise<void> {

@@ -1,84 +1,102 @@
-import { type Parsed, FieldReader, SCHEMA_VERSION, parseTimestamp } from './validation.ts';
+import { createHash } from 'node:crypto';
 import { toFieldList } from '../streams/entry.ts';
+import {
+  type EventDefinition,
+  type OpeningCheck,
+  definitionFields,
+  openingProblem,
+  readEventDefinition,
+} from './event-definition.ts';
+import { type Parsed, FieldReader, SCHEMA_VERSION } from './validation.ts';
 
-/** What an event is: the original invitation's descriptive fields, carried by deliveries too. */
-export interface EventDetails {
-  eventName: string;
-  eventDate: string;
-  eventTime: string;
-  location: string;
-  description: string;
-  hostName: string;
-  hostId: string;
-}
+export {
+  type EventDetails,
+  eventDetailFields,
+  readEventDetails,
+  textRules,
+} from './event-definition.ts';
 
-/** An invitation as hosts publish it on `event_invitations` (the original's fields plus extras). */
-export interface Invitation extends EventDetails {
+/** iTIP methods an organizer sends: REQUEST (create or update) and CANCEL. */
+export const methods = ['REQUEST', 'CANCEL'] as const;
+export type Method = (typeof methods)[number];
+
+/**
+ * An invitation entry on `event_invitations`: the whole event as of one revision (docs/EVENTS.md).
+ * Entries can be applied in any order: a revision at or below the one applied is a replay.
+ */
+export interface Invitation extends EventDefinition {
+  /** The event's UID, global across host applications. */
   id: string;
-  /** When the host created it, as sent (ISO 8601; the original's local time without zone is kept). */
-  timestamp: string;
-  /** iCalendar-style SEQUENCE: 0 for the first version. */
+  method: Method;
+  /** The host's change counter: 1 when created. */
+  revision: number;
+  /** iCalendar SEQUENCE of this revision. */
   sequence: number;
-  /** RSVP deadline (ms since epoch) if the host set one; otherwise the coordinator's default applies. */
-  rsvpDeadline?: number;
-}
-
-export function parseInvitation(fields: Record<string, string>): Parsed<Invitation> {
-  const r = new FieldReader(fields);
-  const deadlineText = fields.rsvp_deadline;
-  const invitation: Invitation = {
-    id: r.identifier('id'),
-    ...readEventDetails(r, true),
-    timestamp: r.timestamp('timestamp'),
-    sequence: r.integer('sequence', 0, 0, 1_000_000),
-    rsvpDeadline: undefined,
-  };
-  if (deadlineText !== undefined && deadlineText !== '') {
-    const ms = parseTimestamp(deadlineText);
-    if (ms === undefined) return { ok: false, reason: 'invalid_field: rsvp_deadline is not an ISO 8601 date-time' };
-    invitation.rsvpDeadline = ms;
-  }
-  if (r.problem) return { ok: false, reason: r.problem };
-  return { ok: true, value: invitation };
-}
-
-/** The entry a host adds to `event_invitations`. */
-export function invitationFields(inv: Invitation): string[] {
-  return toFieldList({
-    id: inv.id,
-    ...eventDetailFields(inv),
-    timestamp: inv.timestamp,
-    v: SCHEMA_VERSION,
-    sequence: inv.sequence,
-    rsvp_deadline: inv.rsvpDeadline === undefined ? undefined : new Date(inv.rsvpDeadline).toISOString(),
-  });
-}
-
-/** The event's descriptive fields under the original's names. */
-export function eventDetailFields(d: EventDetails): Record<string, string> {
-  return {
-    event_name: d.eventName,
-    event_date: d.eventDate,
-    event_time: d.eventTime,
-    location: d.location,
-    description: d.description,
-    host_name: d.hostName,
-    host_id: d.hostId,
-  };
+  /** When the host created this revision, as sent (the original sends a local time without zone). */
+  timestamp: string;
+  /** Written in the original's format (no `v`): date and time are descriptive text, as there. */
+  legacy: boolean;
 }
 
 /**
- * Reads the descriptive fields. From a host (`check: true`) dates, times and the host id are
- * validated; further hops carry what the coordinator already accepted and only need a name.
+ * How far the coordinator lets a deadline lie before the entry's publication time (its id): the
+ * API checks against its own clock, and the entry id comes from Redis' clock a moment later. This
+ * covers that moment and the skew between the two clocks, so nothing the API accepted is
+ * dead-lettered as past.
  */
-export function readEventDetails(r: FieldReader, check: boolean): EventDetails {
-  return {
-    eventName: r.required('event_name'),
-    eventDate: check ? r.date('event_date') : r.optional('event_date'),
-    eventTime: check ? r.time('event_time') : r.optional('event_time'),
-    location: r.optional('location'),
-    description: r.optional('description'),
-    hostName: r.optional('host_name'),
-    hostId: check ? r.identifier('host_id') : r.optional('host_id'),
+export const CLOCK_ALLOWANCE_MS = 60_000;
+
+/** The limit of a version's window (deadline, publish_at, expires_at after publication). */
+export { limits as eventLimits } from './event-definition.ts';
+
+/**
+ * Reads and checks an invitation entry. The rules that depend on time (deadline, start, expiry
+ * ahead of publication) bind an entry that opens a version: the first revision always (checked
+ * here); a later revision only when it raises SEQUENCE, which the coordinator finds out against the
+ * event's state and checks with `openingProblem` then.
+ */
+export function parseInvitation(fields: Record<string, string>, check: OpeningCheck): Parsed<Invitation> {
+  const r = new FieldReader(fields);
+  const invitation: Invitation = {
+    id: r.identifier('id'),
+    method: r.choice('method', methods, 'REQUEST'),
+    revision: r.integer('revision', 1, 1, 1_000_000),
+    sequence: r.integer('sequence', 0, 0, 1_000_000),
+    timestamp: r.timestamp('timestamp'),
+    legacy: fields.v === undefined,
+    ...readEventDefinition(r, true),
   };
+  const failure = r.failure();
+  if (failure) return failure;
+  if (invitation.revision === 1 && invitation.method === 'REQUEST') {
+    const opening = openingProblem(invitation, invitation.legacy, check);
+    if (!opening.ok) return opening;
+  }
+  return { ok: true, value: invitation };
+}
+
+/** The entry a host adds to `event_invitations` for one revision. */
+export function invitationFields(inv: Invitation): string[] {
+  return toFieldList({
+    id: inv.id,
+    ...definitionFields(inv),
+    timestamp: inv.timestamp,
+    v: SCHEMA_VERSION,
+    method: inv.method === 'REQUEST' ? undefined : inv.method,
+    revision: inv.revision,
+    sequence: inv.sequence,
+  });
+}
+
+/**
+ * What makes two entries the same revision of the same event: everything but the creation
+ * timestamp and transport fields (schema version, trace context). A replay of an entry has the
+ * same fingerprint; an id (and revision) used again for something else does not.
+ */
+export function invitationFingerprint(inv: Invitation): string {
+  const content = { ...definitionFields(inv), id: inv.id, method: inv.method, revision: inv.revision, sequence: inv.sequence };
+  const canonical = Object.entries(content)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }

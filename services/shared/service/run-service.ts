@@ -3,12 +3,14 @@ import { Gauge } from 'prom-client';
 import { type CommonConfig, type Role, readCommonConfig } from '../config/common-config.ts';
 import { ConfigError, EnvReader, loadDotEnv } from '../config/env.ts';
 import type { StreamSettings } from '../config/stream-settings.ts';
+import { answerErrors, newRequestId, strictValidation } from '../http/errors.ts';
 import { type ReadinessCheck, healthRoutes } from '../http/health.ts';
 import { recordRequestMetrics } from '../http/request-metrics.ts';
 import { listenProblem } from './listen-problem.ts';
 import { traceRequests } from '../http/request-tracing.ts';
 import { type Logger, createLogger } from '../logging/logger.ts';
 import { RedisConnections } from '../streams/connection.ts';
+import { RedisWriteProbe } from '../streams/write-probe.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import { tracingEnabled } from '../telemetry/trace-context.ts';
 import { stopTracing } from '../telemetry/tracing.ts';
@@ -89,7 +91,11 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     // Probes and scrapes every few seconds would drown the flow lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    ajv: strictValidation,
+    genReqId: newRequestId,
   }) as unknown as FastifyInstance;
+  answerErrors(app);
+  const writeProbe = new RedisWriteProbe({ connections, consumer: config.consumerName, socketTimeoutMs: config.redis.socketTimeoutMs, log, metrics });
   const ctx: ServiceContext = { config, log, metrics, connections, app };
 
   let role: RoleInstance | undefined;
@@ -102,6 +108,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     readiness: [
       { name: 'shutdown', check: () => (shuttingDown ? 'shutting down' : true) },
       { name: 'redis', check: () => (connections.isReady() ? true : `not connected to ${config.redis.display}`) },
+      { name: 'redis-writes', check: () => writeProbe.check() },
       { name: 'role', check: () => (role ? true : 'starting') },
       {
         name: 'consumers',
@@ -154,6 +161,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
         log.error({ err: String(error) }, 'error while stopping');
       }
       await app.close().catch(() => undefined);
+      writeProbe.stop();
       await connections.close();
       await stopTracing();
       clearTimeout(hardStop);
@@ -176,6 +184,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
   }
 
   await connections.connect();
+  writeProbe.start();
   if (!shuttingDown) {
     role = await def.start(ctx, roleConfig);
     log.info(`${def.role} started`);

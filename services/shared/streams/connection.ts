@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/redis-config.ts';
 import type { Logger } from '../logging/logger.ts';
+import { SocketWatchdog } from './socket-watchdog.ts';
 
 /** Thrown to callers while Redis is unreachable, so they fail fast instead of queueing without bound. */
 export class RedisUnavailableError extends Error {
@@ -18,7 +19,7 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
-function baseOptions(config: RedisConfig, name: string, socketTimeoutMs: number): RedisOptions {
+function baseOptions(config: RedisConfig, name: string): RedisOptions {
   return {
     host: config.host,
     port: config.port,
@@ -35,9 +36,8 @@ function baseOptions(config: RedisConfig, name: string, socketTimeoutMs: number)
     maxRetriesPerRequest: 0,
     keepAlive: 10_000,
     connectTimeout: 5_000,
-    // TCP keep-alive does not notice a cut where nothing answers at all (or a proxy still does):
-    // no reply within this time while a command (handshake included) waits means a dead socket.
-    socketTimeout: socketTimeoutMs,
+    // No `socketTimeout`: its timer outlives the socket it was armed for and drops the next one
+    // (ioredis#2147). Every client gets a SocketWatchdog instead (socket-watchdog.ts).
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 3_000) + Math.floor(Math.random() * 100),
   };
 }
@@ -64,13 +64,16 @@ export class RedisConnections {
   private closing: Promise<void> | undefined;
   private readonly readyListeners = new Set<() => void>();
   private readonly health: NodeJS.Timeout;
+  /** TCP keep-alive does not notice a cut where nothing answers at all (or a proxy still does). */
+  private readonly watchdogs = new Map<Redis, SocketWatchdog>();
 
   constructor(config: RedisConfig, clientName: string, log: Logger) {
     this.config = config;
     this.log = log;
     this.clientName = clientName;
     const socketTimeoutMs = config.socketTimeoutMs;
-    this.command = new Redis({ ...baseOptions(config, clientName, socketTimeoutMs), enableAutoPipelining: true });
+    this.command = new Redis({ ...baseOptions(config, clientName), enableAutoPipelining: true });
+    this.watchdogs.set(this.command, new SocketWatchdog(this.command, socketTimeoutMs));
     this.watch(this.command, true);
     // A PING that gets no answer trips the socket timeout: readiness turns false and the connection
     // is rebuilt even while the process has nothing else to send.
@@ -92,14 +95,20 @@ export class RedisConnections {
     return this.state === 'up' && this.command.status === 'ready';
   }
 
-  waitUntilReady(): Promise<void> {
-    if (this.isReady()) return Promise.resolve();
+  /**
+   * Resolves once the command connection is ready, or when `signal` aborts (its listener is then
+   * removed: a loop that waits again and again while Redis is down must not pile them up).
+   */
+  waitUntilReady(signal?: AbortSignal): Promise<void> {
+    if (this.isReady() || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const listener = () => {
         this.readyListeners.delete(listener);
+        signal?.removeEventListener('abort', listener);
         resolve();
       };
       this.readyListeners.add(listener);
+      signal?.addEventListener('abort', listener, { once: true });
     });
   }
 
@@ -116,8 +125,9 @@ export class RedisConnections {
    * socket timeout must exceed the BLOCK time, which the reader passes in.
    */
   createBlocking(purpose: string, socketTimeoutMs: number): Redis {
-    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`, socketTimeoutMs), enableAutoPipelining: false });
+    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`), enableAutoPipelining: false });
     this.blocking.add(client);
+    this.watchdogs.set(client, new SocketWatchdog(client, socketTimeoutMs));
     this.watch(client, false);
     client.connect().catch(() => {
       /* reported through the 'error' listener */
@@ -127,6 +137,8 @@ export class RedisConnections {
 
   async releaseBlocking(client: Redis): Promise<void> {
     this.blocking.delete(client);
+    this.watchdogs.get(client)?.stop();
+    this.watchdogs.delete(client);
     client.disconnect(false);
   }
 
@@ -134,6 +146,8 @@ export class RedisConnections {
     this.closing ??= (async () => {
       this.state = 'closed';
       clearInterval(this.health);
+      for (const watchdog of this.watchdogs.values()) watchdog.stop();
+      this.watchdogs.clear();
       for (const client of this.blocking) client.disconnect(false);
       this.blocking.clear();
       try {

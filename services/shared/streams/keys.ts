@@ -17,6 +17,23 @@ export const streams = {
   summaries: 'event_summaries',
   /** coordinator -> one guest agent; group `guests`. */
   inbox: (agentId: string): string => `guest_inbox:{${agentId}}`,
+  /** coordinator -> hosts: the live feed of what happens to events (docs/EVENTS.md); one group per host application. */
+  activity: 'event_activity',
+  // The priority lane (docs/EVENTS.md): high-priority traffic has streams of its own at every hop,
+  // each read by a consumer of its own, so it overtakes a backlog of normal traffic.
+  /** host -> coordinator, priority lane; group `coordinators`. */
+  invitationsHigh: 'event_invitations:high',
+  /** guests -> coordinator, priority lane; group `coordinators`. */
+  responsesHigh: 'guest_responses:high',
+  /** coordinator -> one guest agent, priority lane (same hash tag as its inbox); group `guests`. */
+  inboxHigh: (agentId: string): string => `guest_inbox:{${agentId}}:high`,
+} as const;
+
+/** The stream of a hop for a priority: `event_invitations` or `event_invitations:high`, and so on. */
+export const lanes = {
+  invitations: (priority: 'normal' | 'high'): string => (priority === 'high' ? streams.invitationsHigh : streams.invitations),
+  responses: (priority: 'normal' | 'high'): string => (priority === 'high' ? streams.responsesHigh : streams.responses),
+  inbox: (agentId: string, priority: 'normal' | 'high'): string => (priority === 'high' ? streams.inboxHigh(agentId) : streams.inbox(agentId)),
 } as const;
 
 export const groups = {
@@ -96,10 +113,15 @@ export const registryKeys = {
   agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
   /** hash: agent metadata (group, guests, started_at, pid, host). */
   agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
+  /** string: when the registry (re)started filling (ms, Redis' clock); expires after a day and is set again. */
+  epoch: 'registry:epoch',
 };
 
 /** Lease so that only one coordinator at a time does retention and clean-up. */
 export const janitorLockKey = 'janitor:lock';
+
+/** string (short TTL): each process writes its own now and then to learn whether Redis takes writes (readiness). */
+export const writeProbeKey = (consumer: string): string => `health:${consumer}`;
 
 /** Marker (with a TTL) that a host application already handled a summary, against re-printing on replay. */
 export const hostSeenKey = (hostId: string, summaryId: string): string => `host:{${hostId}}:seen:${summaryId}`;
@@ -151,6 +173,9 @@ export const identifierPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
  * series does not grow with the number of guest agents.
  */
 export function streamLabel(stream: string): string {
-  if (stream.startsWith('guest_inbox:')) return stream.includes('dead_letters') ? 'guest_inbox:dead_letters' : 'guest_inbox';
+  if (stream.startsWith('guest_inbox:')) {
+    if (stream.includes('dead_letters')) return 'guest_inbox:dead_letters';
+    return stream.endsWith('}:high') ? 'guest_inbox:high' : 'guest_inbox';
+  }
   return stream;
 }

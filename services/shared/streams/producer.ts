@@ -18,7 +18,15 @@ export interface Message {
    * step cannot create a second entry.
    */
   onceKey?: string;
+  /**
+   * Stored in the once-marker (default "1"); when the key was used before, `addOnce` hands back the
+   * value stored then, so the caller can tell a retry of the same thing from a clash.
+   */
+  onceValue?: string;
 }
+
+/** The outcome of `addOnce`: the new entry's id, or the marker value stored by the first add. */
+export type OnceResult = { added: true; id: string } | { added: false; marker: string };
 
 export interface ProducerOptions {
   /** Lifetime of once-markers; at least the stream retention so a late replay is still caught. */
@@ -51,6 +59,17 @@ export class StreamProducer {
 
   /** Adds entries in one round trip; ids in order (null where the once-key was already used). */
   async addMany(messages: Message[]): Promise<(string | null)[]> {
+    return (await this.send(messages)).map((result) => (typeof result === 'string' ? result : null));
+  }
+
+  /** Adds one entry under its once-key; when the key was used before, returns the marker value stored then. */
+  async addOnce(message: Message & { onceKey: string }): Promise<OnceResult> {
+    const [result] = await this.send([message]);
+    return typeof result === 'string' ? { added: true, id: result } : { added: false, marker: result!.marker };
+  }
+
+  /** One pipeline; per message the new id, or the existing once-marker's value. */
+  private async send(messages: Message[]): Promise<(string | { marker: string })[]> {
     if (messages.length === 0) return [];
     if (!this.connections.isReady()) throw new RedisUnavailableError();
     const client = this.connections.command;
@@ -79,7 +98,8 @@ export class StreamProducer {
               injectTraceFields(fields, trace.setSpan(active, span));
             }
             if (message.onceKey !== undefined) {
-              queueScript(pipeline, xaddOnceScript, [message.stream, onceKey(message.stream, message.onceKey)], [this.opts.onceTtlMs, maxLen, ...fields]);
+              const key = onceKey(message.stream, message.onceKey);
+              queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.onceValue ?? '1', ...fields]);
             } else if (maxLen > 0) {
               pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
             } else {
@@ -89,16 +109,17 @@ export class StreamProducer {
           [xaddOnceScript],
         ),
       );
-      const ids = results.map(([error, id], i) => {
+      return results.map(([error, result], i) => {
         if (error) {
           spans?.[i]!.recordException(error);
           throw error;
         }
-        if (id) spans?.[i]!.setAttribute('messaging.message.id', id as string);
-        this.metrics?.produced.inc({ stream: streamLabel(messages[i]!.stream), outcome: id ? 'added' : 'duplicate' });
-        return (id as string | null) ?? null;
+        const added = typeof result === 'string';
+        if (added) spans?.[i]!.setAttribute('messaging.message.id', result);
+        this.metrics?.produced.inc({ stream: streamLabel(messages[i]!.stream), outcome: added ? 'added' : 'duplicate' });
+        // The script answers {marker value} for a key used before (older markers hold "1").
+        return added ? result : { marker: String((result as unknown[] | null)?.[0] ?? '1') };
       });
-      return ids;
     } catch (error) {
       throw isConnectionError(error) ? new RedisUnavailableError(error) : error;
     } finally {

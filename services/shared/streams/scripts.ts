@@ -39,6 +39,7 @@ export async function runScript<T>(client: Redis, script: LuaScript, keys: strin
     return (await client.evalsha(script.sha, keys.length, all)) as T;
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    // EVAL carries the source: it cannot meet NOSCRIPT, however often the cache is flushed.
     return (await client.eval(script.source, keys.length, all)) as T;
   }
 }
@@ -72,16 +73,20 @@ export async function execPipeline<T>(
     for (const item of subset) queue(pipeline, item);
     return ((await pipeline.exec()) ?? []) as PipelineResult[];
   };
-  const results = await run(items);
-  const missing = results.some(([error]) => error?.message.startsWith('NOSCRIPT'));
-  if (!missing) return results;
-  // One command per item is the rule for callers that use this retry path.
-  if (results.length !== items.length) throw new Error('execPipeline: NOSCRIPT retry needs exactly one command per item');
-  await ensureScripts(client, scripts);
-  const again = items.filter((_, i) => results[i]![0]?.message.startsWith('NOSCRIPT'));
-  const rerun = await run(again);
-  let k = 0;
-  return results.map((result) => (result[0]?.message.startsWith('NOSCRIPT') ? rerun[k++]! : result));
+  const noscript = (result: PipelineResult) => result[0]?.message.startsWith('NOSCRIPT') === true;
+  let results = await run(items);
+  // A SCRIPT FLUSH (or a Redis restart) can also land between the SCRIPT LOAD and the rerun: try a
+  // few times, then let NOSCRIPT through (it maps to a 503, see redis-errors.ts).
+  for (let attempt = 0; attempt < 3 && results.some(noscript); attempt += 1) {
+    // One command per item is the rule for callers that use this retry path.
+    if (results.length !== items.length) throw new Error('execPipeline: NOSCRIPT retry needs exactly one command per item');
+    await ensureScripts(client, scripts);
+    const again = items.filter((_, i) => noscript(results[i]!));
+    const rerun = await run(again);
+    let k = 0;
+    results = results.map((result) => (noscript(result) ? rerun[k++]! : result));
+  }
+  return results;
 }
 
 export const sharedScriptDir = join(import.meta.dirname, 'lua');

@@ -16,9 +16,11 @@ export class Metrics {
   readonly reclaimed: Counter<'stream' | 'group'>;
   readonly deletedWhilePending: Counter<'stream' | 'group'>;
   readonly retries: Counter<'stream' | 'group'>;
+  readonly suspects: Counter<'stream' | 'group'>;
   readonly deadLetters: Counter<'stream' | 'reason'>;
   readonly readErrors: Counter<'stream' | 'group'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly readLoops: { labels: StreamLabels; healthy: () => boolean }[] = [];
 
   constructor(role: string, version: string) {
     this.registry = new Registry();
@@ -63,7 +65,7 @@ export class Metrics {
     });
     this.reclaimed = new Counter({
       name: 'event_planner_stream_reclaimed_total',
-      help: 'Entries taken over from a consumer that stopped handling them (XAUTOCLAIM).',
+      help: 'Entries taken over from a consumer that stopped handling them (idle past the claim timeout).',
       labelNames: ['stream', 'group'],
       registers: r,
     });
@@ -76,6 +78,12 @@ export class Metrics {
     this.retries = new Counter({
       name: 'event_planner_stream_retries_total',
       help: 'Handler failures retried after a backoff.',
+      labelNames: ['stream', 'group'],
+      registers: r,
+    });
+    this.suspects = new Counter({
+      name: 'event_planner_stream_suspects_total',
+      help: 'Handler starts of suspects: entries redelivered often enough to be handled one at a time, in case they crash their consumer.',
       labelNames: ['stream', 'group'],
       registers: r,
     });
@@ -98,7 +106,32 @@ export class Metrics {
       buckets: latencyBuckets,
       registers: r,
     });
+    const readLoops = this.readLoops;
+    new Gauge({
+      name: 'event_planner_stream_consumers_active',
+      help: 'Read loops of this process running on a live connection, by stream and group (0 while reconnecting or stopped).',
+      labelNames: ['stream', 'group'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const { labels, healthy } of readLoops) this.inc(labels, healthy() ? 1 : 0);
+      },
+    });
+  }
+
+  /**
+   * Called once per stream consumer. Its counters start at 0, so the first retry, reclaim or dead
+   * letter is an increase Prometheus sees (a series born at 1 shows no increase), and its read loop
+   * counts in event_planner_stream_consumers_active: a group is served when some process reports a
+   * healthy loop, which the consumer count Redis keeps (idle consumers stay registered) cannot say.
+   */
+  trackConsumer(labels: StreamLabels, healthy: () => boolean): void {
+    for (const outcome of ['acked', 'retried', 'dead_lettered']) this.consumed.inc({ ...labels, outcome }, 0);
+    for (const counter of [this.retries, this.reclaimed, this.readErrors, this.deletedWhilePending]) counter.inc(labels, 0);
+    this.readLoops.push({ labels, healthy });
   }
 }
+
+type StreamLabels = { stream: string; group: string };
 
 export { endToEndBuckets, latencyBuckets };

@@ -7,14 +7,18 @@
   KEYS[2]  once-marker key, in the stream's hash slot
   ARGV[1]  marker lifetime in ms (at least the stream's retention)
   ARGV[2]  approximate MAXLEN for the stream, "0" for none
-  ARGV[3…] field, value, field, value, …
+  ARGV[3]  marker value: what the caller needs to tell a retry from a clash (e.g. owner and content
+           fingerprint of an invitation), "1" when only the key matters
+  ARGV[4…] field, value, field, value, …
 
-  Output: the new entry id, or false when the business key was already added.
+  Output: the new entry id, or {marker value} when the business key was already added (the value
+  the first add stored, for the caller to compare: the check and the set are one SET NX GET).
 ]]
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  return false
+local existing = redis.call('SET', KEYS[2], ARGV[3], 'NX', 'GET', 'PX', ARGV[1])
+if existing then
+  return { existing }
 end
 if ARGV[2] ~= '0' then
-  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
 end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
