@@ -220,6 +220,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     const expected = new Map<string, number>();
     for (const b of input.badEntries ?? []) expected.set(`${b.stream} ${b.id}`, b.groups ?? 1);
     const found = new Map<string, number>();
+    const reasons = new Map<string, string>();
     let letters = 0;
     let wipedReplies = 0;
     for (const key of await scanKeys(redis, deadLetterPattern, 'stream')) {
@@ -232,12 +233,13 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
           continue;
         }
         found.set(ref, (found.get(ref) ?? 0) + 1);
+        reasons.set(ref, f.dead_letter_reason ?? '');
         if (!/^[a-z_]{1,40}: ./.test(f.dead_letter_reason ?? '')) problems.push(`${ref}: no reason (${JSON.stringify(f.dead_letter_reason)})`);
       }
     }
     for (const [ref, n] of found) {
       const want = expected.get(ref);
-      if (want === undefined) problems.push(`${ref} was dead-lettered but is not a bad entry`);
+      if (want === undefined) problems.push(`${ref} was dead-lettered but is not a bad entry (${reasons.get(ref)!.slice(0, 120)})`);
       else if (want !== n) problems.push(`${ref} dead-lettered ${n} times, expected ${want}`);
     }
     for (const ref of expected.keys()) if (!found.has(ref)) problems.push(`${ref} is a bad entry without a dead letter`);
