@@ -3,14 +3,17 @@
 // take invitations, hostile entries and repeated replies while faults are injected one after the
 // other: kill -9 of a coordinator (anywhere, or at a crash point between read and ack), of a guest
 // agent, of redis-server; Redis frozen; the network blackholed or reset; duplicate storms; hostile
-// bursts. Then the faults stop, everything settles, and the invariants are checked and printed.
-// Exit code 0 when every invariant holds.
+// bursts. Three phases run once each, at a quarter, half and three quarters of the run: Redis
+// restarted empty (kill -9, data deleted, same port), Redis hanging (SIGSTOP for 5-10 s), and Redis
+// out of memory (maxmemory just above its usage, noeviction, for 8-15 s). Then the faults stop,
+// everything settles, and the invariants are checked and printed. Exit code 0 when every invariant
+// holds. What an empty restart wiped is not counted as lost: see `wiped` below.
 //
 //   --minutes N            how long faults are injected (CHAOS_MINUTES, default 2)
 //   --seed S               makes the fault schedule and the traffic reproducible (CHAOS_SEED)
 //   --appendfsync MODE     everysec (default) or always (CHAOS_APPENDFSYNC)
 import { Redis } from 'ioredis';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -124,6 +127,15 @@ async function replace(s: Slot, env: Record<string, string> = {}): Promise<void>
 // traffic
 
 const acknowledged: { stream: string; id: string }[] = [];
+/** Invitation ids accepted so far: an empty restart wipes every one of them. */
+const publishedIds: string[] = [];
+/**
+ * What empty restarts took away. Redis came back without data, so nothing from before exists to
+ * be checked: those invitations are not events of this run, those acknowledged XADDs are not
+ * expected back, and a guest's reply to such an invitation is dead-lettered by the coordinator as
+ * unknown_invitation, which is right (the invariants accept exactly that, for exactly these ids).
+ */
+const wiped = { restarts: 0, events: new Set<string>(), acknowledged: 0 };
 let hostileSent = 0;
 let hostileCounter = 0;
 let copiesSent = 0;
@@ -155,7 +167,11 @@ async function publishLoop(): Promise<void> {
   for (let n = 0; running; n += 1) {
     await sleep(between(300, 700));
     if (random() < 0.2) {
-      if (await add(streams.invitations, flat(originalInvitation({ id: `chaos-direct-${seed}-${n}` })))) published += 1;
+      const direct = `chaos-direct-${seed}-${n}`;
+      if (await add(streams.invitations, flat(originalInvitation({ id: direct })))) {
+        published += 1;
+        publishedIds.push(direct);
+      }
       continue;
     }
     // Through the host's API; a refused publish is retried later with the same id (idempotency key).
@@ -171,6 +187,7 @@ async function publishLoop(): Promise<void> {
       const body = (await res.json()) as { entry_id?: string | null };
       if (res.status === 202) {
         published += 1;
+        publishedIds.push(id);
         if (body.entry_id) acknowledged.push({ stream: streams.invitations, id: body.entry_id });
       } else {
         publishRefused += 1;
@@ -301,11 +318,53 @@ const faults: Record<string, () => Promise<string>> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// phases: once each, at fixed points of the run
+
+/** kill -9, data folder deleted, started again on the same port: Redis back with nothing. */
+async function emptyRestart(): Promise<string> {
+  await redisServer.kill();
+  // Everything acknowledged or published so far is gone with the data.
+  wiped.restarts += 1;
+  wiped.acknowledged += acknowledged.length;
+  acknowledged.length = 0;
+  for (const id of publishedIds) wiped.events.add(id);
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir);
+  await sleep(between(500, 2_000));
+  await redisServer.start();
+  return `${wiped.events.size} invitations and ${wiped.acknowledged} acknowledged XADDs wiped so far`;
+}
+
+/** maxmemory just above what Redis uses, noeviction: every write that needs memory is refused (OOM). */
+async function memoryLimit(): Promise<string> {
+  const ms = between(8_000, 15_000);
+  const stat = async (section: string, prefix: string) => Number(new RegExp(`^${prefix}(\\d+)`, 'm').exec(await checker.info(section))?.[1] ?? 0);
+  const used = await stat('memory', 'used_memory:');
+  const oomBefore = await stat('errorstats', 'errorstat_OOM:count=');
+  await checker.config('SET', 'maxmemory-policy', 'noeviction');
+  await checker.config('SET', 'maxmemory', String(used + 64 * 1024));
+  await sleep(ms);
+  await checker.config('SET', 'maxmemory', '0');
+  const refused = (await stat('errorstats', 'errorstat_OOM:count=')) - oomBefore;
+  return `${ms} ms at maxmemory ${Math.round(used / 1024) + 64} KiB: ${refused} commands refused with OOM`;
+}
+
+const phases: { name: string; run: () => Promise<string> }[] = [
+  { name: 'phase: empty restart', run: emptyRestart },
+  { name: 'phase: redis hangs (SIGSTOP)', run: lasting(5_000, 10_000, () => redisServer.freeze(), () => redisServer.thaw()) },
+  { name: 'phase: memory limit (noeviction)', run: memoryLimit },
+];
+
 async function faultLoop(until: number): Promise<void> {
-  while (Date.now() < until) {
+  const window = until - Date.now();
+  const due = phases.map((phase, i) => ({ ...phase, at: Date.now() + (window * (i + 1)) / (phases.length + 1) }));
+  while (Date.now() < until || due.length > 0) {
     await sleep(between(2_000, 6_000));
-    const name = pick(Object.keys(faults));
-    const detail = await faults[name]!();
+    const phase = due[0] && Date.now() >= due[0].at ? due.shift()! : undefined;
+    if (!phase && Date.now() >= until) continue;
+    const name = phase?.name ?? pick(Object.keys(faults));
+    const detail = await (phase?.run ?? faults[name]!)();
     faultCounts.set(name, (faultCounts.get(name) ?? 0) + 1);
     const healedAt = Date.now();
     let late: string[] = [];
@@ -376,7 +435,7 @@ const statuses = everyProcess.map((p, i) => {
   return { label: `${p.role}#${i}`, expected: p.running || onPurpose, detail: `exit code ${p.child.exitCode}, signal ${p.child.signalCode}; ${p.stderr.slice(-2).join(' | ')}` };
 });
 await Promise.all(afterRestart);
-const rows: InvariantRow[] = await checkInvariants({ redis: checker, events, badEntries: classified.bad, processes: statuses, acknowledged });
+const rows: InvariantRow[] = await checkInvariants({ redis: checker, events, badEntries: classified.bad, processes: statuses, acknowledged, wipedEvents: wiped.events });
 rows.push({
   name: 'acknowledged XADDs present right after each Redis restart',
   ok: lostAtKill.length === 0,
@@ -396,6 +455,7 @@ const runTable = [
   ...[...faultCounts].sort().map(([name, n]) => `| ${name} | ${n} |`),
   `| time to all roles ready after a fault | median ${sorted[Math.floor(sorted.length / 2)] ?? 0} ms, max ${sorted[sorted.length - 1] ?? 0} ms |`,
   `| events (valid invitations) | ${events.length} (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}); ${published} publishes accepted, ${publishRefused} refused (503 or cut) and retried with the same id |`,
+  `| wiped by empty restarts (not counted as lost, not checked) | ${wiped.restarts} empty restart(s): ${[...wiped.events].filter((id) => !events.includes(id)).length} invitations accepted before one, ${wiped.acknowledged} acknowledged XADDs |`,
   `| reply entries / extra copies sent | ${(await checker.xlen(streams.responses)) - hostileCount(classified.bad, streams.responses)} / ${copiesSent} |`,
   `| hostile entries | ${classified.bad.length} |`,
   `| role processes started | ${everyProcess.length} |`,

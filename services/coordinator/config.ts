@@ -15,7 +15,7 @@ export interface CoordinatorConfig {
 }
 
 export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
-  return {
+  const config: CoordinatorConfig = {
     rsvpDeadlineMs: env.int('RSVP_DEADLINE_MS', 30_000, { min: 100, max: 365 * 86_400_000 }),
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     deadlineSweepIntervalMs: env.int('DEADLINE_SWEEP_INTERVAL_MS', 250, { min: 10, max: 60_000 }),
@@ -23,4 +23,9 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
     agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
   };
+  if (config.agentGcMs <= config.guestTtlMs) {
+    // The janitor would delete the registration and inbox of agents that still count as live.
+    env.problem(`AGENT_GC_MS (${config.agentGcMs}) must be above GUEST_TTL_MS (${config.guestTtlMs})`);
+  }
+  return config;
 }

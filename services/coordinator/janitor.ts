@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import type { StreamSettings } from '../shared/config/stream-settings.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { hashTagOf, inboxPattern, janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
+import { deadLetterStream, hashTagOf, inboxKeysPattern, janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../shared/streams/scripts.ts';
-import { compareIds, infoObject, minId } from '../shared/streams/stream-ids.ts';
+import { compareIds, infoObject, minId, nextId } from '../shared/streams/stream-ids.ts';
 import { Periodic } from '../shared/util/periodic.ts';
 import { entryIdTime } from '../shared/util/time.ts';
 
 const deleteIdleConsumerScript = loadLuaScript(join(sharedScriptDir, 'delete-idle-consumer.lua'));
+const deleteEmptyDeadLettersScript = loadLuaScript(join(import.meta.dirname, 'lua', 'delete-empty-dead-letters.lua'));
 
 /** Trim calls per stream and run at most (~10,000 entries each). */
 const maxTrimRounds = 200;
@@ -23,10 +24,12 @@ export interface TrimReport {
 /**
  * Retention and clean-up, done by one coordinator at a time (a lease in Redis):
  * - trims each stream to its retention, but never past an entry still pending in any group nor
- *   past what any group has not read yet (XTRIM MINID ~ min(retention, oldest pending, last read));
+ *   past what any group has not read yet (XTRIM MINID min(retention, oldest pending, last read));
+ * - trims each dead-letter stream to the retention too;
  * - removes consumers idle for long with nothing pending (replicas that went away);
  * - forgets guest agents silent for long and deletes their inboxes, and deletes the inboxes of
- *   agents that deregistered long ago (found a SCAN page per run).
+ *   agents that deregistered long ago and, once the retention emptied them, their dead-letter
+ *   streams (found a SCAN page per run).
  */
 export class Janitor {
   private readonly redis: Redis;
@@ -87,6 +90,7 @@ export class Janitor {
     const targets = [streams.invitations, streams.responses, streams.summaries, ...agents.map((a) => streams.inbox(a))];
     const reports: TrimReport[] = [];
     for (const stream of targets) reports.push(await this.trim(stream, now));
+    for (const stream of targets) await this.trimBefore(deadLetterStream(stream), this.retentionBoundary(now));
     for (const agentId of await this.registry.expiredAgentIds(this.agentGcMs, now)) {
       await this.registry.deregister(agentId);
       // UNLINK: a long inbox is freed in the background instead of blocking Redis.
@@ -108,41 +112,69 @@ export class Janitor {
       if (error instanceof Error && error.message.includes('no such key')) return report;
       throw error;
     }
-    let boundary = `${Math.max(0, now - this.settings.retentionMs)}-0`;
+    let boundary = this.retentionBoundary(now);
     for (const group of groups) {
       const name = String(group.name);
-      boundary = minId(boundary, String(group['last-delivered-id']));
+      // Everything up to the last entry the group was given may go (unless still pending); nothing after it.
+      boundary = minId(boundary, nextId(String(group['last-delivered-id'])));
       if (Number(group.pending) > 0) {
         const [, oldest] = (await this.redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
         if (oldest) boundary = minId(boundary, oldest);
       }
       report.removedConsumers += await this.removeIdleConsumers(stream, name);
     }
-    if (compareIds(boundary, '0-1') > 0) {
-      // An approximate trim removes at most 10,000 entries per call (Redis' default LIMIT): call
-      // again while it keeps finding whole nodes to drop, so a stream faster than 10,000 entries
-      // per janitor run still shrinks, in steps that never hold Redis up for long.
-      for (let round = 0; round < maxTrimRounds; round += 1) {
-        const trimmed = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
-        report.trimmed += trimmed;
-        if (trimmed === 0) break;
+    report.trimmed = await this.trimBefore(stream, boundary);
+    return report;
+  }
+
+  private retentionBoundary(now: number): string {
+    return `${Math.max(0, now - this.settings.retentionMs)}-0`;
+  }
+
+  /** Removes the entries of `stream` older than `boundary`; returns how many. */
+  private async trimBefore(stream: string, boundary: string): Promise<number> {
+    if (compareIds(boundary, '0-1') <= 0) return 0;
+    let trimmed = 0;
+    // An approximate trim removes at most 10,000 entries per call (Redis' default LIMIT): call
+    // again while it keeps finding whole nodes to drop, so a stream faster than 10,000 entries
+    // per janitor run still shrinks, in steps that never hold Redis up for long.
+    for (let round = 0; round < maxTrimRounds; round += 1) {
+      const n = Number(await this.redis.xtrim(stream, 'MINID', '~', boundary));
+      trimmed += n;
+      if (n === 0) {
+        // Only whole nodes go with `~`: the old entries of the last, partly old node (at most
+        // stream-node-max-entries, 100 by default) would stay for good on a quiet stream. Exact
+        // now, cheap with so few left.
+        return trimmed + Number(await this.redis.xtrim(stream, 'MINID', boundary));
       }
     }
-    return report;
+    return trimmed;
   }
 
   /**
    * An agent that stopped cleanly deregistered: its inbox is no longer among the trimmed ones and
    * would stay forever (agent ids change with every pod). It goes once nothing was delivered to it
-   * and nobody read it for AGENT_GC_MS, like the inbox of an agent that went silent.
+   * and nobody read it for AGENT_GC_MS, like the inbox of an agent that went silent. Its
+   * dead-letter stream is kept for the retention like any other, then deleted once it is empty and
+   * the inbox is gone. Returns how many streams were deleted.
    */
   async removeOrphanInboxes(registered: Set<string>, now = Date.now()): Promise<number> {
-    const [cursor, keys] = await this.redis.scan(this.inboxCursor, 'MATCH', inboxPattern, 'COUNT', 1_000, 'TYPE', 'stream');
+    const [cursor, keys] = await this.redis.scan(this.inboxCursor, 'MATCH', inboxKeysPattern, 'COUNT', 1_000, 'TYPE', 'stream');
     this.inboxCursor = cursor;
     let removed = 0;
     for (const key of keys) {
       const agentId = hashTagOf(key);
       if (registered.has(agentId)) continue;
+      const inbox = streams.inbox(agentId);
+      if (key !== inbox) {
+        if (key !== deadLetterStream(inbox)) continue;
+        await this.trimBefore(key, this.retentionBoundary(now));
+        // Empty and inbox gone, checked and deleted in one step: a dead letter written meanwhile stays.
+        const deleted = await runScript<number>(this.redis, deleteEmptyDeadLettersScript, [key, inbox], []);
+        if (deleted === 1) this.log.info({ agentId }, 'removed the emptied dead-letter stream of a guest agent that left');
+        removed += deleted;
+        continue;
+      }
       const last = String(infoObject((await this.redis.xinfo('STREAM', key)) as unknown[])['last-generated-id']);
       if (entryIdTime(last) > now - this.agentGcMs) continue;
       let readRecently = false;

@@ -26,7 +26,8 @@ export const guestService: ServiceDefinition<GuestConfig> = {
     const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
     const agent = new GuestAgent({ guests, config, producer, log, metrics });
-    const registry = new GuestRegistry(redis);
+    // Ten missed heartbeats (at least a minute) before the registration's hashes expire on their own.
+    const registry = new GuestRegistry(redis, { registrationTtlMs: 10 * config.heartbeatIntervalMs });
     const consumer = new StreamConsumer({
       stream: streams.inbox(config.agentId),
       group: groups.guests,

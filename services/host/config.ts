@@ -17,7 +17,7 @@ export interface HostConfig {
 
 export function readHostConfig(env: EnvReader): HostConfig {
   const idHint = '1-128 letters, digits or . _ : @ - (starting with a letter or digit)';
-  return {
+  const config: HostConfig = {
     hostId: env.string('HOST_ID', 'host-1', { pattern: identifierPattern, patternHint: idHint }),
     // It becomes the host_name of invitations sent without one: the same rule as that field.
     hostName: env.string('HOST_NAME', 'Sarah Johnson', {
@@ -30,4 +30,9 @@ export function readHostConfig(env: EnvReader): HostConfig {
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),
     rsvpWindowMs: env.int('RSVP_WINDOW_MS', 0, { min: 0, max: 365 * 86_400_000 }),
   };
+  if (config.exitAfterSummary && !config.publishSample) {
+    // Only the sample's summary ends the process: without the sample it would wait for nothing.
+    env.problem('EXIT_AFTER_SUMMARY=true needs PUBLISH_SAMPLE_EVENT=true (it waits for the sample invitation\'s summary)');
+  }
+  return config;
 }

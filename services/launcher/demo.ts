@@ -1,27 +1,33 @@
 // `npm run demo`: the original's automated demo. Starts Redis (private unless configured), the
 // coordinator, five guests and the host; the host publishes the sample invitation and prints the
-// summary; then everything stops. Exit 0 with a summary, non-zero without one in time.
-import { localPorts, startLocalStack, waitUntilReady } from './local-stack.ts';
+// summary; then everything stops. Exit 0 with a summary, non-zero without one in time (2 when a
+// setting is wrong).
+import { MemberExited, startLocalStack, waitUntilReady } from './local-stack.ts';
 
-const timeoutMs = process.env.DEMO_TIMEOUT_MS ?? '60000';
 const started = Date.now();
 const stack = await startLocalStack({ title: 'event-planner demo: one invitation, five guests, one summary' });
+const { ports, demoTimeoutMs } = stack.config;
 let code = 1;
 try {
   stack.group.say('launcher', 'step 1/3: waiting for the coordinator and the guests to be ready');
-  await waitUntilReady([localPorts.coordinator, localPorts.guest]);
+  const [coordinator, guests] = stack.group.members;
+  await waitUntilReady([
+    { member: coordinator!, port: ports.coordinator },
+    { member: guests!, port: ports.guest },
+  ]);
   stack.group.say('launcher', 'step 2/3: the host publishes "Team Building Workshop"; guests reply after their think time');
   const host = stack.group.startRole('host', 'host', {
     REDIS_URL: stack.redisUrl,
-    PORT: String(localPorts.host),
+    PORT: String(ports.host),
     PUBLISH_SAMPLE_EVENT: 'true',
     EXIT_AFTER_SUMMARY: 'true',
-    SUMMARY_TIMEOUT_MS: timeoutMs,
+    SUMMARY_TIMEOUT_MS: String(demoTimeoutMs),
   });
   code = await host.exited;
-  stack.group.say('launcher', code === 0 ? 'step 3/3: summary received' : `no summary within ${timeoutMs} ms (host exit code ${code})`);
+  stack.group.say('launcher', code === 0 ? 'step 3/3: summary received' : `no summary within ${demoTimeoutMs} ms (host exit code ${code})`);
 } catch (error) {
-  stack.group.say('launcher', `demo failed: ${String(error)}`);
+  if (error instanceof MemberExited) code = error.code;
+  stack.group.say('launcher', `demo failed: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
   await stack.stop();
 }

@@ -1,32 +1,44 @@
 // `npm start`: Redis (private unless configured), coordinator, five guests and the host, with
 // labelled output, running until Ctrl+C, which stops everything cleanly.
-import { localPorts, startLocalStack, waitUntilReady } from './local-stack.ts';
+import { MemberExited, startLocalStack, waitUntilReady } from './local-stack.ts';
 
 const stack = await startLocalStack({ title: 'starting event-planner (Ctrl+C stops everything)' });
-await waitUntilReady([localPorts.coordinator, localPorts.guest]).catch((error: unknown) => {
-  stack.group.say('launcher', String(error));
-});
-stack.group.startRole('host', 'host', {
-  REDIS_URL: stack.redisUrl,
-  PORT: String(localPorts.host),
-  PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
-});
-stack.group.say('launcher', `host API on http://localhost:${localPorts.host} (POST /api/events); /metrics on ports ${localPorts.host}, ${localPorts.coordinator}, ${localPorts.guest}`);
-
+const { ports } = stack.config;
 let stopping = false;
-const stop = async () => {
+const stop = async (code = 0) => {
   if (stopping) return;
   stopping = true;
   stack.group.say('launcher', 'stopping all components…');
   await stack.stop();
   stack.group.say('launcher', 'stopped');
-  process.exit(0);
+  process.exit(code);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
-// A component that dies on its own is reported; the others keep running.
+
+const [coordinator, guests] = stack.group.members;
+try {
+  await waitUntilReady([
+    { member: coordinator!, port: ports.coordinator },
+    { member: guests!, port: ports.guest },
+  ]);
+} catch (error) {
+  stack.group.say('launcher', error instanceof Error ? error.message : String(error));
+  // A wrong setting (exit 2) will not fix itself: stop rather than run half a system.
+  if (error instanceof MemberExited && error.code === 2) await stop(2);
+}
+stack.group.startRole('host', 'host', {
+  REDIS_URL: stack.redisUrl,
+  PORT: String(ports.host),
+  PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
+});
+stack.group.say('launcher', `host API on http://localhost:${ports.host} (POST /api/events); /metrics on ports ${ports.host}, ${ports.coordinator}, ${ports.guest}`);
+
+// A component that dies on its own is reported; the others keep running, unless a setting is wrong.
 for (const member of stack.group.members) {
   void member.exited.then((code) => {
-    if (!stopping) stack.group.say('launcher', `${member.label} exited with code ${code}`);
+    if (stopping) return;
+    stack.group.say('launcher', `${member.label} exited with code ${code}`);
+    if (code === 2) void stop(2);
   });
 }

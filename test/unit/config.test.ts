@@ -4,6 +4,7 @@ import { ConfigError, EnvReader } from '../../services/shared/config/env.ts';
 import { readRedisConfig } from '../../services/shared/config/redis-config.ts';
 import { readCoordinatorConfig } from '../../services/coordinator/config.ts';
 import { readGuestConfig } from '../../services/guest/config.ts';
+import { parseHost } from '../../services/shared/config/network.ts';
 
 function problems(env: Record<string, string>, read: (r: EnvReader) => unknown): string[] {
   const reader = new EnvReader(env);
@@ -58,5 +59,21 @@ describe('configuration from the environment', () => {
     expect(problems({ GUEST_AGENT_ID: 'has space' }, readGuestConfig)[0]).toMatch(/^GUEST_AGENT_ID="has space" is not valid/);
     expect(problems({ RSVP_DEADLINE_MS: '-5' }, readCoordinatorConfig)[0]).toMatch(/^RSVP_DEADLINE_MS="-5"/);
     expect(problems({}, readGuestConfig)).toEqual([]);
+  });
+
+  it('takes IP literals and RFC 1123 host names, and nothing that only looks like one', () => {
+    for (const ok of ['redis', 'redis.default.svc.cluster.local', 'redis.', 'a-b.example', '10.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1', 'x1.y2', '3com.example']) {
+      expect(parseHost(ok), ok).toBeDefined();
+    }
+    expect(parseHost('[::1]')).toBe('::1');
+    for (const bad of ['bad host', 'redis:6379', '999.1.1.1', '1.2.3', '123', '-a', 'a-', 'a..b', 'under_score', `${'a'.repeat(64)}.example`, '', '[redis]', 'http://redis']) {
+      expect(parseHost(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('never shows REDIS_URL credentials in a problem', () => {
+    const found = problems({ REDIS_URL: 'redis://app:s3cret@redis:6379/99' }, readRedisConfig);
+    expect(found[0]).toMatch(/^REDIS_URL="redis:\/\/\*\*\*@redis:6379\/99"/);
+    expect(found.join()).not.toContain('s3cret');
   });
 });

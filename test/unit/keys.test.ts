@@ -1,6 +1,6 @@
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { deadLetterStream, eventKeys, hashTagOf, onceKey, registryKeys, streamLabel, streams } from '../../services/shared/streams/keys.ts';
+import { attemptsKey, deadLetterStream, deadlinesKey, eventKeys, hashTagOf, hostSeenKey, isPersistentKey, janitorLockKey, onceKey, registryKeys, streamLabel, streams } from '../../services/shared/streams/keys.ts';
 
 // Keys a script or MULTI changes together must map to one Redis Cluster slot.
 describe('key layout', () => {
@@ -39,5 +39,23 @@ describe('key layout', () => {
     expect(streamLabel(streams.inbox('a'))).toBe('guest_inbox');
     expect(streamLabel(deadLetterStream(streams.inbox('a')))).toBe('guest_inbox:dead_letters');
     expect(streamLabel(streams.responses)).toBe('guest_responses');
+  });
+
+  it('lets only the streams, their dead letters and the two index zsets live without a TTL', () => {
+    const fixed = [streams.invitations, streams.responses, streams.summaries, streams.inbox('agent-1'), deadLetterStream(streams.responses), deadLetterStream(streams.inbox('a.b@c')), deadlinesKey, registryKeys.agents];
+    expect(fixed.filter((k) => !isPersistentKey(k))).toEqual([]);
+    const expiring = [
+      ...Object.values(eventKeys('e1')),
+      onceKey(streams.invitations, 'e1'),
+      onceKey(streams.inbox('agent-1'), 'e1:0:0'),
+      attemptsKey(streams.responses),
+      attemptsKey(streams.inbox('agent-1')),
+      registryKeys.agentGuests('agent-1'),
+      registryKeys.agentInfo('agent-1'),
+      hostSeenKey('host-1', 'summary:e1'),
+      janitorLockKey,
+      'guest_inbox:{a}{b}',
+    ];
+    expect(expiring.filter((k) => isPersistentKey(k))).toEqual([]);
   });
 });

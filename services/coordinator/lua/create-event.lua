@@ -21,6 +21,7 @@
           {'exists', status, deadline, host_id, fingerprint}  (fingerprint false for events older than it)
 ]]
 --- @include "finalize"
+--- @include "lifetime"
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local ev = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'host_id', 'fingerprint')
@@ -63,6 +64,15 @@ fields[#fields + 1] = ARGV[1]
 fields[#fields + 1] = 'deadline'
 fields[#fields + 1] = ARGV[2]
 redis.call('HSET', KEYS[1], unpack(fields))
+
+-- finalize sets the retention when the event is summarized; until then the event lives at most
+-- until its deadline plus the retention, so that an event nobody closes (every coordinator gone
+-- for that long, its deadline index lost) cannot stay forever. Replies inherit this expiry.
+local ttl = math.max(tonumber(ARGV[2]) - tonumber(ARGV[1]), 0) + tonumber(ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ttl)
+if invited > 0 then
+  expire_with_event(KEYS[2])
+end
 
 if invited == 0 then
   return { 'created', 0, finalize('no_guests', tonumber(ARGV[3]), tonumber(ARGV[4])) }

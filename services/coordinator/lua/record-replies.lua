@@ -2,7 +2,8 @@
   Counts a batch of replies to one event, idempotently per (event, guest), and decides the summary
   when the last invited guest has answered. A reply that is redelivered, sent twice or replayed
   after a crash between this script and the XACK finds its guest already recorded and changes
-  nothing. Replies after the summary are kept in the late hash and change nothing either.
+  nothing. Replies after the summary are kept in the late hash and change nothing either; the late
+  hash expires with the event.
 
   KEYS[1..5] as in create-event (event, invited, replies, late, summary)
   ARGV[1] retention of a summarized event (ms)
@@ -15,6 +16,7 @@
     summary: the summary fields when it was decided now or is decided but still in the outbox.
 ]]
 --- @include "finalize"
+--- @include "lifetime"
 
 local ev = redis.call('HMGET', KEYS[1], 'status', 'total_invited', 'yes_count', 'no_count', 'maybe_count')
 if not ev[1] then
@@ -34,6 +36,7 @@ local counts = { yes = tonumber(ev[3]), no = tonumber(ev[4]), maybe = tonumber(e
 local results = {}
 local writes = {}
 local seen = {}
+local late = false
 for i = 1, n do
   local id = ids[i]
   local response = ARGV[2 + (i - 1) * 3 + 2]
@@ -46,6 +49,7 @@ for i = 1, n do
     seen[id] = true
     if redis.call('HSETNX', KEYS[4], id, json) == 1 then
       results[i] = 'late'
+      late = true
     else
       results[i] = 'duplicate'
     end
@@ -61,6 +65,11 @@ end
 if #writes > 0 then
   redis.call('HSET', KEYS[3], unpack(writes))
   redis.call('HSET', KEYS[1], 'yes_count', counts.yes, 'no_count', counts.no, 'maybe_count', counts.maybe)
+  expire_with_event(KEYS[3])
+end
+-- The summary's finalize set the expiry of the event's keys before this one existed.
+if late then
+  expire_with_event(KEYS[4])
 end
 
 local summary = false

@@ -1,3 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
+import { hostHint, parseHost } from './network.ts';
+
 // Reading and validating environment variables. Every problem names the variable, the value it got
 // and what is allowed; all problems are collected and reported together so a misconfigured
 // deployment is fixed in one round, not one variable at a time.
@@ -12,6 +15,12 @@ export class ConfigError extends Error {
 }
 
 export type Env = Record<string, string | undefined>;
+
+/** How every problem with a variable reads: its name, the value it got, what is allowed. */
+export function problemText(name: string, value: string, allowed: string): string {
+  const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+  return `${name}=${JSON.stringify(shown)} is not valid: expected ${allowed}`;
+}
 
 interface IntOptions { min?: number; max?: number }
 
@@ -73,7 +82,8 @@ export class EnvReader {
     const value = Number(text);
     const min = opts.min ?? -Infinity;
     const max = opts.max ?? Infinity;
-    if (!Number.isFinite(value) || value < min || value > max) {
+    // Decimal notation only: Number() would also take 0x10, 1e3 and Infinity.
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)$/.test(text) || !Number.isFinite(value) || value < min || value > max) {
       this.fail(name, text, `a number from ${min} to ${max}`);
       return fallback;
     }
@@ -90,6 +100,35 @@ export class EnvReader {
     return fallback;
   }
 
+  /** An IP address or an RFC 1123 host name (see network.ts); `portVariable` names where a port goes. */
+  host(name: string, fallback: string, portVariable: string): string {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const host = parseHost(text);
+    if (host === undefined) {
+      this.fail(name, text, hostHint(portVariable));
+      return fallback;
+    }
+    return host;
+  }
+
+  /** An absolute URL with one of `protocols` (like 'http:'), or undefined when unset. */
+  optionalUrl(name: string, protocols: readonly string[], example: string): URL | undefined {
+    const text = this.raw(name);
+    if (text === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !protocols.includes(url.protocol) || parseHost(url.hostname) === undefined) {
+      this.fail(name, text, `a ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host, like ${example}`);
+      return undefined;
+    }
+    return url;
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const text = this.raw(name);
     if (text === undefined) return fallback;
@@ -100,8 +139,7 @@ export class EnvReader {
 
   /** Records a problem found by a caller-side check (for rules that span several variables). */
   fail(name: string, value: string, allowed: string): void {
-    const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
-    this.problems.push(`${name}=${JSON.stringify(shown)} is not valid: expected ${allowed}`);
+    this.problems.push(problemText(name, value, allowed));
   }
 
   problem(message: string): void {
@@ -115,12 +153,18 @@ export class EnvReader {
 
 /**
  * Loads `.env` from the working directory into process.env (variables already set win), using
- * Node's own parser. A missing file is normal; a malformed one is reported by Node.
+ * Node's own parser (which skips lines that are not NAME=value). A missing file is normal; one that
+ * cannot be read (a folder, no permission) is a configuration problem like any other: exit 2.
+ * Called once at the very start of a process, before anything reads the environment.
  */
 export function loadDotEnv(path = '.env'): void {
   try {
     process.loadEnvFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    const why = existsSync(path) && statSync(path).isDirectory() ? 'it is a folder' : (code ?? (error as Error).message);
+    process.stderr.write(`event-planner: invalid configuration:\n  - ${path} in ${process.cwd()} cannot be read (${why}): expected a file of NAME=value lines, or none\n`);
+    process.exit(2);
   }
 }

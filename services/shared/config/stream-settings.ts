@@ -73,6 +73,10 @@ export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSett
   if (s.backoffMaxMs < s.backoffBaseMs) {
     env.problem(`RETRY_BACKOFF_MAX_MS (${s.backoffMaxMs}) must be at least RETRY_BACKOFF_BASE_MS (${s.backoffBaseMs})`);
   }
+  if (s.consumerIdleMs <= s.blockMs) {
+    // A consumer blocked in a read is idle for up to STREAM_BLOCK_MS: it would be removed while alive.
+    env.problem(`CONSUMER_IDLE_MS (${s.consumerIdleMs}) must be above STREAM_BLOCK_MS (${s.blockMs})`);
+  }
   if (s.backoffMaxMs >= s.claimIdleMs) {
     // A retry waiting longer than the claim timeout would be reclaimed by another replica meanwhile.
     env.problem(`RETRY_BACKOFF_MAX_MS (${s.backoffMaxMs}) must be below STREAM_CLAIM_IDLE_MS (${s.claimIdleMs})`);

@@ -27,19 +27,26 @@ export interface LiveGuest extends GuestProfile {
   agentId: string;
 }
 
+/** How long an agent's registration hashes outlive its last heartbeat, unless a larger value is asked for. */
+export const minRegistrationTtlMs = 60_000;
+
 /**
  * Guest agents register the guests they host and keep a heartbeat; the coordinator invites the
  * guests whose agent's heartbeat is younger than the TTL. Layout:
  *   registry:agents                    zset agentId -> last heartbeat (ms)
- *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}
+ *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}   (expire, see below)
  *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
  *   registry:epoch                     string: when the registry (re)started filling (see rebuildingFor)
+ * The two hashes are a lease: every heartbeat extends them by `registrationTtlMs`, so the hashes
+ * of an agent that died, or whose deregistration was cut short, go by themselves.
  */
 export class GuestRegistry {
   private readonly redis: Redis;
+  private readonly registrationTtlMs: number;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, opts: { registrationTtlMs?: number } = {}) {
     this.redis = redis;
+    this.registrationTtlMs = Math.max(minRegistrationTtlMs, opts.registrationTtlMs ?? 0);
   }
 
   async register(agent: AgentRegistration, now = Date.now()): Promise<void> {
@@ -52,16 +59,20 @@ export class GuestRegistry {
     const tx = this.redis.multi().del(guestsKey);
     for (let i = 0; i < guestArgs.length; i += 2_000) tx.hset(guestsKey, ...guestArgs.slice(i, i + 2_000));
     tx.hset(infoKey, 'group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid);
+    tx.pexpire(guestsKey, this.registrationTtlMs).pexpire(infoKey, this.registrationTtlMs);
     await Promise.all([tx.exec(), this.markEpoch()]);
     await this.redis.zadd(registryKeys.agents, now, agent.agentId);
   }
 
   /** Refreshes the heartbeat; false when the registration is gone (Redis lost it) and must be redone. */
   async heartbeat(agentId: string, now = Date.now()): Promise<boolean> {
-    const [[[, added], [, exists]]] = (await Promise.all([
-      this.redis.pipeline().zadd(registryKeys.agents, now, agentId).exists(registryKeys.agentGuests(agentId)).exec(),
-      this.markEpoch(),
-    ])) as [[[null, number], [null, number]], number];
+    const beat = this.redis
+      .pipeline()
+      .zadd(registryKeys.agents, now, agentId)
+      .exists(registryKeys.agentGuests(agentId))
+      .pexpire(registryKeys.agentGuests(agentId), this.registrationTtlMs)
+      .pexpire(registryKeys.agentInfo(agentId), this.registrationTtlMs);
+    const [[[, added], [, exists]]] = (await Promise.all([beat.exec(), this.markEpoch()])) as [[[null, number], [null, number]], number];
     return added === 0 && exists === 1;
   }
 

@@ -6,6 +6,7 @@ import type { StreamSettings } from '../config/stream-settings.ts';
 import { answerErrors, newRequestId, strictValidation } from '../http/errors.ts';
 import { type ReadinessCheck, healthRoutes } from '../http/health.ts';
 import { recordRequestMetrics } from '../http/request-metrics.ts';
+import { listenProblem } from './listen-problem.ts';
 import { traceRequests } from '../http/request-tracing.ts';
 import { type Logger, createLogger } from '../logging/logger.ts';
 import { RedisConnections } from '../streams/connection.ts';
@@ -70,10 +71,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     roleConfig = def.readConfig(env);
     env.done();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`event-planner ${def.role}: ${error.message}\n`);
-      process.exit(2);
-    }
+    if (error instanceof ConfigError) exitInvalid(def.role, error);
     throw error;
   }
 
@@ -135,7 +133,13 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     }),
   });
   await def.routes?.(ctx, roleConfig);
-  await app.listen({ port: config.port, host: config.listenHost });
+  try {
+    await app.listen({ port: config.port, host: config.listenHost });
+  } catch (error) {
+    const problem = listenProblem(error, config.port, config.listenHost);
+    if (problem) exitInvalid(def.role, new ConfigError([problem]));
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ port, redis: config.redis.display, version }, `${def.role} listening on :${port}`);
@@ -186,4 +190,10 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     log.info(`${def.role} started`);
   }
   return { ctx, port, shutdown };
+}
+
+/** Exit code 2 and every problem on stderr: a setting is wrong, restarting will not help. */
+function exitInvalid(role: Role, error: ConfigError): never {
+  process.stderr.write(`event-planner ${role}: ${error.message}\n`);
+  process.exit(2);
 }

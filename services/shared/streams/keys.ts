@@ -80,6 +80,9 @@ export function attemptsKey(stream: string): string {
 /** Every agent inbox stream matches this SCAN pattern (their dead-letter streams do not). */
 export const inboxPattern = 'guest_inbox:{*}';
 
+/** Every key of every agent inbox matches this SCAN pattern: the inbox, its dead letters, once-markers, attempts. */
+export const inboxKeysPattern = 'guest_inbox:{*}*';
+
 /** All dead-letter streams match this pattern (for SCAN in tests, metrics and operations). */
 export const deadLetterPattern = '*dead_letters*';
 
@@ -122,6 +125,45 @@ export const writeProbeKey = (consumer: string): string => `health:${consumer}`;
 
 /** Marker (with a TTL) that a host application already handled a summary, against re-printing on replay. */
 export const hostSeenKey = (hostId: string, summaryId: string): string => `host:{${hostId}}:seen:${summaryId}`;
+
+/**
+ * The only keys that live without a TTL. Every other key the system writes expires on its own
+ * (event state, once-markers, seen-markers, attempts, the janitor's lease, an agent's registration),
+ * and each of these is bounded by trimming or clean-up instead. The README's key table and the
+ * retention test (test/reliability/retention.test.ts) are checked against this list.
+ */
+export interface PersistentKey {
+  /** As the README names it; `<…>` stands for a part that varies. */
+  name: string;
+  type: 'stream' | 'zset';
+  /** What keeps it from growing without bound. */
+  bound: string;
+  pattern: RegExp;
+}
+
+function persistent(name: string, type: PersistentKey['type'], bound: string): PersistentKey {
+  const parts = name.split(/<[^>]+>/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return { name, type, bound, pattern: new RegExp(`^${parts.join('[^{}]+')}$`) };
+}
+
+const trimmed = 'entries trimmed after STREAM_RETENTION_MS once every group has read and acknowledged them';
+const lettersTrimmed = 'entries trimmed after STREAM_RETENTION_MS, and at most ~100,000';
+
+export const persistentKeys: readonly PersistentKey[] = [
+  persistent(streams.invitations, 'stream', trimmed),
+  persistent(streams.responses, 'stream', trimmed),
+  persistent(streams.summaries, 'stream', trimmed),
+  persistent('dead_letters:{<stream>}', 'stream', lettersTrimmed),
+  persistent(streams.inbox('<agentId>'), 'stream', `${trimmed}; deleted AGENT_GC_MS after its agent left`),
+  persistent(deadLetterStream(streams.inbox('<agentId>')), 'stream', `${lettersTrimmed}; deleted once empty after its agent left`),
+  persistent(deadlinesKey, 'zset', 'one member per open event, removed when the event is summarized or its state expired'),
+  persistent(registryKeys.agents, 'zset', 'one member per guest agent, removed when it deregisters or after AGENT_GC_MS of silence'),
+];
+
+/** True for a key allowed to live without a TTL (one of persistentKeys). */
+export function isPersistentKey(key: string): boolean {
+  return persistentKeys.some((p) => p.pattern.test(key));
+}
 
 /** Identifiers that end up inside key names: no braces, no spaces, no control characters. */
 export const identifierPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;

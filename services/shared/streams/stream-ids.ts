@@ -10,6 +10,12 @@ function split(id: string): [bigint, bigint] {
   return dash < 0 ? [BigInt(id), 0n] : [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))];
 }
 
+/** The smallest id after `id` (XTRIM MINID keeps `id` itself; this boundary lets it go too). */
+export function nextId(id: string): string {
+  const [ms, seq] = split(id);
+  return seq === 18446744073709551615n ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}
+
 export function minId(a: string, b: string): string {
   return compareIds(a, b) <= 0 ? a : b;
 }

@@ -12,7 +12,9 @@ type Env = Record<string, string | undefined>;
 export function tracingConfigured(env: Env = process.env): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
   if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return false;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
+  const endpoints = [env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim(), env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()].filter(Boolean) as string[];
+  // A malformed endpoint starts nothing: the configuration check then stops the process with exit 2.
+  return endpoints.length > 0 && endpoints.every((url) => URL.canParse(url));
 }
 
 let stopSdk: (() => Promise<void>) | undefined;
