@@ -5,7 +5,7 @@ import { onceKey, streams } from '../../services/shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from '../../services/shared/streams/scripts.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
 import { useRedisStack } from '../helpers/stack.ts';
-import { readAll } from '../helpers/streams.ts';
+import { deadLetters, flat, originalInvitation, readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
 
 const ctx = useRedisStack();
@@ -65,6 +65,28 @@ describe('Redis that is up but refuses the work', () => {
       await c.config('SET', 'maxmemory', '0');
     }
     expect(host.logs.some((l) => l.msg === 'redis refuses writes: Redis is out of memory (maxmemory reached) and refuses writes')).toBe(true);
+  });
+
+  it('at its memory limit, valid work is handed back without spending deliveries: nothing is dead-lettered, all completes after', async () => {
+    const c = ctx.redis.client;
+    // Two deliveries and a fast backoff: before the fix, the refused invitation was dead-lettered
+    // as max_deliveries within a second of the limit.
+    const fast = { STREAM_MAX_DELIVERIES: '2', RETRY_BACKOFF_BASE_MS: '50', RETRY_BACKOFF_MAX_MS: '200' };
+    const coordinator = await ctx.procs.coordinator(fast);
+    await ctx.procs.guests({ ...fast, GUESTS_PER_AGENT: '3', PERSONAS: 'instant' });
+    await c.config('SET', 'maxmemory-policy', 'noeviction');
+    const invitation = flat(originalInvitation({ id: 'refused-for-a-while' }));
+    // The entry is added and the limit set in one transaction: the coordinator meets the limit.
+    await c.multi().xadd(streams.invitations, '*', ...invitation).config('SET', 'maxmemory', '1').exec();
+    try {
+      await eventually(async () => (await coordinator.metric('event_planner_stream_retries_total', { stream: streams.invitations })) >= 5, 15_000, 'the invitation refused again and again');
+      expect(await deadLetters(c)).toEqual([]);
+    } finally {
+      await c.config('SET', 'maxmemory', '0');
+    }
+    const summary = await eventually(async () => (await readAll(c, streams.summaries)).find((e) => e.fields.invitation_id === 'refused-for-a-while'), 20_000, 'the summary');
+    expect(summary.fields).toMatchObject({ total_invited: '3', total_responses: '3' });
+    expect(await deadLetters(c)).toEqual([]);
   });
 
   it('as a read-only replica (READONLY): 503 and not ready until it is a primary again', async () => {

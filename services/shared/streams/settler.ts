@@ -5,6 +5,7 @@ import { type ConsumerScope, errorText, reportDeleted } from './consumer-scope.t
 import type { DeadLetters } from './dead-letters.ts';
 import { type EntryOutcome, type StreamEntry, toFields } from './entry.ts';
 import type { InFlight } from './in-flight.ts';
+import { redisRefusal } from './redis-errors.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from './scripts.ts';
 import type { SuspectLane } from './suspect-lane.ts';
 
@@ -18,7 +19,11 @@ type ClaimAgain = ['claimed', string[], number] | ['lost'] | ['deleted'];
  * - dead (or a retry at the last delivery): moved to the dead-letter stream atomically with its
  *   acknowledgement;
  * - retry: claimed again after an exponential backoff with jitter, which counts as a delivery
- *   (once: a claim that cannot reach Redis is tried again, the entry kept, not counted again).
+ *   (once: a claim that cannot reach Redis is tried again, the entry kept, not counted again);
+ * - retry because Redis refused the work for a while (out of memory, loading, read-only, busy,
+ *   unreachable…): handled again after a backoff without spending a delivery, however long the
+ *   refusal lasts. The entry cannot be at fault, and counting it would dead-letter valid work
+ *   during a memory-limit episode (seen in the chaos run).
  * Nothing is acknowledged on error without a dead letter. A write that cannot reach Redis is
  * made again once it can, the entry kept in hand meanwhile; on any other failure the entry stays
  * pending in Redis and comes back.
@@ -31,6 +36,8 @@ export class Settler {
   private readonly redelivered: (entry: StreamEntry) => Promise<void>;
   private readonly track: (task: Promise<void>) => void;
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Entries handed back by a Redis refusal, with how many times in a row (for the backoff). */
+  private readonly refused = new Map<string, number>();
   private pendingAcks: string[] = [];
   private ackFlush: Promise<void> | undefined;
 
@@ -58,9 +65,14 @@ export class Settler {
     const final: string[] = [];
     for (const entry of entries) {
       const outcome = outcomes.get(entry)!;
-      if (outcome.type !== 'retry' || entry.deliveries >= maxDeliveries) final.push(entry.id);
+      const refusal = outcome.type === 'retry' && isTransientRefusal(outcome.error);
+      if (outcome.type !== 'retry' || (entry.deliveries >= maxDeliveries && !refusal)) {
+        final.push(entry.id);
+        this.refused.delete(entry.id);
+      }
       if (outcome.type === 'ack') acks.push(entry.id);
       else if (outcome.type === 'dead') deadOnes.push({ entry, reason: outcome.reason });
+      else if (refusal) this.scheduleAfterRefusal(entry, outcome.error);
       else if (entry.deliveries >= maxDeliveries) {
         deadOnes.push({ entry, reason: `max_deliveries: ${errorText(outcome.error)}` });
       } else {
@@ -87,6 +99,7 @@ export class Settler {
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     const ids = [...this.retryTimers.keys()];
     this.retryTimers.clear();
+    this.refused.clear();
     return ids;
   }
 
@@ -152,29 +165,40 @@ export class Settler {
     metrics?.retries.inc(labels);
     metrics?.consumed.inc({ ...labels, outcome: 'retried' });
     log.warn({ entryId: entry.id, deliveries: entry.deliveries, retryInMs: delay, err: errorText(error) }, 'handler failed; will retry');
-    this.later(entry, delay, 1);
+    this.later(entry, delay, 1, 1);
   }
 
-  private later(entry: StreamEntry, delay: number, attempt: number): void {
+  /** Redis refused the handler's work: try again later as the same delivery. */
+  private scheduleAfterRefusal(entry: StreamEntry, error: unknown): void {
+    const { settings, metrics, labels, log } = this.scope;
+    const times = (this.refused.get(entry.id) ?? 0) + 1;
+    this.refused.set(entry.id, times);
+    const delay = backoffMs(times, settings.backoffBaseMs, settings.backoffMaxMs);
+    metrics?.retries.inc(labels);
+    if (times === 1) log.warn({ entryId: entry.id, retryInMs: delay, err: errorText(error) }, 'Redis refused the work; will try again without counting a delivery');
+    this.later(entry, delay, 1, 0);
+  }
+
+  private later(entry: StreamEntry, delay: number, attempt: number, extraDeliveries: number): void {
     const timer = setTimeout(() => {
       this.retryTimers.delete(entry.id);
-      this.track(this.redeliver(entry, attempt));
+      this.track(this.redeliver(entry, attempt, extraDeliveries));
     }, delay);
     this.retryTimers.set(entry.id, timer);
   }
 
-  /** Claims the entry again for this consumer, which counts as a delivery, then handles it. */
-  private async redeliver(entry: StreamEntry, attempt: number): Promise<void> {
+  /** Claims the entry again for this consumer (counting `extraDeliveries` more), then handles it. */
+  private async redeliver(entry: StreamEntry, attempt: number, extraDeliveries: number): Promise<void> {
     const { connections, stream, group, consumer, stopped, log } = this.scope;
     let claimed: ClaimAgain;
     try {
-      claimed = await runScript<ClaimAgain>(connections.command, claimAgainScript, [stream], [group, consumer, entry.id, entry.deliveries + 1]);
+      claimed = await runScript<ClaimAgain>(connections.command, claimAgainScript, [stream], [group, consumer, entry.id, entry.deliveries + extraDeliveries]);
     } catch (error) {
       if (isConnectionError(error) && !stopped.aborted) {
         // Redis unreachable: the entry stays in flight (kept alive once Redis is back) and the
         // claim is tried again. Released, it would come back through a re-read or a reclaim.
         log.debug({ err: errorText(error), entryId: entry.id }, 'retry claim failed; trying again');
-        this.later(entry, backoffMs(attempt, 100, 3_000), attempt + 1);
+        this.later(entry, backoffMs(attempt, 100, 3_000), attempt + 1, extraDeliveries);
       } else {
         // It stays pending in Redis and comes back through the reclaim.
         log.warn({ err: errorText(error), entryId: entry.id }, 'retry claim failed; entry stays pending');
@@ -186,6 +210,7 @@ export class Settler {
       // Another consumer took it over (this one stalled past the claim timeout) or acknowledged
       // it; or it was deleted from the stream, and the script dropped it from the pending list.
       if (claimed[0] === 'deleted') reportDeleted(this.scope, [entry.id]);
+      this.refused.delete(entry.id);
       this.inFlight.release([entry.id]);
       return;
     }
@@ -193,4 +218,14 @@ export class Settler {
     this.inFlight.hold(again);
     await this.redelivered(again);
   }
+}
+
+/**
+ * Redis refusing work for a while (memory limit, loading, read-only replica, busy script, cluster
+ * moving, unreachable): not the entry's fault. Access denied is a configuration error that does not
+ * heal by waiting, so it spends deliveries and ends in dead letters like any other failure.
+ */
+function isTransientRefusal(error: unknown): boolean {
+  const refusal = redisRefusal(error);
+  return refusal !== undefined && refusal.code !== 'redis_access_denied';
 }

@@ -78,7 +78,11 @@ export class SuspectLane {
         let attempts: number;
         try {
           const key = attemptsKey(stream);
-          [attempts] = await Promise.all([connections.command.hincrby(key, entry.id, 1), connections.command.pexpire(key, settings.retentionMs)]);
+          // One transaction: the count and the hash's expiry are written together, never the one alone.
+          const result = await connections.command.multi().hincrby(key, entry.id, 1).pexpire(key, settings.retentionMs).exec();
+          const failed = result?.find(([error]) => error);
+          if (!result || failed) throw failed?.[0] ?? new Error('transaction aborted');
+          attempts = Number(result[0]![1]);
         } catch (error) {
           // Without a count the entry is not run; it stays pending here and is taken up again after
           // the reconnect (own-pending.ts), or by the reclaim.
