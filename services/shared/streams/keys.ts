@@ -106,7 +106,7 @@ export const deadlinesKey = 'event_deadlines';
 export const registryKeys = {
   /** zset: agentId scored by last heartbeat (ms since epoch). */
   agents: 'registry:agents',
-  /** hash: guestId -> guest JSON (name, persona, group) for one agent. */
+  /** hash: guestId -> guest JSON (name, persona, tags) for one agent. */
   agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
   /** hash: agent metadata (group, guests, started_at, pid, host). */
   agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
