@@ -10,7 +10,7 @@ import { defaultEventOptions } from '../../services/shared/schema/event-definiti
 const r = new Redis(process.argv[2]!);
 const store = new EventStore(r, { retentionMs: 60000, summaryCap: 10000 });
 const n = 1000, per = Number(process.argv[3] ?? 100);
-const guests = Array.from({ length: n }, (_, i) => ({ id: `aisha-costa.${i}@bench-agent-1`, agentId: 'bench-agent-1', name: 'Aisha Costa', persona: 'instant' }));
+const guests = Array.from({ length: n }, (_, i) => ({ id: `aisha-costa.${i}@bench-agent-1`, agentId: 'bench-agent-1', name: 'Aisha Costa', persona: 'instant', tags: ['instant'] }));
 let totalRecord = 0, totalFinal = 0;
 for (let e = 0; e < 5; e++) {
   const inv: Invitation = { ...defaultEventOptions, id: `ev-${e}-${Date.now()}`, eventName: 'x', eventDate: '', eventTime: '', location: '', description: '', hostName: 'h', hostId: 'h', timestamp: '', method: 'REQUEST', revision: 1, sequence: 0, legacy: false };

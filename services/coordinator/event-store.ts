@@ -85,7 +85,7 @@ export class EventStore {
     return Object.entries(hash)
       .map(([id, value]) => {
         const tab = value.indexOf('\t');
-        return { id, agentId: value.slice(0, tab), name: value.slice(tab + 1), persona: '' };
+        return { id, agentId: value.slice(0, tab), name: value.slice(tab + 1), persona: '', tags: [] };
       })
       .sort((a, b) => (a.agentId === b.agentId ? cmp(a.id, b.id) : cmp(a.agentId, b.agentId)));
   }

@@ -87,14 +87,15 @@ export class Janitor {
   async run(now = Date.now()): Promise<TrimReport[]> {
     if (!(await this.acquire())) return [];
     const agents = await this.redis.zrange(registryKeys.agents, '0', '-1');
-    const targets = [streams.invitations, streams.responses, streams.summaries, ...agents.map((a) => streams.inbox(a))];
+    const targets = [streams.invitations, streams.invitationsHigh, streams.responses, streams.responsesHigh, streams.summaries, streams.activity, ...agents.flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
     const reports: TrimReport[] = [];
     for (const stream of targets) reports.push(await this.trim(stream, now));
     for (const stream of targets) await this.trimBefore(deadLetterStream(stream), this.retentionBoundary(now));
     for (const agentId of await this.registry.expiredAgentIds(this.agentGcMs, now)) {
       await this.registry.deregister(agentId);
-      // UNLINK: a long inbox is freed in the background instead of blocking Redis.
-      await this.redis.unlink(streams.inbox(agentId));
+      // UNLINK: a long inbox is freed in the background instead of blocking Redis. Both lanes
+      // share the agent's hash tag (one slot).
+      await this.redis.unlink(streams.inbox(agentId), streams.inboxHigh(agentId));
       this.log.info({ agentId }, 'removed guest agent silent for too long, and its inbox');
     }
     await this.removeOrphanInboxes(new Set(agents), now);
@@ -183,7 +184,8 @@ export class Janitor {
         if (consumers.some((c) => Number(c.idle) < this.agentGcMs)) readRecently = true;
       }
       if (readRecently) continue;
-      await this.redis.unlink(key);
+      // The agent's priority lane was created with its inbox and goes with it.
+      await this.redis.unlink(key, streams.inboxHigh(agentId));
       removed += 1;
       this.log.info({ agentId }, 'removed the inbox of a guest agent that left long ago');
     }

@@ -2,7 +2,7 @@ import type { EnvReader } from '../shared/config/env.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
 import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/service/run-service.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
-import { groups, streams } from '../shared/streams/keys.ts';
+import { groups, lanes } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { Periodic } from '../shared/util/periodic.ts';
 import { sleep } from '../shared/util/time.ts';
@@ -11,8 +11,10 @@ import { type GuestConfig, readGuestConfig } from './config.ts';
 import { buildGuests } from './guests.ts';
 
 /**
- * A guest agent process: hosts GUESTS_PER_AGENT simulated guests, registers them, keeps a
- * heartbeat, answers the invitations delivered to its own inbox, and deregisters on shutdown.
+ * A guest agent process: hosts GUESTS_PER_AGENT simulated guests, registers them (with their
+ * tags), keeps a heartbeat, handles what is delivered to its two inboxes (the normal one and the
+ * priority lane, each read by a consumer of its own so urgent deliveries overtake a backlog), and
+ * deregisters on shutdown.
  */
 export const guestService: ServiceDefinition<GuestConfig> = {
   role: 'guest',
@@ -23,25 +25,29 @@ export const guestService: ServiceDefinition<GuestConfig> = {
     const { connections, log: baseLog, metrics } = ctx;
     const log = baseLog.child({ agent: config.agentId });
     const redis = connections.command;
-    const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed);
+    const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed, config.personaGroup);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
     const agent = new GuestAgent({ guests, config, producer, log, metrics });
     // Ten missed heartbeats (at least a minute) before the registration's hashes expire on their own.
     const registry = new GuestRegistry(redis, { registrationTtlMs: 10 * config.heartbeatIntervalMs });
-    const consumer = new StreamConsumer({
-      stream: streams.inbox(config.agentId),
-      group: groups.guests,
-      // The agent id is the consumer name: a restarted agent resumes its own pending deliveries.
-      consumer: config.agentId,
-      connections,
-      settings: ctx.config.streams,
-      log,
-      metrics,
-      handleEntry: agent.handleEntry,
-    });
+    // The agent id is the consumer name on both lanes: a restarted agent resumes its own pending
+    // deliveries. Each lane has its own consumer (and blocking connection).
+    const inboxes = (['high', 'normal'] as const).map(
+      (priority) =>
+        new StreamConsumer({
+          stream: lanes.inbox(config.agentId, priority),
+          group: groups.guests,
+          consumer: config.agentId,
+          connections,
+          settings: ctx.config.streams,
+          log,
+          metrics,
+          handleEntry: agent.handleEntry,
+        }),
+    );
     const register = () => registry.register({ agentId: config.agentId, group: config.personaGroup, guests });
 
-    await consumer.start();
+    for (const inbox of inboxes) await inbox.start();
     await register();
     let lastBeatFailed = false;
     const beat = new Periodic(
@@ -63,12 +69,12 @@ export const guestService: ServiceDefinition<GuestConfig> = {
     log.info({ guests: guests.length, group: config.personaGroup }, `👥 agent ${config.agentId} hosts ${guests.length} guests: ${shown}`);
 
     return {
-      readiness: [{ name: 'inbox', check: () => (consumer.isHealthy() ? true : 'read loop not running') }],
+      readiness: inboxes.map((inbox) => ({ name: inbox.stream.endsWith(':high') ? 'inbox_high' : 'inbox', check: () => (inbox.isHealthy() ? true : 'read loop not running') })),
       info: () => ({
         agentId: config.agentId,
         personaGroup: config.personaGroup,
         guests: guests.length,
-        sampleGuests: guests.slice(0, 10).map((g) => ({ id: g.id, name: g.name, persona: g.persona })),
+        sampleGuests: guests.slice(0, 10).map((g) => ({ id: g.id, name: g.name, persona: g.persona, tags: g.tags, dietary: g.dietary })),
         replyDelayScale: config.replyDelayScale,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
       }),
@@ -81,7 +87,7 @@ export const guestService: ServiceDefinition<GuestConfig> = {
         log.info(`👋 agent ${config.agentId} deregistered its ${guests.length} guests`);
         agent.hurryUp();
         await sleep(Math.min(500, graceMs / 4));
-        await consumer.close(graceMs);
+        await Promise.all(inboxes.map((inbox) => inbox.close(graceMs)));
       },
     };
   },

@@ -19,7 +19,7 @@ afterAll(async () => {
 describe('an event with 100,000 guests', () => {
   it('is created with every guest invited', async () => {
     const store = new EventStore(redis.client, { retentionMs: 60_000, summaryCap: 10 });
-    const guests: LiveGuest[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `g${i}@agent-${i % 2}`, agentId: `agent-${i % 2}`, name: `Guest ${i}`, persona: '' }));
+    const guests: LiveGuest[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `g${i}@agent-${i % 2}`, agentId: `agent-${i % 2}`, name: `Guest ${i}`, persona: '', tags: [] }));
     const invitation: Invitation = {
       ...defaultEventOptions,
       id: 'big-event',

@@ -25,7 +25,7 @@ describe('every reply sent three times', () => {
     // (they race on the two coordinators) and a third up to 400 ms later, often after the summary.
     const agentId = 'triple';
     const registry = new GuestRegistry(c);
-    const guests = Array.from({ length: 25 }, (_, i) => ({ id: `guest.${i}@${agentId}`, name: `Guest ${i}`, persona: 'triple' }));
+    const guests = Array.from({ length: 25 }, (_, i) => ({ id: `guest.${i}@${agentId}`, name: `Guest ${i}`, persona: 'triple', tags: ['triple'] }));
     await registry.register({ agentId, group: 'triple', guests });
     const inbox = streams.inbox(agentId);
     await c.xgroup('CREATE', inbox, groups.guests, '0', 'MKSTREAM');

@@ -43,14 +43,15 @@ describe('kill -9 of a guest agent while its guests are replying', () => {
     const rows = await checkInvariants({ redis: c, events, everyoneAnswers: true, processes: processStatuses(all, killed) });
     expect(failures(rows)).toBe('');
 
-    // Replies sent again after a restart are the same answers (seeded by event and guest), so
-    // whichever copy was counted, the record is what the guest would say.
+    // Replies sent again after a restart are the same answers with the same revs (seeded by
+    // event, guest and sequence), so whichever copy was counted, the record is what the guest would
+    // say. (Undecided guests also change their mind now and then: that is rev 1, never another rev 0.)
     const answers = new Map<string, Set<string>>();
     let repeats = 0;
     for (const entry of await readStream(c, streams.responses)) {
       const parsed = parseReply(entry.fields);
       if (!parsed.ok) continue;
-      const key = `${parsed.value.invitationId} ${parsed.value.guestId}`;
+      const key = `${parsed.value.invitationId} ${parsed.value.guestId} rev ${parsed.value.replyRev}`;
       if (answers.has(key)) repeats += 1;
       answers.set(key, (answers.get(key) ?? new Set()).add(`${parsed.value.response}: ${parsed.value.message}`));
     }

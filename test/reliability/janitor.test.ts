@@ -160,13 +160,15 @@ describe('inboxes of agents that are gone', () => {
   it('deletes the inbox of an agent that deregistered once nothing was delivered to it or read from it for AGENT_GC_MS', async () => {
     const c = redis.client;
     const registry = new GuestRegistry(c);
-    await registry.register({ agentId: 'present', group: 'g', guests: [{ id: 'p.0@present', name: 'P', persona: 'p' }] });
+    await registry.register({ agentId: 'present', group: 'g', guests: [{ id: 'p.0@present', name: 'P', persona: 'p', tags: ['g', 'p'] }] });
     // left: deregistered long ago; reading: deregistered but its process still reads; recent: got a delivery just now.
     for (const agentId of ['present', 'left', 'reading', 'recent']) {
       const inbox = streams.inbox(agentId);
       await c.xadd(inbox, `${Date.now() - 48 * hour}-0`, 'n', 'old');
       await c.xgroup('CREATE', inbox, groups.guests, '0');
       await c.xreadgroup('GROUP', groups.guests, agentId, 'COUNT', 10, 'STREAMS', inbox, '>');
+      // Every agent also reads its priority lane (created empty by its consumer group).
+      await c.xgroup('CREATE', streams.inboxHigh(agentId), groups.guests, '0', 'MKSTREAM');
     }
     await delay(1_100);
     await c.xadd(streams.inbox('recent'), '*', 'n', 'new');
@@ -178,7 +180,7 @@ describe('inboxes of agents that are gone', () => {
     // One SCAN page per run: a few runs cover a small keyspace.
     for (let i = 0; i < 5; i += 1) removed += await j.removeOrphanInboxes(new Set(['present']));
     expect(removed).toBe(1);
-    expect(await c.exists(streams.inbox('left'))).toBe(0);
-    for (const agentId of ['present', 'reading', 'recent']) expect(await c.exists(streams.inbox(agentId)), agentId).toBe(1);
+    expect(await c.exists(streams.inbox('left'), streams.inboxHigh('left'))).toBe(0);
+    for (const agentId of ['present', 'reading', 'recent']) expect(await c.exists(streams.inbox(agentId), streams.inboxHigh(agentId)), agentId).toBe(2);
   });
 });

@@ -51,6 +51,11 @@ describe('the event definition on the wire', () => {
     expect(invitationFingerprint(inv)).toBe(invitationFingerprint(again.ok ? again.value : inv));
   });
 
+  it('reads target tags in lower case, as guests are tagged', () => {
+    const inv = invitation({ ...base, target_tags: '["Enthusiasts","VIP","vip"]' });
+    expect(inv.targeting.tags).toEqual(['enthusiasts', 'vip']);
+  });
+
   it('refuses bad options naming the field', () => {
     const bad = (fields: Record<string, string>) => parseInvitation({ ...base, ...fields }, check);
     expect(bad({ capacity: '-1' })).toMatchObject({ ok: false, field: 'capacity' });

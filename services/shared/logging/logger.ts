@@ -36,7 +36,7 @@ export function createLogger(settings: LoggerSettings): Logger {
           colorize: process.env.NO_COLOR === undefined,
           translateTime: 'HH:MM:ss.l',
           // Terminal lines carry what a person follows; the ids stay in the JSON form for machines.
-          ignore: 'pid,hostname,role,consumer,trace_id,span_id,agent,component,eventId,guestId,reply,entryId,event,invited,yes,no,maybe,noResponse,guests,group,port,redis,version,reason',
+          ignore: 'pid,hostname,role,consumer,trace_id,span_id,agent,component,eventId,guestId,reply,entryId,event,invited,yes,no,maybe,noResponse,guests,group,port,redis,version,reason,sequence,replyRev,type,scope,unknown',
           messageFormat: '{msg}',
           singleLine: true,
         },

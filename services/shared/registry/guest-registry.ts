@@ -14,6 +14,11 @@ export interface GuestProfile {
   name: string;
   /** Persona name (e.g. "Alice Chen", "enthusiast"). */
   persona: string;
+  /**
+   * What an event's `target_tags` are matched against: lower-case tags (`toTag`), among them the
+   * agent's persona group and the guest's persona (`guestTags`).
+   */
+  tags: string[];
 }
 
 export interface AgentRegistration {
@@ -31,10 +36,36 @@ export interface LiveGuest extends GuestProfile {
 export const minRegistrationTtlMs = 60_000;
 
 /**
+ * A text as a tag: lower case, and every run of characters a tag cannot hold (spaces ...) one `-`,
+ * so "Alice Chen" is `alice-chen`. Undefined when nothing is left. Tags are matched as they are
+ * stored, so whoever matches them (the coordinator, against an event's target_tags) lower-cases the
+ * wanted tags with this function too.
+ */
+export function toTag(text: string): string | undefined {
+  const tag = text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._:@-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 128)
+    .replace(/-+$/, '');
+  return tag === '' ? undefined : tag;
+}
+
+/** A guest's tags: its persona group, its persona, then any others; as tags, each once. */
+export function guestTags(group: string, persona: string, others: readonly string[] = []): string[] {
+  const tags = [group, persona, ...others].map(toTag).filter((t): t is string => t !== undefined);
+  return [...new Set(tags)];
+}
+
+/**
  * Guest agents register the guests they host and keep a heartbeat; the coordinator invites the
  * guests whose agent's heartbeat is younger than the TTL. Layout:
  *   registry:agents                    zset agentId -> last heartbeat (ms)
- *   registry:agent:{id}:guests         hash guestId -> {"name","persona"}   (expire, see below)
+ *   registry:agent:{id}:guests         hash guestId -> {"name","persona","tags"}   (expire, see below;
+ *                                      a registration without "tags", from before they existed,
+ *                                      reads as tagged with its group and persona)
  *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
  *   registry:epoch                     string: when the registry (re)started filling (see rebuildingFor)
  * The two hashes are a lease: every heartbeat extends them by `registrationTtlMs`, so the hashes
@@ -53,7 +84,7 @@ export class GuestRegistry {
     const guestsKey = registryKeys.agentGuests(agent.agentId);
     const infoKey = registryKeys.agentInfo(agent.agentId);
     const guestArgs: string[] = [];
-    for (const g of agent.guests) guestArgs.push(g.id, JSON.stringify({ name: g.name, persona: g.persona }));
+    for (const g of agent.guests) guestArgs.push(g.id, JSON.stringify({ name: g.name, persona: g.persona, tags: g.tags }));
     // The agent's two hashes share its hash tag and change together; the zset entry that makes it
     // visible is written after them, so a reader never sees a live agent without its guests.
     const tx = this.redis.multi().del(guestsKey);
@@ -105,20 +136,13 @@ export class GuestRegistry {
     const agents = (await this.liveAgentIds(ttlMs, now)).sort();
     if (agents.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const agentId of agents) pipeline.hgetall(registryKeys.agentGuests(agentId));
+    for (const agentId of agents) pipeline.hgetall(registryKeys.agentGuests(agentId)).hget(registryKeys.agentInfo(agentId), 'group');
     const results = (await pipeline.exec()) ?? [];
     const guests: LiveGuest[] = [];
     agents.forEach((agentId, i) => {
-      const hash = (results[i]?.[1] ?? {}) as Record<string, string>;
-      for (const id of Object.keys(hash).sort()) {
-        let profile: { name?: string; persona?: string } = {};
-        try {
-          profile = JSON.parse(hash[id]!) as typeof profile;
-        } catch {
-          /* a damaged registration still counts as a guest, with its id as name */
-        }
-        guests.push({ id, agentId, name: profile.name ?? id, persona: profile.persona ?? '' });
-      }
+      const hash = (results[2 * i]?.[1] ?? {}) as Record<string, string>;
+      const group = (results[2 * i + 1]?.[1] as string | null) ?? '';
+      for (const id of Object.keys(hash).sort()) guests.push({ id, agentId, ...readProfile(hash[id]!, id, group) });
     });
     return guests;
   }
@@ -142,4 +166,18 @@ export class GuestRegistry {
   async expiredAgentIds(olderThanMs: number, now = Date.now()): Promise<string[]> {
     return this.redis.zrangebyscore(registryKeys.agents, '-inf', now - olderThanMs);
   }
+}
+
+/** One registered guest's JSON; a damaged registration still counts as a guest, with its id as name. */
+function readProfile(json: string, id: string, group: string): Omit<GuestProfile, 'id'> {
+  let profile: { name?: unknown; persona?: unknown; tags?: unknown } = {};
+  try {
+    profile = (JSON.parse(json) ?? {}) as typeof profile;
+  } catch {
+    /* see above */
+  }
+  const name = typeof profile.name === 'string' ? profile.name : id;
+  const persona = typeof profile.persona === 'string' ? profile.persona : '';
+  const tags = Array.isArray(profile.tags) && profile.tags.every((t) => typeof t === 'string') ? (profile.tags as string[]) : guestTags(group, persona);
+  return { name, persona, tags };
 }

@@ -117,7 +117,9 @@ export function readEventDefinition(r: FieldReader, strict: boolean): EventDefin
     plusOnesMax: r.integer('plus_ones_max', 0, 0, limits.plusOnes),
     questions: normaliseQuestions(r.json<unknown[]>('questions', [], questionsProblem)),
     targeting: {
-      tags: r.identifierList('target_tags', limits.targetTags),
+      // Guests' tags are lower case (toTag, guest-registry.ts); the rule's are read the same way,
+      // so `VIP` targets the guests tagged `vip`, whoever compares them.
+      tags: [...new Set(r.identifierList('target_tags', limits.targetTags).map((t) => t.toLowerCase()))],
       guests: r.identifierList('target_guests', limits.targetGuests),
       exclude: r.identifierList('exclude_guests', limits.targetGuests),
     },

@@ -109,7 +109,7 @@ export const deadlinesKey = 'event_deadlines';
 export const registryKeys = {
   /** zset: agentId scored by last heartbeat (ms since epoch). */
   agents: 'registry:agents',
-  /** hash: guestId -> guest JSON (name, persona, group) for one agent. */
+  /** hash: guestId -> guest JSON (name, persona, tags) for one agent. */
   agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
   /** hash: agent metadata (group, guests, started_at, pid, host). */
   agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
@@ -153,8 +153,12 @@ export const persistentKeys: readonly PersistentKey[] = [
   persistent(streams.invitations, 'stream', trimmed),
   persistent(streams.responses, 'stream', trimmed),
   persistent(streams.summaries, 'stream', trimmed),
+  persistent(streams.invitationsHigh, 'stream', trimmed),
+  persistent(streams.responsesHigh, 'stream', trimmed),
+  persistent(streams.activity, 'stream', trimmed),
   persistent('dead_letters:{<stream>}', 'stream', lettersTrimmed),
   persistent(streams.inbox('<agentId>'), 'stream', `${trimmed}; deleted AGENT_GC_MS after its agent left`),
+  persistent(streams.inboxHigh('<agentId>'), 'stream', `${trimmed}; deleted with its agent's inbox`),
   persistent(deadLetterStream(streams.inbox('<agentId>')), 'stream', `${lettersTrimmed}; deleted once empty after its agent left`),
   persistent(deadlinesKey, 'zset', 'one member per open event, removed when the event is summarized or its state expired'),
   persistent(registryKeys.agents, 'zset', 'one member per guest agent, removed when it deregisters or after AGENT_GC_MS of silence'),
