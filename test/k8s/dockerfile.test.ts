@@ -119,5 +119,6 @@ describe('the runtime image, assembled without Docker', () => {
     } finally {
       await coordinator.stop('SIGKILL');
     }
-  });
+    // A full compile plus copying the production tree: a minute on a quiet machine, more on a shared one.
+  }, 240_000);
 });
