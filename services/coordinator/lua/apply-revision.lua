@@ -35,7 +35,7 @@ if ev then
   end
   local seen = redis.call('HGET', K_EVENT, 'fp:' .. revision)
   if seen and seen ~= rev.fingerprint then
-    return { 'dead', 'id_conflict: revision ' .. revision .. ' of invitation ' .. ev.id .. ' was already applied with different content' }
+    return { 'dead', 'id_conflict: invitation id ' .. ev.id .. ' revision ' .. revision .. ' was already published with different content (a change is a new revision)' }
   end
   if revision <= num(ev.revision) then
     return finish(ev, now, retention, 'replay')

@@ -33,6 +33,10 @@ if not ev or ev.status == 'new' then
 end
 
 local current = num(ev.sequence)
+-- A cancellation raised the sequence, but replies to the version it closed are late, not stale.
+if ev.status == 'cancelled' and ev.opened_sequence and redis.call('EXISTS', K_INVITED) == 1 then
+  current = num(ev.opened_sequence)
+end
 local open = ev.status == 'open'
 local max_plus = num(ev.plus_ones_max)
 local results = {}
