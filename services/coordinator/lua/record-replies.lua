@@ -78,7 +78,10 @@ for i = 1, n do
       record(i, 'ignored')
     end
   elseif not open then
-    if redis.call('HSETNX', K_LATE, reply_id, json) == 1 then
+    local counted = redis.call('HGET', K_REPLIES, id)
+    if counted and cjson.decode(counted).id == reply_id then
+      record(i, 'duplicate')
+    elseif redis.call('HSETNX', K_LATE, reply_id, json) == 1 then
       ev.late_count = ev.late_count + 1
       record(i, 'late', { guest_id = id, outcome = 'late', state = 'needs_action' })
     else

@@ -118,18 +118,25 @@ local function public_status(ev)
   return ev.status
 end
 
--- One event_activity entry (docs/EVENTS.md): per-guest changes (capped) and the absolute counts.
+-- event_activity entries (docs/EVENTS.md): per-guest changes (at most ACTIVITY_GUESTS per step, in
+-- entries of ACTIVITY_CHUNK so each stays well within a field's length) and the absolute counts.
+local ACTIVITY_CHUNK = 100
 local function activity(ev, kind, guests, extra)
-  local list = {}
-  for i = 1, math.min(#guests, ACTIVITY_GUESTS) do
-    list[i] = guests[i]
-  end
   local e = { invitation_id = ev.id, host_id = ev.host_id or '', sequence = num(ev.sequence), revision = num(ev.revision),
     status = public_status(ev), counts = counts_of(ev) }
   for k, v in pairs(extra or {}) do
     e[k] = v
   end
-  outbox(ev, { k = 'a', t = kind, e = e, g = list })
+  local total = math.min(#guests, ACTIVITY_GUESTS)
+  local first = 1
+  repeat
+    local list = {}
+    for i = first, math.min(first + ACTIVITY_CHUNK - 1, total) do
+      list[#list + 1] = guests[i]
+    end
+    outbox(ev, { k = 'a', t = kind, e = e, g = list })
+    first = first + ACTIVITY_CHUNK
+  until first > total
 end
 
 -- Deliveries of one type to the named guests: one outbox item per agent and chunk (at most 500
