@@ -48,7 +48,7 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
       new StreamConsumer({ ...consumerBase, stream: streams.invitations, handleBatch: invitations.handleBatch }),
       new StreamConsumer({ ...consumerBase, stream: streams.responses, handleBatch: replies.handleBatch }),
     ];
-    const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady() });
+    const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady(), crashAfterTick: config.timerTestCrash });
     const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
     new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader() });
 

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logging/logger.ts';
 import { timersKey } from '../shared/streams/keys.ts';
@@ -25,8 +26,11 @@ export class TimerSweeper {
   private readonly log: Logger;
   private readonly periodic: Periodic;
   private readonly isConnected: () => boolean;
+  private readonly crashAfter: number;
+  private decided = 0;
 
-  constructor(deps: { redis: Redis; store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger; intervalMs: number; isConnected: () => boolean }) {
+  constructor(deps: { redis: Redis; store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger; intervalMs: number; isConnected: () => boolean; crashAfterTick?: number }) {
+    this.crashAfter = deps.crashAfterTick ?? 0;
     this.redis = deps.redis;
     this.store = deps.store;
     this.outbox = deps.outbox;
@@ -73,7 +77,18 @@ export class TimerSweeper {
       this.log.info({ eventId, invited: resolution.guests.length }, 'scheduled invitation published (publish_at reached)');
     }
     this.metrics.timerTicks.inc({ outcome: 'due' });
-    if (result.kind === 'ok' && result.outbox > 0) await this.outbox.drain(eventId);
+    if (result.kind === 'ok' && result.outbox > 0) {
+      this.decided += 1;
+      if (this.decided === this.crashAfter) crash(`after timer tick ${this.decided} (event ${eventId}), before draining its outbox`);
+      await this.outbox.drain(eventId);
+    }
     await this.store.reschedule(eventId, score, result.kind === 'ok' ? result.nextDue : -1);
   }
+}
+
+/** TIMER_TEST_CRASH: dies where an outside kill -9 could only land by luck. */
+function crash(where: string): never {
+  writeSync(2, `TIMER_TEST_CRASH: SIGKILL ${where}\n`);
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: SIGKILL did not end the process');
 }
