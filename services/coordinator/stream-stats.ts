@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { deadLetterStream, deadlinesKey, groups as groupNames, streams } from '../shared/streams/keys.ts';
+import { deadLetterStream, timersKey, groups as groupNames, streams } from '../shared/streams/keys.ts';
 import { entryIdTime } from '../shared/util/time.ts';
 import { infoObject } from '../shared/streams/stream-ids.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
@@ -140,7 +140,7 @@ export class StreamStats {
       groups.set(key, stats);
     }
     const liveGuests = await this.registry.liveCountsByGroup(this.guestTtlMs, now);
-    const openEvents = await this.redis.zcard(deadlinesKey);
+    const openEvents = await this.redis.zcard(timersKey);
     return { lengths, groups: [...groups.values()], liveGuests, openEvents };
   }
 }
