@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
-import { type StreamTail, type TailEntry } from './stream-tail.ts';
+import { type StreamTail, type TailEntry, compareIds } from './stream-tail.ts';
+
+/** How often a flow client's set of streams is brought up to date (agents come and go). */
+const REFRESH_MS = 5_000;
 import { allStreams } from './stream-stats.ts';
 
 export type Hop = 'invitation' | 'delivery' | 'reply' | 'summary' | 'activity' | 'dead_letter';
@@ -77,20 +80,33 @@ export class FlowHub {
 
   async subscribe(since: string | undefined, send: (id: string, m: FlowMessage) => void): Promise<() => void> {
     const from = since ?? (await this.now());
-    const sources = await allStreams(this.redis, this.guestTtlMs);
-    const watched = [...sources, ...sources.map((s) => {
-      const letters = deadLetterStream(s);
-      dead.set(letters, s);
-      return letters;
-    })];
-    const stops = watched.map((stream) =>
-      this.tail.watch(stream, from, (entry) => {
-        const message = flowMessage(entry);
-        if (message) send(entry.id, message);
-      }),
-    );
+    let last = from;
+    const stops = new Map<string, () => void>();
+    const follow = async () => {
+      const sources = await allStreams(this.redis, this.guestTtlMs);
+      for (const source of sources) {
+        const letters = deadLetterStream(source);
+        dead.set(letters, source);
+        for (const stream of [source, letters]) {
+          if (stops.has(stream)) continue;
+          // A stream that appears later (a new agent's inbox) is followed from what this client saw last.
+          stops.set(
+            stream,
+            this.tail.watch(stream, last, (entry) => {
+              const message = flowMessage(entry);
+              if (!message) return;
+              if (compareIds(entry.id, last) > 0) last = entry.id;
+              send(entry.id, message);
+            }),
+          );
+        }
+      }
+    };
+    await follow();
+    const refresh = setInterval(() => void follow().catch(() => undefined), REFRESH_MS);
     return () => {
-      for (const stop of stops) stop();
+      clearInterval(refresh);
+      for (const stop of stops.values()) stop();
     };
   }
 }

@@ -92,14 +92,16 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
 }
 
 function countsOfSummary(s: Summary): Counts {
+  const confirmed = Math.max(s.confirmed, s.waitlisted === 0 ? s.yes : 0);
   return {
     invited: s.totalInvited,
     accepted: Math.max(s.accepted, s.yes),
     declined: Math.max(s.declined, s.no),
     tentative: Math.max(s.tentative, s.maybe),
     needs_action: Math.max(s.needsAction, s.noResponse),
-    confirmed: Math.max(s.confirmed, s.waitlisted === 0 ? s.yes : 0),
-    headcount: s.headcount,
+    confirmed,
+    // A summary in the original's format has no headcount: each confirmed guest is one person.
+    headcount: Math.max(s.headcount, confirmed),
     waitlisted: s.waitlisted,
     stale: s.stale,
     late: s.late,
