@@ -15,6 +15,14 @@ NODE_BASE_IMAGE=event-planner-e2e/node:$NODE_MAJOR-$DEBIAN_SUITE-slim
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# Every stand-in is also tagged in our own namespace (event-planner-e2e/cache:...), so that teardown
+# can remove the public names (redis:7.4-alpine, registry.k8s.io/...) and a next run re-tags in a second.
+cache_tag() { echo "event-planner-e2e/cache:$(echo "$1" | tr '/:' '__')"; }
+# have PUBLIC: true when the image is there under its public name (re-tagged from the cache if need be).
+have() {
+  image_exists "$1" && return 0
+  image_exists "$(cache_tag "$1")" && docker tag "$(cache_tag "$1")" "$1"
+}
 
 # ctx NAME: a fresh build context folder in the cache with the CA bundle in it.
 ctx() {
@@ -27,7 +35,7 @@ ctx() {
 build() {
   local tag="$1" dir="$2"; shift 2
   cat >"$dir/Dockerfile"
-  docker build -q --label "$LABEL" -t "$tag" "$@" "$dir" >/dev/null
+  docker build -q --label "$LABEL" -t "$tag" -t "$(cache_tag "$tag")" "$@" "$dir" >/dev/null
 }
 
 # --- Debian base: debootstrap + docker import (there is no Docker Hub) --------------------------
@@ -84,7 +92,7 @@ THIRD_PARTY_IMAGES=("$REDIS_IMAGE" "$EXPORTER_IMAGE" "$PROMETHEUS_IMAGE" "$JAEGE
 
 # Redis: Debian's redis-server, run as uid 999 like the official image (the chart's runAsUser).
 build_redis() {
-  image_exists "$REDIS_IMAGE" && return 0
+  have "$REDIS_IMAGE" && return 0
   build "$REDIS_IMAGE" "$(ctx redis)" --build-arg BASE="$BASE_IMAGE" <<'DF'
 ARG BASE
 FROM ${BASE}
@@ -98,7 +106,7 @@ DF
 }
 # redis_exporter: Debian's prometheus-redis-exporter (the version the chart pins).
 build_exporter() {
-  image_exists "$EXPORTER_IMAGE" && return 0
+  have "$EXPORTER_IMAGE" && return 0
   build "$EXPORTER_IMAGE" "$(ctx exporter)" --build-arg BASE="$BASE_IMAGE" <<'DF'
 ARG BASE
 FROM ${BASE}
@@ -111,7 +119,7 @@ DF
 # Prometheus and Jaeger: the binaries build-go.sh made (Debian's Prometheus 2.42 lacks Kubernetes
 # service discovery). Prometheus has no web UI assets this way; its API, which the checks use, works.
 build_prometheus() {
-  image_exists "$PROMETHEUS_IMAGE" && return 0
+  have "$PROMETHEUS_IMAGE" && return 0
   local d; d="$(ctx prometheus)"; cp "$BIN/prometheus" "$d/"
   build "$PROMETHEUS_IMAGE" "$d" --build-arg BASE="$BASE_IMAGE" <<'DF'
 ARG BASE
@@ -124,7 +132,7 @@ ENTRYPOINT ["/bin/prometheus"]
 DF
 }
 build_jaeger() {
-  image_exists "$JAEGER_IMAGE" && return 0
+  have "$JAEGER_IMAGE" && return 0
   local d; d="$(ctx jaeger)"; cp "$BIN/jaeger" "$d/"
   build "$JAEGER_IMAGE" "$d" --build-arg BASE="$BASE_IMAGE" <<'DF'
 ARG BASE
@@ -137,6 +145,8 @@ DF
 # The app's base image, under the name the Dockerfile's default NODE_IMAGE asks for.
 build_app_base() {
   image_exists node:24-bookworm-slim || docker tag "$NODE_BASE_IMAGE" node:24-bookworm-slim
+  docker image inspect -f '{{index .Config.Labels "org.event-planner.e2e"}}' node:24-bookworm-slim | grep -q stand-in \
+    || log "node:24-bookworm-slim is not our stand-in (a real one is there): the app builds FROM it"
 }
 
 # --- Kubernetes control plane, CoreDNS, pause, local-path: the names kubeadm and kind ask for -------
@@ -147,7 +157,7 @@ kind_const() { # kind_const NAME: a string constant of kind's node image build (
 build_control_plane() {
   local img name d
   for img in $(kubeadm_images); do
-    image_exists "$img" && continue
+    have "$img" && continue
     name="${img##*/}"; name="${name%%:*}"
     d="$(ctx "cp-$name")"
     case "$name" in
@@ -167,12 +177,24 @@ build_control_plane() {
     esac
   done
   img="$(kind_const storageProvisionerImage)"
-  if ! image_exists "$img"; then
+  if ! have "$img"; then
     d="$(ctx local-path)"; cp "$BIN/local-path-provisioner" "$d/"
     printf 'ARG BASE\nFROM ${BASE}\nCOPY local-path-provisioner /usr/bin/local-path-provisioner\n' | build "$img" "$d" --build-arg BASE="$BASE_IMAGE"
   fi
   img="$(kind_const storageHelperImage)"
-  image_exists "$img" || docker tag "$BASE_IMAGE" "$img"
+  have "$img" || docker tag "$BASE_IMAGE" "$img"
+}
+
+# The public names this script gives its stand-ins (kind load takes the third-party ones).
+list_third_party() { echo "${THIRD_PARTY_IMAGES[@]}"; }
+# untag: removes the public names of our stand-ins (only images carrying our label); the cache stays.
+untag() {
+  local img
+  for img in "${THIRD_PARTY_IMAGES[@]}" node:24-bookworm-slim $(kubeadm_images) "$(kind_const storageProvisionerImage)" "$(kind_const storageHelperImage)"; do
+    [ "$(docker image inspect -f '{{index .Config.Labels "org.event-planner.e2e"}}' "$img" 2>/dev/null)" = stand-in ] || continue
+    image_exists "$(cache_tag "$img")" || docker tag "$img" "$(cache_tag "$img")"
+    docker rmi "$img" >/dev/null
+  done
 }
 
 # --- the kind node image ----------------------------------------------------------------------------
@@ -246,6 +268,10 @@ DF
   rm -f "$CACHE/ctx/kind-node/images.tar"
 }
 
+case "${1:-}" in
+  list-third-party) list_third_party; exit 0 ;;
+  untag) untag; exit 0 ;;
+esac
 what=("$@")
 [ ${#what[@]} -gt 0 ] || what=(base node app_base redis exporter prometheus jaeger control_plane kind_node)
 for w in "${what[@]}"; do
