@@ -1,6 +1,7 @@
-# syntax=docker/dockerfile:1
 # One image for every role: `docker run event-planner coordinator` (or host, guest).
 # Build: docker build -t event-planner .    (skaffold does this for `skaffold dev`)
+# No `# syntax=` line and no BuildKit-only instruction: the classic builder (DOCKER_BUILDKIT=0, a
+# Docker without buildx) and BuildKit both build it, and no frontend image is pulled.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -21,6 +22,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
+# Who built the image: skaffold passes BUILT_BY=skaffold, so its image never has the ID of one
+# built by hand from the same sources (`skaffold dev` removes its images by ID when it exits, and
+# `docker rmi -f <id>` would take the hand-made tag with it).
+ARG BUILT_BY=docker
+LABEL org.opencontainers.image.title=event-planner org.event-planner.built-by=${BUILT_BY}
 # tini as PID 1 forwards SIGTERM to node and reaps zombies (what `docker run --init` would add).
 RUN apt-get update \
   && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \

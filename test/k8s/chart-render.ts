@@ -148,7 +148,7 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   automountServiceAccountToken?: boolean;
   serviceAccountName?: string;
-  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; emptyDir?: object }[];
+  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[];
 }
 
 export interface Workload extends KubeObject {

@@ -22,6 +22,16 @@ describe('the Dockerfile', () => {
     expect(() => run(hadolint, ['-'], { input: 'FROM node:latest\nRUN apt-get install curl\n' })).toThrow(/DL3007|DL3008/);
   });
 
+  it('builds with the classic builder as with BuildKit: no syntax directive (a frontend image to pull), no BuildKit-only flags', () => {
+    const text = readFileSync(dockerfilePath, 'utf8');
+    expect(text).not.toMatch(/^#\s*syntax\s*=/im);
+    // --mount, --chmod/--link on COPY and heredocs need BuildKit.
+    expect(text).not.toMatch(/^\s*(RUN|COPY|ADD)\s+(.*\s)?--(mount|chmod|link|parents)\b/im);
+    expect(text).not.toMatch(/<<-?\s*['"]?[A-Z]+['"]?\s*$/m);
+    // skaffold marks its builds, so that pruning them never removes an image built by hand.
+    expect(runtime.instructions.some((i) => i.keyword === 'ARG' && i.args.startsWith('BUILT_BY'))).toBe(true);
+  });
+
   it('builds on Node 24 in stages, and the runtime stage takes only compiled JS and production dependencies', () => {
     for (const stage of dockerfile.stages) expect(stage.base, stage.name).toMatch(/^node:24[-.]/);
     const named: Record<string, Stage> = Object.fromEntries(dockerfile.stages.map((s) => [s.name ?? '', s]));

@@ -197,7 +197,7 @@ export class LocalCluster {
     return ports;
   }
 
-  /** Writes ConfigMap volumes as files and makes folders for claims and emptyDirs; mountPath -> local path. */
+  /** Writes ConfigMap volumes as files and makes folders for claims (templates or PVCs) and emptyDirs; mountPath -> local path. */
   private materializeVolumes(workload: Workload, podName: string, container: Container): Map<string, string> {
     const mounts = new Map<string, string>();
     const podDir = join(this.dir, podName);
@@ -209,8 +209,8 @@ export class LocalCluster {
       if (volume?.configMap) {
         const data = this.rendered.get<ConfigMap>('ConfigMap', volume.configMap.name).data ?? {};
         for (const [file, content] of Object.entries(data)) writeFileSync(join(local, file), content);
-      } else if (!volume?.emptyDir && !claim) {
-        throw new Error(`${podName}: volume ${mount.name} is neither a ConfigMap, an emptyDir nor a claim template`);
+      } else if (!volume?.emptyDir && !volume?.persistentVolumeClaim && !claim) {
+        throw new Error(`${podName}: volume ${mount.name} is neither a ConfigMap, an emptyDir nor a claim`);
       }
       mounts.set(mount.mountPath, local);
     }
