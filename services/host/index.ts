@@ -11,6 +11,7 @@ import { InvitationPublisher } from './publisher.ts';
 import { hostRoutes } from './routes.ts';
 import { sampleInvitation } from './sample.ts';
 import { SummaryReceiver } from './summary-receiver.ts';
+import { webPage } from './web/serve.ts';
 
 let publisher: InvitationPublisher | undefined;
 
@@ -21,7 +22,10 @@ let publisher: InvitationPublisher | undefined;
 export const hostService: ServiceDefinition<HostConfig> = {
   role: 'host',
   readConfig: (env: EnvReader) => readHostConfig(env),
-  routes: (ctx, config) => hostRoutes(ctx.app, config, () => publisher),
+  routes: async (ctx, config) => {
+    hostRoutes(ctx.app, config, () => publisher);
+    await ctx.app.register(webPage);
+  },
   start: async (ctx: ServiceContext, config: HostConfig): Promise<RoleInstance> => {
     const { connections, log, metrics } = ctx;
     const hm = new HostMetrics(metrics);
