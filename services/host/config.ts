@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import type { EnvReader } from '../shared/config/env.ts';
 import { textRules } from '../shared/schema/invitation.ts';
 import { identifierPattern } from '../shared/streams/keys.ts';
@@ -13,6 +14,22 @@ export interface HostConfig {
   summaryTimeoutMs: number;
   /** RSVP deadline for invitations published by this host (ms from now; 0 = coordinator default). */
   rsvpWindowMs: number;
+  /** IANA zone filled in for events created without a `timezone`. */
+  defaultTimezone: string;
+  /** How long the host keeps an event (definition, outbox, read model) after its last change. */
+  eventRetentionMs: number;
+  /** How often the outbox drainer looks for revisions saved but not yet published (and trims the indexes). */
+  outboxDrainIntervalMs: number;
+  /** Largest accepted request body (a 10,000-event batch needs several MB). */
+  bodyLimitBytes: number;
+  /** Entries kept per event feed stream (the SSE resume window). */
+  feedMaxLen: number;
+  /** Interval of the SSE heartbeat comment. */
+  sseHeartbeatMs: number;
+  /** A guest agent counts as live this long after its last heartbeat (as the coordinator's GUEST_TTL_MS). */
+  guestTtlMs: number;
+  /** The Helm release, for the roster's `kubectl scale deployment/<release>-guest-<group>` hint. */
+  releaseName: string;
 }
 
 export function readHostConfig(env: EnvReader): HostConfig {
@@ -29,7 +46,16 @@ export function readHostConfig(env: EnvReader): HostConfig {
     exitAfterSummary: env.bool('EXIT_AFTER_SUMMARY', false),
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),
     rsvpWindowMs: env.int('RSVP_WINDOW_MS', 0, { min: 0, max: 365 * 86_400_000 }),
+    defaultTimezone: env.string('DEFAULT_TIMEZONE', 'UTC'),
+    eventRetentionMs: env.int('HOST_EVENT_RETENTION_MS', 30 * 86_400_000, { min: 60_000, max: 3 * 365 * 86_400_000 }),
+    outboxDrainIntervalMs: env.int('OUTBOX_DRAIN_INTERVAL_MS', 5_000, { min: 50, max: 3_600_000 }),
+    bodyLimitBytes: env.int('API_BODY_LIMIT_BYTES', 32 * 1024 * 1024, { min: 1_024, max: 256 * 1024 * 1024 }),
+    feedMaxLen: env.int('HOST_FEED_MAXLEN', 2_000, { min: 10, max: 1_000_000 }),
+    sseHeartbeatMs: env.int('SSE_HEARTBEAT_MS', 15_000, { min: 100, max: 300_000 }),
+    guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
+    releaseName: env.string('RELEASE_NAME', 'event-planner', { pattern: /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/, patternHint: 'a Helm release name (lower-case letters, digits and -)' }),
   };
+  if (!IANAZone.isValidZone(config.defaultTimezone)) env.fail('DEFAULT_TIMEZONE', config.defaultTimezone, 'an IANA time zone name such as UTC or Europe/Paris');
   if (config.exitAfterSummary && !config.publishSample) {
     // Only the sample's summary ends the process: without the sample it would wait for nothing.
     env.problem('EXIT_AFTER_SUMMARY=true needs PUBLISH_SAMPLE_EVENT=true (it waits for the sample invitation\'s summary)');

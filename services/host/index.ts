@@ -1,59 +1,85 @@
 import type { EnvReader } from '../shared/config/env.ts';
 import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/service/run-service.ts';
-import { invitationFields } from '../shared/schema/invitation.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
-import { toFields } from '../shared/streams/entry.ts';
 import { groups, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
+import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
-import { InvitationPublisher } from './publisher.ts';
-import { hostRoutes } from './routes.ts';
-import { sampleInvitation } from './sample.ts';
+import { PartsHolder } from './parts.ts';
+import { OutboxDrainer } from './publishing/outbox.ts';
+import { Revisions } from './publishing/revisions.ts';
+import { activityHandler } from './read-model/activity-receiver.ts';
+import { FeedHub } from './read-model/feed-hub.ts';
+import { FlowHub } from './read-model/flow-hub.ts';
+import { ReadModel } from './read-model/read-model.ts';
+import { StreamStats, allStreams } from './read-model/stream-stats.ts';
+import { StreamTail } from './read-model/stream-tail.ts';
+import { sampleBody } from './sample.ts';
 import { SummaryReceiver } from './summary-receiver.ts';
-import { webPage } from './web/serve.ts';
 
-let publisher: InvitationPublisher | undefined;
+const parts = new PartsHolder();
 
 /**
- * The host: publishes invitations (HTTP API, or the original's sample at start) and receives the
- * summaries of its own events in its application's consumer group.
+ * The host: the organizer of its events (publishes each revision through an outbox), serves the
+ * HTTP API, and builds its read model from event_summaries and event_activity, read in its
+ * application's consumer group.
  */
 export const hostService: ServiceDefinition<HostConfig> = {
   role: 'host',
   readConfig: (env: EnvReader) => readHostConfig(env),
-  routes: async (ctx, config) => {
-    hostRoutes(ctx.app, config, () => publisher);
-    await ctx.app.register(webPage);
-  },
+  routes: (ctx, config) => registerHostApp(ctx.app, parts.get, config),
   start: async (ctx: ServiceContext, config: HostConfig): Promise<RoleInstance> => {
     const { connections, log, metrics } = ctx;
+    const redis = connections.command;
     const hm = new HostMetrics(metrics);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
+    const readModel = new ReadModel(redis, { feedMaxLen: config.feedMaxLen, retentionMs: config.eventRetentionMs });
     const receiver = new SummaryReceiver({
       hostId: config.hostId,
-      redis: connections.command,
+      redis,
       metrics: hm,
       log,
       print: ctx.config.logFormat === 'pretty',
       seenTtlMs: ctx.config.streams.retentionMs,
+      readModel,
     });
-    const consumer = new StreamConsumer({
-      stream: streams.summaries,
-      group: groups.host(config.hostId),
-      consumer: ctx.config.consumerName,
-      connections,
-      settings: ctx.config.streams,
+    const consumerOptions = { group: groups.host(config.hostId), consumer: ctx.config.consumerName, connections, settings: ctx.config.streams, log, metrics };
+    const summaries = new StreamConsumer({ ...consumerOptions, stream: streams.summaries, handleEntry: receiver.handleEntry });
+    const activity = new StreamConsumer({ ...consumerOptions, stream: streams.activity, handleEntry: activityHandler(readModel, config.hostId) });
+    await summaries.start();
+    await activity.start();
+
+    const revisions = new Revisions(redis, {
+      hostId: config.hostId,
+      hostName: config.hostName,
+      timezone: config.defaultTimezone,
+      rsvpWindowMs: config.rsvpWindowMs,
+      retentionMs: config.eventRetentionMs,
+    });
+    const outbox = new OutboxDrainer({ redis, producer, hostId: config.hostId, metrics: hm, log, intervalMs: config.outboxDrainIntervalMs, retentionMs: config.eventRetentionMs });
+    // At start, before anything new: revisions a crash left in an outbox are published first.
+    await outbox.sweep();
+    outbox.start();
+    const feedTail = new StreamTail(connections, log, 'feeds');
+    const flowTail = new StreamTail(connections, log, 'flow');
+    const stats = new StreamStats(redis);
+    parts.current = {
+      config,
+      redis,
       log,
-      metrics,
-      handleEntry: receiver.handleEntry,
-    });
-    await consumer.start();
-    publisher = new InvitationPublisher({ producer, redis: connections.command, hostId: config.hostId, metrics: hm, log });
+      metrics: hm,
+      revisions,
+      outbox,
+      readModel,
+      feeds: new FeedHub(redis, feedTail),
+      flow: new FlowHub(redis, flowTail, config.guestTtlMs),
+      stats: { collect: async () => stats.collect(await allStreams(redis, config.guestTtlMs)) },
+      guestTtlMs: config.guestTtlMs,
+    };
 
     if (config.publishSample) {
-      const sample = sampleInvitation(config.hostId, config.hostName);
-      if (config.rsvpWindowMs > 0) sample.rsvpDeadline = Date.now() + config.rsvpWindowMs;
+      const sample = sampleBody(config.rsvpWindowMs);
       if (config.exitAfterSummary) {
         const timer = setTimeout(() => {
           log.error({ eventId: sample.id, timeoutMs: config.summaryTimeoutMs }, 'no summary arrived in time');
@@ -66,15 +92,23 @@ export const hostService: ServiceDefinition<HostConfig> = {
           process.kill(process.pid, 'SIGTERM');
         });
       }
-      const published = await publisher.publish(toFields(invitationFields(sample)));
+      const created = await revisions.create(sample);
       // The sample is built here; a refusal would be a bug in it, and waiting for its summary pointless.
-      if (published.kind !== 'published') throw new Error(`the sample invitation was refused: ${JSON.stringify(published)}`);
+      if (created.kind !== 'saved') throw new Error(`the sample invitation was refused: ${JSON.stringify(created)}`);
+      await outbox.drain([created.id]);
+      log.info({ eventId: created.id }, `📤 published invitation "${String(sample.event_name)}"`);
     }
 
     return {
-      readiness: [{ name: 'summaries', check: () => (consumer.isHealthy() ? true : 'read loop not running') }],
+      readiness: [
+        { name: 'summaries', check: () => (summaries.isHealthy() ? true : 'read loop not running') },
+        { name: 'activity', check: () => (activity.isHealthy() ? true : 'read loop not running') },
+      ],
       info: () => ({ hostId: config.hostId, hostName: config.hostName, summaryGroup: groups.host(config.hostId) }),
-      stop: (graceMs) => consumer.close(graceMs),
+      stop: async (graceMs) => {
+        await outbox.stop();
+        await Promise.all([feedTail.close(), flowTail.close(), summaries.close(graceMs), activity.close(graceMs)]);
+      },
     };
   },
 };

@@ -5,6 +5,7 @@ import { type Summary, parseSummary } from '../shared/schema/summary.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { hostSeenKey } from '../shared/streams/keys.ts';
 import type { HostMetrics } from './metrics.ts';
+import type { ReadModel } from './read-model/read-model.ts';
 import { formatSummary } from './summary-report.ts';
 
 const tracer = trace.getTracer('event-planner/host');
@@ -22,14 +23,16 @@ export class SummaryReceiver {
   private readonly print: boolean;
   private readonly seenTtlMs: number;
   private readonly listeners = new Set<(summary: Summary) => void>();
+  private readonly readModel: ReadModel | undefined;
 
-  constructor(deps: { hostId: string; redis: Redis; metrics: HostMetrics; log: Logger; print: boolean; seenTtlMs: number }) {
+  constructor(deps: { hostId: string; redis: Redis; metrics: HostMetrics; log: Logger; print: boolean; seenTtlMs: number; readModel?: ReadModel }) {
     this.hostId = deps.hostId;
     this.redis = deps.redis;
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.print = deps.print;
     this.seenTtlMs = deps.seenTtlMs;
+    this.readModel = deps.readModel;
   }
 
   onSummary(listener: (summary: Summary) => void): () => void {
@@ -48,6 +51,8 @@ export class SummaryReceiver {
     // Under the active `process event_summaries` span, itself the child of the summary's `send`.
     const span = tracer.startSpan('receive summary', { kind: SpanKind.INTERNAL, attributes: { 'event_planner.event_id': summary.invitationId } });
     try {
+      // The read model first (idempotent): a crash after it and before the marker applies it again, harmlessly.
+      await this.readModel?.applySummary(entry.id, summary, entry.fields);
       const first = await this.redis.set(hostSeenKey(this.hostId, summary.id), entry.id, 'PX', this.seenTtlMs, 'NX');
       if (first !== 'OK') return ack;
       this.metrics.summaries.inc({ owner: 'own' });

@@ -21,13 +21,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  /** Headers the answer carries (Retry-After on a 503). */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  constructor(status: number, code: string, message: string, field?: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    this.headers = headers;
   }
 }
 
@@ -43,15 +46,15 @@ export const strictValidation: FastifyServerOptions['ajv'] = {
 /** Request ids (the log's `reqId`) that do not repeat across restarts or replicas, so a log search finds one request. */
 export const newRequestId = (): string => randomUUID();
 
-interface AjvError {
+export interface AjvError {
   keyword: string;
   instancePath: string;
   params: Record<string, unknown>;
   message?: string;
 }
 
-/** A schema validation failure as an error body naming the field. */
-function validationBody(errors: AjvError[], context: string | undefined): ErrorBody {
+/** A schema validation failure as an error body naming the field (also used for the items of a batch). */
+export function validationBody(errors: AjvError[], context: string | undefined): ErrorBody {
   const e = errors[0];
   if (!e) return { error: `the request ${context ?? 'body'} is not valid`, code: 'invalid_request' };
   const path = e.instancePath.replace(/^\//, '').replaceAll('/', '.');
@@ -79,7 +82,9 @@ export function answerErrors(app: FastifyInstance): void {
   );
   app.setErrorHandler((error: FastifyError & { validationContext?: string }, request, reply) => {
     if (error instanceof ApiError) {
-      return reply.code(error.status).send({ error: error.message, code: error.code, ...(error.field ? { field: error.field } : {}) } satisfies ErrorBody);
+      return reply
+        .code(error.status)
+        .headers(error.headers).send({ error: error.message, code: error.code, ...(error.field ? { field: error.field } : {}) } satisfies ErrorBody);
     }
     if (error.validation) {
       return reply.code(400).send(validationBody(error.validation as AjvError[], error.validationContext));

@@ -127,6 +127,34 @@ export const writeProbeKey = (consumer: string): string => `health:${consumer}`;
 export const hostSeenKey = (hostId: string, summaryId: string): string => `host:{${hostId}}:seen:${summaryId}`;
 
 /**
+ * The host's own keys (docs/EVENTS.md: the host is the organizer and keeps each event's definition).
+ * An event's keys share the {<eventId>} tag, like the coordinator's, but under `host:event:` so the
+ * two roles never read each other's state. Each expires HOST_EVENT_RETENTION_MS after its last
+ * change; the two indexes are sorted sets bounded by trimming (persistentKeys).
+ */
+export const hostKeys = {
+  event: (eventId: string) => {
+    const base = `host:event:{${eventId}}`;
+    return {
+      /** hash: host_id, revision, sequence, status, definition (JSON body), request fingerprint, times */
+      definition: base,
+      /** hash: revision -> JSON {stream, fields} not yet on its stream (the outbox; save-revision.lua writes it) */
+      outbox: `${base}:outbox`,
+      /** hash: guest_id -> JSON GuestRow plus the feed entry id that set it (read model) */
+      guests: `${base}:guests`,
+      /** hash: read model of the versions: `counts:<seq>`, `status:<seq>`, `summary:<seq>`, `applied` markers */
+      versions: `${base}:versions`,
+      /** stream: what changed in the read model, read by every replica's SSE fan-out with plain XREAD */
+      feed: `${base}:feed`,
+    };
+  },
+  /** zset: this host application's event ids scored by creation time (ms); the list route's index. */
+  events: (hostId: string): string => `host:${hostId}:events`,
+  /** zset: event ids whose outbox may hold items, scored by when they were last written (the drainer's index). */
+  outboxIndex: (hostId: string): string => `host:${hostId}:outbox`,
+};
+
+/**
  * The only keys that live without a TTL. Every other key the system writes expires on its own
  * (event state, once-markers, seen-markers, attempts, the janitor's lease, an agent's registration),
  * and each of these is bounded by trimming or clean-up instead. The README's key table and the
@@ -162,6 +190,8 @@ export const persistentKeys: readonly PersistentKey[] = [
   persistent(deadLetterStream(streams.inbox('<agentId>')), 'stream', `${lettersTrimmed}; deleted once empty after its agent left`),
   persistent(deadlinesKey, 'zset', 'one member per open event, removed when the event is summarized or its state expired'),
   persistent(registryKeys.agents, 'zset', 'one member per guest agent, removed when it deregisters or after AGENT_GC_MS of silence'),
+  persistent(hostKeys.events('<hostId>'), 'zset', 'one member per event of the host application, trimmed after HOST_EVENT_RETENTION_MS'),
+  persistent(hostKeys.outboxIndex('<hostId>'), 'zset', 'one member per event with an outbox being drained, removed once drained'),
 ];
 
 /** True for a key allowed to live without a TTL (one of persistentKeys). */

@@ -1,0 +1,75 @@
+// Calendar files of an event (docs/EVENTS.md, "iTIP and iCalendar mapping"), written by
+// ical-generator (MIT, no dependencies, maintained): the event's file is METHOD:REQUEST with one
+// ATTENDEE per invited guest (METHOD:CANCEL once cancelled); a guest's file is its METHOD:REPLY
+// once it answered, its invitation otherwise.
+
+import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, type ICalAttendeeData } from 'ical-generator';
+import { eventTimes } from '../../shared/schema/event-definition.ts';
+import type { EventView } from '../read-model/event-view.ts';
+import type { GuestRow } from '../read-model/read-model.ts';
+
+/** Guests and hosts have no mailboxes: addresses under the reserved .invalid domain (RFC 2606) identify them. */
+const guestAddress = (guestId: string) => `${guestId}@guests.event-planner.invalid`;
+const hostAddress = (hostId: string) => `${hostId}@hosts.event-planner.invalid`;
+
+const partstat: Record<string, ICalAttendeeStatus | undefined> = {
+  accepted: ICalAttendeeStatus.ACCEPTED,
+  waitlisted: ICalAttendeeStatus.ACCEPTED,
+  declined: ICalAttendeeStatus.DECLINED,
+  tentative: ICalAttendeeStatus.TENTATIVE,
+  needs_action: ICalAttendeeStatus.NEEDSACTION,
+  never_asked: ICalAttendeeStatus.NEEDSACTION,
+};
+
+function attendee(g: GuestRow, rsvp: boolean): ICalAttendeeData {
+  const x: Record<string, string> = {};
+  // The waitlist is an extension, never a PARTSTAT value; plus-ones as Google Calendar writes them.
+  if (g.state === 'waitlisted') x['X-EVENT-PLANNER-WAITLIST'] = String(g.waitlist_position ?? 0);
+  if (g.plus_ones) x['X-NUM-GUESTS'] = String(g.plus_ones);
+  return {
+    email: guestAddress(g.guest_id),
+    name: g.guest_name ?? g.guest_id,
+    role: ICalAttendeeRole.REQ,
+    rsvp,
+    status: partstat[g.state] ?? ICalAttendeeStatus.NEEDSACTION,
+    x,
+  };
+}
+
+export type CalendarKind = 'event' | 'reply' | 'invitation';
+
+/**
+ * The calendar of an event: `guest` undefined for the event's own file; with a guest, its reply (an
+ * answer counted in the current version) or its invitation.
+ */
+export function eventCalendar(view: EventView, defaultZone: string, guest?: GuestRow): { text: string; method: ICalCalendarMethod } {
+  const d = view.definition;
+  const cancelled = view.status === 'cancelled';
+  const answered = guest !== undefined && guest.sequence === view.sequence && ['accepted', 'waitlisted', 'declined', 'tentative'].includes(guest.state);
+  const method = cancelled ? ICalCalendarMethod.CANCEL : answered ? ICalCalendarMethod.REPLY : ICalCalendarMethod.REQUEST;
+  const times = eventTimes(
+    { eventDate: String(d.event_date ?? ''), eventTime: String(d.event_time ?? ''), timezone: String(d.timezone ?? ''), durationMinutes: Number(d.duration_minutes ?? 120) },
+    defaultZone,
+  );
+  // An event without a date still needs a DTSTART: its creation, as a placeholder the file says nothing more about.
+  const start = new Date(times?.start ?? view.created_at);
+  const end = new Date(times?.end ?? view.created_at + Number(d.duration_minutes ?? 120) * 60_000);
+  const calendar = ical({ prodId: { company: 'event-planner', product: 'host', language: 'EN' }, method, name: String(d.event_name ?? view.id) });
+  const guests = guest ? [guest] : view.guests.filter((g) => g.sequence === view.sequence && g.state !== 'removed');
+  calendar.createEvent({
+    id: view.id,
+    sequence: view.sequence,
+    stamp: new Date(view.updated_at),
+    start,
+    end,
+    allDay: times?.allDay ?? false,
+    timezone: times && !times.allDay ? times.zone : null,
+    summary: String(d.event_name ?? ''),
+    ...(d.description ? { description: String(d.description) } : {}),
+    ...(d.location ? { location: String(d.location) } : {}),
+    organizer: { name: String(d.host_name ?? view.host_id), email: hostAddress(view.host_id) },
+    status: cancelled ? ICalEventStatus.CANCELLED : d.status === 'tentative' ? ICalEventStatus.TENTATIVE : ICalEventStatus.CONFIRMED,
+    attendees: guests.map((g) => attendee(g, method === ICalCalendarMethod.REQUEST)),
+  });
+  return { text: calendar.toString(), method };
+}

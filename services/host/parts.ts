@@ -1,0 +1,42 @@
+import type { Redis } from 'ioredis';
+import { ApiError } from '../shared/http/errors.ts';
+import type { Logger } from '../shared/logging/logger.ts';
+import type { HostConfig } from './config.ts';
+import type { HostMetrics } from './metrics.ts';
+import type { OutboxDrainer } from './publishing/outbox.ts';
+import type { Revisions } from './publishing/revisions.ts';
+import type { ReadModel } from './read-model/read-model.ts';
+import type { FeedHub } from './read-model/feed-hub.ts';
+import type { FlowHub } from './read-model/flow-hub.ts';
+import type { StreamStat } from './read-model/stream-stats.ts';
+
+/**
+ * What the routes use once the host is connected to Redis. Routes are registered before (so
+ * /healthz answers at once); until then every API route answers 503 with Retry-After.
+ */
+export interface HostParts {
+  config: HostConfig;
+  redis: Redis;
+  log: Logger;
+  metrics: HostMetrics;
+  revisions: Revisions;
+  outbox: OutboxDrainer;
+  readModel: ReadModel;
+  feeds: FeedHub;
+  flow: FlowHub;
+  /** Stream statistics of every stream an operator looks at (GET /api/streams, the flow's rates). */
+  stats: { collect(): Promise<StreamStat[]> };
+  /** How long a guest agent counts as live after its last heartbeat. */
+  guestTtlMs: number;
+}
+
+export type PartsGetter = () => HostParts;
+
+export class PartsHolder {
+  current: HostParts | undefined;
+
+  readonly get: PartsGetter = () => {
+    if (!this.current) throw new ApiError(503, 'starting', 'the host is starting: not connected to Redis yet', undefined, { 'retry-after': '2' });
+    return this.current;
+  };
+}

@@ -1,0 +1,96 @@
+import type { Redis } from 'ioredis';
+import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
+import { type StreamTail, type TailEntry } from './stream-tail.ts';
+import { allStreams } from './stream-stats.ts';
+
+export type Hop = 'invitation' | 'delivery' | 'reply' | 'summary' | 'activity' | 'dead_letter';
+type Role = 'host' | 'coordinator' | 'guest';
+
+/** One message moving across the system (API-CONTRACT.md, GET /api/flow). */
+export interface FlowMessage {
+  stream: string;
+  hop: Hop;
+  from: Role;
+  to: Role | 'dead_letters';
+  event_id?: string;
+  guest_id?: string;
+  type?: string;
+  at: number;
+}
+
+const hopOf = (stream: string): { hop: Hop; from: Role; to: Role } | undefined => {
+  if (stream.startsWith(streams.invitations)) return { hop: 'invitation', from: 'host', to: 'coordinator' };
+  if (stream.startsWith(streams.responses)) return { hop: 'reply', from: 'guest', to: 'coordinator' };
+  if (stream.startsWith('guest_inbox:')) return { hop: 'delivery', from: 'coordinator', to: 'guest' };
+  if (stream === streams.summaries) return { hop: 'summary', from: 'coordinator', to: 'host' };
+  if (stream === streams.activity) return { hop: 'activity', from: 'coordinator', to: 'host' };
+  return undefined;
+};
+
+/** An entry as a flow message (what it is about, not its content). */
+export function flowMessage(entry: TailEntry): FlowMessage | undefined {
+  const f = entry.fields;
+  const at = Number(entry.id.split('-')[0]);
+  if (entry.stream.includes('dead_letters')) {
+    const source = dead.get(entry.stream);
+    return { stream: entry.stream, hop: 'dead_letter', from: source ? (hopOf(source)?.to ?? 'coordinator') : 'guest', to: 'dead_letters', ...(f.id || f.invitation_id ? { event_id: f.invitation_id ?? f.id } : {}), type: (f.dead_letter_reason ?? '').split(':')[0], at };
+  }
+  const hop = hopOf(entry.stream);
+  if (!hop) return undefined;
+  const eventId = hop.hop === 'invitation' ? f.id : f.invitation_id;
+  let guest = f.guest_id;
+  if (!guest && f.guests) {
+    try {
+      const ids = JSON.parse(f.guests) as unknown;
+      if (Array.isArray(ids) && ids.length === 1 && typeof ids[0] === 'string') guest = ids[0];
+    } catch {
+      // not a list: no guest named
+    }
+  }
+  const type = hop.hop === 'invitation' ? (f.method ?? 'REQUEST') : hop.hop === 'summary' ? f.reason : (f.type ?? f.response ?? f.kind);
+  return { stream: entry.stream, ...hop, ...(eventId ? { event_id: eventId } : {}), ...(guest ? { guest_id: guest } : {}), ...(type ? { type } : {}), at };
+}
+
+const dead = new Map<string, string>();
+
+/**
+ * The system-wide message flow for SSE clients: every stream the roles write (the fixed ones, each
+ * live agent's inboxes, their dead letters) followed with plain XREAD from `since` (an entry id;
+ * stream ids share Redis' clock, so one id resumes every stream at the same moment).
+ */
+export class FlowHub {
+  private readonly redis: Redis;
+  private readonly tail: StreamTail;
+  private readonly guestTtlMs: number;
+
+  constructor(redis: Redis, tail: StreamTail, guestTtlMs: number) {
+    this.redis = redis;
+    this.tail = tail;
+    this.guestTtlMs = guestTtlMs;
+  }
+
+  /** Redis' clock as a stream id: "from now on". */
+  async now(): Promise<string> {
+    const [seconds, micros] = await this.redis.time();
+    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}-0`;
+  }
+
+  async subscribe(since: string | undefined, send: (id: string, m: FlowMessage) => void): Promise<() => void> {
+    const from = since ?? (await this.now());
+    const sources = await allStreams(this.redis, this.guestTtlMs);
+    const watched = [...sources, ...sources.map((s) => {
+      const letters = deadLetterStream(s);
+      dead.set(letters, s);
+      return letters;
+    })];
+    const stops = watched.map((stream) =>
+      this.tail.watch(stream, from, (entry) => {
+        const message = flowMessage(entry);
+        if (message) send(entry.id, message);
+      }),
+    );
+    return () => {
+      for (const stop of stops) stop();
+    };
+  }
+}

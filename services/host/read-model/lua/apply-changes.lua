@@ -1,0 +1,88 @@
+--[[
+  Applies what the coordinator reported about one event (an event_activity entry's part for it, or
+  a summary) to the host's read model, and appends what changed to the event's feed stream, in one
+  step. Every host replica reads a share of the entries in the application's group and applies
+  them here, into the same keys, so every replica shows the same thing.
+
+  At least once and in any order: each guest row, each version's counts, status and deadline
+  remember the id of the entry that set them (`src`) and take a change only from a later entry
+  (stream ids grow with Redis' clock). A replayed or overtaken entry changes nothing and adds
+  nothing to the feed. A summary is kept once per version.
+
+  KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
+  KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON
+  KEYS[3]  host:event:{<id>}:feed      stream of changes (kind, data)
+  ARGV[1]  source entry id
+  ARGV[2]  changes JSON: {sequence, revision, guests?: [row], counts?, status?, deadline?}
+  ARGV[3]  feed MAXLEN (approximate)
+  ARGV[4]  lifetime of the keys (ms)
+  ARGV[5]  the version's summary JSON, or ''
+
+  Output: the number of feed entries added.
+]]
+local src = ARGV[1]
+local change = cjson.decode(ARGV[2])
+local seq = tostring(change.sequence)
+local added = 0
+
+-- "ms-n" ids compared as numbers (string comparison would put 9-0 after 10-0).
+local function newer(a, b)
+  local am, an = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bn = string.match(b, '^(%d+)-(%d+)$')
+  am, an, bm, bn = tonumber(am), tonumber(an), tonumber(bm), tonumber(bn)
+  return am > bm or (am == bm and an > bn)
+end
+
+local function feed(kind, data)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', kind, 'sequence', seq, 'data', cjson.encode(data))
+  added = added + 1
+end
+
+-- A versioned field: taken when no later entry set it.
+local function take(field, value, kind)
+  local stored = redis.call('HGET', KEYS[2], field)
+  if stored then
+    local old = cjson.decode(stored)
+    if not newer(src, old.src) then return false end
+  end
+  redis.call('HSET', KEYS[2], field, cjson.encode({ src = src, value = value }))
+  if kind then feed(kind, value) end
+  return true
+end
+
+if type(change.guests) == 'table' then
+  for _, row in ipairs(change.guests) do
+    local stored = redis.call('HGET', KEYS[1], row.guest_id)
+    local fresh = true
+    if stored then
+      local old = cjson.decode(stored)
+      if not newer(src, old.src) then
+        fresh = false
+      elseif row.guest_name == nil then
+        row.guest_name = old.guest_name
+      end
+    end
+    if fresh then
+      row.src = src
+      redis.call('HSET', KEYS[1], row.guest_id, cjson.encode(row))
+      row.src = nil
+      feed('guest', row)
+    end
+  end
+end
+
+if type(change.counts) == 'table' then take('counts:' .. seq, change.counts, 'counts') end
+if change.deadline ~= nil and change.deadline ~= cjson.null then take('deadline:' .. seq, change.deadline, nil) end
+if type(change.status) == 'string' then
+  if take('status:' .. seq, change.status, nil) then
+    feed('status', { status = change.status, revision = change.revision, sequence = change.sequence })
+  end
+end
+-- Passed as text and stored as text: cjson would turn its empty lists into objects.
+if ARGV[5] ~= '' and redis.call('HSETNX', KEYS[2], 'summary:' .. seq, ARGV[5]) == 1 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'summary', 'sequence', seq, 'data', ARGV[5])
+  added = added + 1
+end
+
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+return added

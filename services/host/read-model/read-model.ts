@@ -1,0 +1,237 @@
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Activity, EventActivity, GuestChange, VersionCounts } from '../../shared/schema/activity.ts';
+import type { Summary } from '../../shared/schema/summary.ts';
+import { hostKeys } from '../../shared/streams/keys.ts';
+import { execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
+
+const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
+
+export type GuestState = 'needs_action' | 'accepted' | 'declined' | 'tentative' | 'waitlisted' | 'removed' | 'never_asked';
+
+/** One invited guest as the API shows it (API-CONTRACT.md, GuestRow). */
+export interface GuestRow {
+  guest_id: string;
+  guest_name?: string;
+  state: GuestState;
+  sequence: number;
+  plus_ones?: number;
+  waitlist_position?: number;
+  reply_rev?: number;
+  answers?: Record<string, unknown>;
+  message?: string;
+  outcome?: string;
+  stale?: boolean;
+  reason?: string;
+  updated_at: number;
+}
+
+export type Counts = Omit<VersionCounts, 'never_asked'> & { never_asked?: number };
+
+export const zeroCounts = (): Counts => ({
+  invited: 0, accepted: 0, declined: 0, tentative: 0, needs_action: 0, confirmed: 0, headcount: 0, waitlisted: 0, stale: 0, late: 0, rejected: 0, reminders_sent: 0,
+});
+
+/** What one source entry changes for one event. */
+interface Changes {
+  sequence: number;
+  revision: number;
+  guests?: GuestRow[];
+  counts?: Counts;
+  status?: string;
+  deadline?: number;
+}
+
+export interface VersionState {
+  counts: Map<number, Counts>;
+  status: Map<number, string>;
+  deadline: Map<number, number>;
+  summaries: Map<number, Record<string, unknown>>;
+}
+
+function rowOfChange(g: GuestChange, sequence: number, at: number): GuestRow {
+  const state: GuestState = g.outcome === 'removed' ? 'removed' : g.state === 'accepted' && g.waitlist !== undefined ? 'waitlisted' : g.state;
+  return {
+    guest_id: g.guest_id,
+    ...(g.guest_name !== undefined ? { guest_name: g.guest_name } : {}),
+    state,
+    sequence,
+    ...(g.plus_ones !== undefined ? { plus_ones: g.plus_ones } : {}),
+    ...(g.waitlist !== undefined ? { waitlist_position: g.waitlist } : {}),
+    ...(g.reply_rev !== undefined ? { reply_rev: g.reply_rev } : {}),
+    ...(g.answers !== undefined ? { answers: g.answers } : {}),
+    ...(g.message !== undefined ? { message: g.message } : {}),
+    outcome: g.outcome,
+    ...(g.outcome === 'stale' ? { stale: true } : {}),
+    ...(g.reason !== undefined ? { reason: g.reason } : {}),
+    updated_at: at,
+  };
+}
+
+const responseState: Record<string, GuestState> = { yes: 'accepted', no: 'declined', maybe: 'tentative' };
+
+/** The guests a summary lists: its attendees, or (a summary in the original's format) its replies and the silent. */
+function rowsOfSummary(s: Summary, at: number): GuestRow[] {
+  if (s.attendees.length > 0) {
+    return s.attendees.map((a) => ({
+      guest_id: a.guest_id,
+      ...(a.guest_name ? { guest_name: a.guest_name } : {}),
+      state: a.state === 'accepted' && a.waitlist !== undefined ? 'waitlisted' : a.state,
+      sequence: s.sequence,
+      plus_ones: a.plus_ones,
+      ...(a.waitlist !== undefined ? { waitlist_position: a.waitlist } : {}),
+      ...(a.answers ? { answers: a.answers } : {}),
+      updated_at: at,
+    }));
+  }
+  return [
+    ...s.responses.map((r) => ({ guest_id: r.guest_id, guest_name: r.guest_name, state: responseState[r.response] ?? 'needs_action', sequence: s.sequence, message: r.message, updated_at: at })),
+    ...s.noResponseGuests.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'needs_action' as const, sequence: s.sequence, updated_at: at })),
+    ...s.neverAsked.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'never_asked' as const, sequence: s.sequence, updated_at: at })),
+  ];
+}
+
+function countsOfSummary(s: Summary): Counts {
+  return {
+    invited: s.totalInvited,
+    accepted: Math.max(s.accepted, s.yes),
+    declined: Math.max(s.declined, s.no),
+    tentative: Math.max(s.tentative, s.maybe),
+    needs_action: Math.max(s.needsAction, s.noResponse),
+    confirmed: Math.max(s.confirmed, s.waitlisted === 0 ? s.yes : 0),
+    headcount: s.headcount,
+    waitlisted: s.waitlisted,
+    stale: s.stale,
+    late: s.late,
+    rejected: s.rejected,
+    reminders_sent: s.remindersSent,
+    never_asked: s.neverAsked.length,
+  };
+}
+
+const listFields = new Set(['responses', 'no_response', 'never_asked', 'unknown_guests', 'waitlist', 'attendees', 'answers']);
+const textFields = new Set(['id', 'invitation_id', 'host_id', 'event_name', 'timestamp', 'reason', 'v', 'traceparent', 'tracestate']);
+
+/** A summary entry as the API shows it: its fields, lists parsed, numbers as numbers. */
+export function summaryJson(fields: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === 'traceparent' || name === 'tracestate') continue;
+    if (listFields.has(name)) {
+      try {
+        out[name] = JSON.parse(value);
+      } catch {
+        out[name] = value;
+      }
+    } else if (!textFields.has(name) && /^-?\d+(\.\d+)?$/.test(value)) out[name] = Number(value);
+    else out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The host's read model of its events (docs/EVENTS.md, "event_activity"): built only from the
+ * streams the host reads in its application's group, kept in Redis under host keys, so a restart
+ * loses nothing and every replica answers the same.
+ */
+export class ReadModel {
+  private readonly redis: Redis;
+  private readonly feedMaxLen: number;
+  private readonly retentionMs: number;
+
+  constructor(redis: Redis, opts: { feedMaxLen: number; retentionMs: number }) {
+    this.redis = redis;
+    this.feedMaxLen = opts.feedMaxLen;
+    this.retentionMs = opts.retentionMs;
+  }
+
+  /** Applies an event_activity entry's changes to the events of `hostId`; returns the feed entries added. */
+  async applyActivity(entryId: string, activity: Activity, hostId: string): Promise<number> {
+    const mine = activity.events.filter((e) => e.host_id === hostId || e.host_id === undefined || e.host_id === '');
+    return this.apply(
+      entryId,
+      mine.map((e: EventActivity) => ({
+        eventId: e.invitation_id,
+        changes: {
+          sequence: e.sequence,
+          revision: e.revision,
+          ...(e.guests ? { guests: e.guests.map((g) => rowOfChange(g, e.sequence, activity.at)) } : {}),
+          ...(e.counts ? { counts: e.counts } : {}),
+          ...(e.status ? { status: e.status } : {}),
+          ...(e.deadline !== undefined ? { deadline: e.deadline } : {}),
+        },
+        summary: '',
+      })),
+    );
+  }
+
+  /** Applies a version's summary: its guests, counts and closing status, and the summary itself. */
+  async applySummary(entryId: string, summary: Summary, fields: Record<string, string>, at = Date.now()): Promise<number> {
+    return this.apply(entryId, [
+      {
+        eventId: summary.invitationId,
+        changes: {
+          sequence: summary.sequence,
+          revision: summary.revision,
+          guests: rowsOfSummary(summary, at),
+          counts: countsOfSummary(summary),
+          status: summary.reason === 'cancelled' ? 'cancelled' : 'closed',
+        },
+        summary: JSON.stringify(summaryJson(fields)),
+      },
+    ]);
+  }
+
+  private async apply(entryId: string, items: { eventId: string; changes: Changes; summary: string }[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const results = await execPipeline(
+      this.redis,
+      items,
+      (pipeline, { eventId, changes, summary }) => {
+        const k = hostKeys.event(eventId);
+        queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary]);
+      },
+      [applyScript],
+    );
+    let added = 0;
+    for (const [error, value] of results) {
+      if (error) throw error;
+      added += Number(value);
+    }
+    return added;
+  }
+
+  /** Guests, versions and the last feed id of several events, in one round trip. */
+  async readMany(ids: string[]): Promise<{ guests: GuestRow[]; versions: VersionState; feedId: string }[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) {
+      const k = hostKeys.event(id);
+      pipeline.hgetall(k.guests);
+      pipeline.hgetall(k.versions);
+      pipeline.xrevrange(k.feed, '+', '-', 'COUNT', 1);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    return ids.map((_, i) => {
+      const guestsRaw = results[3 * i]![1] as Record<string, string>;
+      const versionsRaw = results[3 * i + 1]![1] as Record<string, string>;
+      const last = results[3 * i + 2]![1] as [string, string[]][];
+      const guests = Object.values(guestsRaw).map((json) => {
+        const { src: _src, ...row } = JSON.parse(json) as GuestRow & { src?: string };
+        return row;
+      });
+      const versions: VersionState = { counts: new Map(), status: new Map(), deadline: new Map(), summaries: new Map() };
+      for (const [field, json] of Object.entries(versionsRaw)) {
+        const [kind, seqText] = field.split(':');
+        const seq = Number(seqText);
+        const parsed = JSON.parse(json) as { value?: unknown } & Record<string, unknown>;
+        if (kind === 'counts') versions.counts.set(seq, { ...zeroCounts(), ...(parsed.value as Counts) });
+        else if (kind === 'status') versions.status.set(seq, String(parsed.value));
+        else if (kind === 'deadline') versions.deadline.set(seq, Number(parsed.value));
+        else if (kind === 'summary') versions.summaries.set(seq, parsed);
+      }
+      return { guests, versions, feedId: last[0]?.[0] ?? '0-0' };
+    });
+  }
+}
