@@ -130,21 +130,21 @@ describe('the live board', () => {
     revision: 1,
     sequence: 0,
     definition: { event_name: 'E' },
-    created_at: '',
-    updated_at: '',
+    created_at: 0,
+    updated_at: 0,
     counts: emptyCounts,
-    guests: [{ guest_id: 'b', guest_name: 'Bob', state: 'needs_action', sequence: 0 }],
+    guests: [{ guest_id: 'b', guest_name: 'Bob', state: 'needs_action', sequence: 0, updated_at: 0 }],
     waitlist: [],
     summaries: [],
     feed_id: '0-0',
   };
 
   it('upserts rows and never lets a replay take a row back', () => {
-    let v = applyBoardEvent(view, { kind: 'guest', row: { guest_id: 'a', guest_name: 'Ann', state: 'accepted', sequence: 0, reply_rev: 1 } });
-    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', guest_name: 'Ann', state: 'declined', sequence: 0, reply_rev: 0 } });
+    let v = applyBoardEvent(view, { kind: 'guest', row: { guest_id: 'a', guest_name: 'Ann', state: 'accepted', sequence: 0, reply_rev: 1, updated_at: 0 } });
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', guest_name: 'Ann', state: 'declined', sequence: 0, reply_rev: 0, updated_at: 0 } });
     expect(v.guests.find((g) => g.guest_id === 'a')!.state).toBe('accepted');
-    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', state: 'needs_action', sequence: 1 } });
-    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', state: 'accepted', sequence: 0, reply_rev: 5 } });
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', state: 'needs_action', sequence: 1, updated_at: 0 } });
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', state: 'accepted', sequence: 0, reply_rev: 5, updated_at: 0 } });
     expect(v.guests.find((g) => g.guest_id === 'a')).toMatchObject({ state: 'needs_action', sequence: 1 });
     expect(sortedRows(v.guests).map((g) => g.guest_id)).toEqual(['a', 'b']);
   });
@@ -162,20 +162,19 @@ describe('the live board', () => {
   });
 
   it('shows a reply to an older version as stale', () => {
-    expect(rowState({ guest_id: 'a', state: 'accepted', sequence: 0, stale: true })).toBe('stale');
-    expect(rowState({ guest_id: 'a', state: 'waitlisted', sequence: 0 })).toBe('waitlisted');
+    expect(rowState({ guest_id: 'a', state: 'accepted', sequence: 0, stale: true, updated_at: 0 })).toBe('stale');
+    expect(rowState({ guest_id: 'a', state: 'waitlisted', sequence: 0, updated_at: 0 })).toBe('waitlisted');
   });
 });
 
 describe('the message flow', () => {
   it('keeps the latest entries per hop, once each, and counts them', () => {
     let f = emptyFlow();
-    for (let i = 0; i < 12; i += 1) f = addFlowEntry(f, { key: String(i), stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: '' });
-    f = addFlowEntry(f, { key: '11', stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: '' });
+    for (let i = 0; i < 12; i += 1) f = addFlowEntry(f, { key: String(i), stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 });
+    f = addFlowEntry(f, { key: '11', stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 });
     expect(f.byHop.reply.map((e) => e.key)).toEqual(['11', '10', '9', '8', '7', '6', '5', '4']);
     expect(f.totals.reply).toBe(12);
-    expect(streamLag({ stream: 's', length: 1, dead_letters: 0, groups: [{ name: 'a', consumers: 1, lag: 2, pending: 0 }, { name: 'b', consumers: 1, lag: 7, pending: 1 }] })).toBe(7);
-    expect(streamLag({ stream: 's', length: 1, dead_letters: 0, groups: [{ name: 'a', consumers: 1, lag: null, pending: 0 }] })).toBeNull();
+    expect(streamLag({ stream: 's', length: 1, dead_letters: 0, groups: [{ name: 'a', consumers: 1, lag: 2, pending: 0, oldest_pending_ms: 0 }, { name: 'b', consumers: 1, lag: 7, pending: 1, oldest_pending_ms: 5 }] })).toBe(7);
     expect([formatRate(12.4), formatRate(0.25), formatRate(undefined)]).toEqual(['12/s', '0.3/s', '–']);
   });
 });

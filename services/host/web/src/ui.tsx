@@ -71,8 +71,9 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-export function formatTime(iso: string | undefined): string {
-  if (!iso) return '–';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/** An ISO date-time or epoch milliseconds, in the reader's locale and zone. */
+export function formatTime(at: string | number | undefined): string {
+  if (at === undefined || at === '') return '–';
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? String(at) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }

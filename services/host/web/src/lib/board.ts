@@ -69,13 +69,13 @@ export function answerLines(summary: Summary): string[] {
   let answers = summary.answers;
   if (typeof answers === 'string') {
     try {
-      answers = JSON.parse(answers) as Record<string, Record<string, number>>;
+      answers = JSON.parse(answers) as unknown;
     } catch {
       return [];
     }
   }
   if (!answers || typeof answers !== 'object') return [];
-  return Object.entries(answers).map(
+  return Object.entries(answers as Record<string, Record<string, number> | null>).map(
     ([question, tally]) =>
       `${question}: ${Object.entries(tally ?? {})
         .sort((a, b) => b[1] - a[1])

@@ -56,14 +56,9 @@ export function withStreams(state: FlowState, streams: StreamStat[]): FlowState 
   return { ...state, streams };
 }
 
-/** A stream's lag: the largest of its groups' (null when Redis cannot say). */
-export function streamLag(s: StreamStat): number | null {
-  let lag: number | null = 0;
-  for (const g of s.groups) {
-    if (g.lag === null || g.lag === undefined) return null;
-    lag = Math.max(lag, g.lag);
-  }
-  return lag;
+/** A stream's lag: the largest of its groups' (entries not yet delivered to the group). */
+export function streamLag(s: StreamStat): number {
+  return s.groups.reduce((lag, g) => Math.max(lag, g.lag), 0);
 }
 
 export function streamPending(s: StreamStat): number {

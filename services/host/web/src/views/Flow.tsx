@@ -56,7 +56,7 @@ export function Flow() {
                     </Link>
                   ) : null}
                   {e.guest_id ? <span className="muted small">{e.guest_id}</span> : null}
-                  <time className="muted small" dateTime={e.at}>
+                  <time className="muted small" dateTime={new Date(e.at).toISOString()}>
                     {new Date(e.at).toLocaleTimeString()}
                   </time>
                 </li>
@@ -97,7 +97,7 @@ export function Flow() {
                     </th>
                     <td className="num">{s.length}</td>
                     <td className="num">{formatRate(s.rate_per_s)}</td>
-                    <td className={`num${lag ? ' warn' : ''}`}>{lag === null ? 'unknown' : lag}</td>
+                    <td className={`num${lag ? ' warn' : ''}`}>{lag}</td>
                     <td className="num">{streamPending(s)}</td>
                     <td>{s.groups.map((g) => `${g.name} (${g.consumers})`).join(', ') || '–'}</td>
                     <td className={`num${s.dead_letters ? ' warn' : ''}`}>{s.dead_letters}</td>
