@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', '.data/', 'coverage/', 'charts/', 'grafana/dashboards/'] },
+  { ignores: ['dist/', 'node_modules/', '.tools/', '.data/', 'coverage/', 'charts/', 'grafana/dashboards/', 'services/host/web/build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,4 @@
-// Compiles services/ to dist/ for the container image: `npm run build`.
+// Compiles services/ to dist/ for the container image, and builds the web page: `npm run build`.
 // The Lua scripts are read at run time next to the module that loads them, so each one is copied to
 // the same relative place under dist/ (tsc only emits JavaScript).
 import { spawnSync } from 'node:child_process';
@@ -27,3 +27,15 @@ for (const file of luaFiles) {
   cpSync(join(sourceDir, file), target);
 }
 process.stdout.write(`build: compiled services/ to dist/services/ and copied ${luaFiles.length} Lua scripts\n`);
+
+// The web page (React + Vite) into services/host/web/build/, read by services/host/web/serve.ts
+// beside itself: copied to the same place under dist/ as the Lua scripts are.
+const webDir = join(sourceDir, 'host', 'web');
+const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+const bundled = spawnSync(process.execPath, [vite, 'build', '--config', join(webDir, 'vite.config.ts')], { cwd: root, stdio: 'inherit' });
+if (bundled.status !== 0) {
+  process.stderr.write(`build: vite build of the web page failed (exit ${bundled.status ?? bundled.signal})\n`);
+  process.exit(bundled.status ?? 1);
+}
+cpSync(join(webDir, 'build'), join(outDir, 'services', 'host', 'web', 'build'), { recursive: true });
+process.stdout.write('build: built the web page into services/host/web/build/ and dist/services/host/web/build/\n');

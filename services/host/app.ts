@@ -10,6 +10,7 @@ import { liveRoutes } from './api/live.ts';
 import { streamRoutes } from './api/streams.ts';
 import type { HostConfig } from './config.ts';
 import type { PartsGetter } from './parts.ts';
+import { webPage } from './web/serve.ts';
 
 /**
  * The host's HTTP app, built in this one place: the OpenAPI document (from the route schemas) at
@@ -38,4 +39,5 @@ export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, 
   liveRoutes(app, parts);
   guestRoutes(app, parts);
   streamRoutes(app, parts);
+  await app.register(webPage);
 }

@@ -1,0 +1,13 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.tsx';
+import { NavigationProvider } from './navigation.tsx';
+import './styles.css';
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <NavigationProvider>
+      <App />
+    </NavigationProvider>
+  </StrictMode>,
+);
