@@ -104,7 +104,9 @@ describe('Prometheus metrics', () => {
       body: JSON.stringify({ id: 'metrics-event', event_name: 'Metrics meetup' }),
     });
     expect(await again.json()).toMatchObject({ duplicate: true });
-    expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'duplicate' })).toBe(1);
+    // The host recognises the retry from its own record of the event, before anything reaches the stream.
+    expect(await roles.host.metric('event_planner_host_invitations_published_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'added' })).toBe(1);
     expect(await roles.guest.metric('event_planner_guest_replies_sent_total')).toBe(5);
     expect(await roles.guest.metric('event_planner_stream_messages_consumed_total', { stream: 'guest_inbox', group: 'guests', outcome: 'acked' })).toBe(1);
   });
