@@ -555,6 +555,7 @@ end
 local function finish(ev, now, retention_ms, extra)
   save_counts(ev)
   extend_life(ev, now, retention_ms)
-  local out = { extra or 'ok', tostring(next_due(ev)), redis.call('HLEN', K_OUTBOX) }
+  -- The outbox comes back with the answer: the caller drains it without reading it first.
+  local out = { extra or 'ok', tostring(next_due(ev)), redis.call('HGETALL', K_OUTBOX) }
   return out
 end
