@@ -140,7 +140,8 @@ describe('retention', () => {
     expect(leftovers(last), `left behind: ${JSON.stringify(leftovers(last))}`).toEqual([]);
     // What remains without a TTL: the fixed keys of the main streams and the two zsets, nothing per agent.
     const main = [streams.invitations, streams.responses, streams.summaries];
-    const fixed = [...main, ...main.map(deadLetterStream), timersKey, registryKeys.agents];
+    // The coordinator's priority lanes and the live feed are fixed streams too (emptied by trimming).
+    const fixed = [...main, ...main.map(deadLetterStream), streams.invitationsHigh, streams.responsesHigh, streams.activity, timersKey, registryKeys.agents];
     expect(last.filter((k) => k.pttl === -1 && !fixed.includes(k.key))).toEqual([]);
     expect(last.map((k) => k.key)).toEqual(expect.arrayContaining([streams.invitations, streams.responses, streams.summaries, 'dead_letters:{event_invitations}']));
     expect(infoObject((await c.xinfo('STREAM', streams.summaries)) as unknown[]).groups, 'the host group on event_summaries').toBe(1);
