@@ -30,6 +30,8 @@ export interface HostConfig {
   guestTtlMs: number;
   /** The Helm release, for the roster's `kubectl scale deployment/<release>-guest-<group>` hint. */
   releaseName: string;
+  /** Test-only: SIGKILL right after the n-th saved revision, before it is published (`after-save:<n>`). */
+  testCrashAfterSave: number;
 }
 
 export function readHostConfig(env: EnvReader): HostConfig {
@@ -47,14 +49,19 @@ export function readHostConfig(env: EnvReader): HostConfig {
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),
     rsvpWindowMs: env.int('RSVP_WINDOW_MS', 0, { min: 0, max: 365 * 86_400_000 }),
     defaultTimezone: env.string('DEFAULT_TIMEZONE', 'UTC'),
-    eventRetentionMs: env.int('HOST_EVENT_RETENTION_MS', 30 * 86_400_000, { min: 60_000, max: 3 * 365 * 86_400_000 }),
+    eventRetentionMs: env.int('HOST_EVENT_RETENTION_MS', 30 * 86_400_000, { min: 1_000, max: 3 * 365 * 86_400_000 }),
     outboxDrainIntervalMs: env.int('OUTBOX_DRAIN_INTERVAL_MS', 5_000, { min: 50, max: 3_600_000 }),
     bodyLimitBytes: env.int('API_BODY_LIMIT_BYTES', 32 * 1024 * 1024, { min: 1_024, max: 256 * 1024 * 1024 }),
     feedMaxLen: env.int('HOST_FEED_MAXLEN', 2_000, { min: 10, max: 1_000_000 }),
     sseHeartbeatMs: env.int('SSE_HEARTBEAT_MS', 15_000, { min: 100, max: 300_000 }),
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
+    testCrashAfterSave: 0,
     releaseName: env.string('RELEASE_NAME', 'event-planner', { pattern: /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/, patternHint: 'a Helm release name (lower-case letters, digits and -)' }),
   };
+  const crash = env.string('HOST_TEST_CRASH', '');
+  const crashMatch = /^after-save:([1-9]\d{0,5})$/.exec(crash);
+  if (crash !== '' && !crashMatch) env.fail('HOST_TEST_CRASH', crash, 'after-save:<n> with n >= 1 (test-only), or unset');
+  config.testCrashAfterSave = crashMatch ? Number(crashMatch[1]) : 0;
   if (!IANAZone.isValidZone(config.defaultTimezone)) env.fail('DEFAULT_TIMEZONE', config.defaultTimezone, 'an IANA time zone name such as UTC or Europe/Paris');
   if (config.exitAfterSummary && !config.publishSample) {
     // Only the sample's summary ends the process: without the sample it would wait for nothing.

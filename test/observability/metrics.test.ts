@@ -97,14 +97,14 @@ describe('Prometheus metrics', () => {
     expect(families(body).get('event_planner_invitation_round_trip_seconds')).toBe('histogram');
     expect(await roles.host.metric('event_planner_invitation_round_trip_seconds_count', { reason: 'all_replied' })).toBe(1);
     expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'added' })).toBe(1);
-    // The same invitation id again: the once-key turns it into a counted duplicate, not a second entry.
+    // The same invitation id again: the host's record of the event (save-revision.lua) recognises the
+    // retry before anything reaches the stream: a counted duplicate, not a second entry.
     const again = await fetch(roles.host.url('/api/events'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'metrics-event', event_name: 'Metrics meetup' }),
     });
     expect(await again.json()).toMatchObject({ duplicate: true });
-    // The host recognises the retry from its own record of the event, before anything reaches the stream.
     expect(await roles.host.metric('event_planner_host_invitations_published_total', { outcome: 'duplicate' })).toBe(1);
     expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'added' })).toBe(1);
     expect(await roles.guest.metric('event_planner_guest_replies_sent_total')).toBe(5);

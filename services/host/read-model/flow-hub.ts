@@ -40,7 +40,7 @@ export function flowMessage(entry: TailEntry): FlowMessage | undefined {
   }
   const hop = hopOf(entry.stream);
   if (!hop) return undefined;
-  const eventId = hop.hop === 'invitation' ? f.id : f.invitation_id;
+  const eventId = hop.hop === 'invitation' ? f.id : hop.hop === 'activity' ? activityEvent(f.events) : f.invitation_id;
   let guest = f.guest_id;
   if (!guest && f.guests) {
     try {
@@ -55,6 +55,16 @@ export function flowMessage(entry: TailEntry): FlowMessage | undefined {
 }
 
 const dead = new Map<string, string>();
+
+/** The event an activity entry is about, when it is about one. */
+function activityEvent(events: string | undefined): string | undefined {
+  try {
+    const list = JSON.parse(events ?? '[]') as { invitation_id?: unknown }[];
+    return list.length === 1 && typeof list[0]!.invitation_id === 'string' ? list[0]!.invitation_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The system-wide message flow for SSE clients: every stream the roles write (the fixed ones, each

@@ -24,6 +24,8 @@ export interface GuestRow {
   stale?: boolean;
   reason?: string;
   updated_at: number;
+  /** From the version's summary: its last word on the guest (apply-changes.lua). */
+  final?: boolean;
 }
 
 export type Counts = Omit<VersionCounts, 'never_asked'> & { never_asked?: number };
@@ -77,6 +79,7 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
       guest_id: a.guest_id,
       ...(a.guest_name ? { guest_name: a.guest_name } : {}),
       state: a.state === 'accepted' && a.waitlist !== undefined ? 'waitlisted' : a.state,
+      final: true,
       sequence: s.sequence,
       plus_ones: a.plus_ones,
       ...(a.waitlist !== undefined ? { waitlist_position: a.waitlist } : {}),
@@ -85,9 +88,9 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
     }));
   }
   return [
-    ...s.responses.map((r) => ({ guest_id: r.guest_id, guest_name: r.guest_name, state: responseState[r.response] ?? 'needs_action', sequence: s.sequence, message: r.message, updated_at: at })),
-    ...s.noResponseGuests.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'needs_action' as const, sequence: s.sequence, updated_at: at })),
-    ...s.neverAsked.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'never_asked' as const, sequence: s.sequence, updated_at: at })),
+    ...s.responses.map((r) => ({ guest_id: r.guest_id, guest_name: r.guest_name, state: responseState[r.response] ?? 'needs_action', sequence: s.sequence, message: r.message, final: true, updated_at: at })),
+    ...s.noResponseGuests.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'needs_action' as const, sequence: s.sequence, final: true, updated_at: at })),
+    ...s.neverAsked.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'never_asked' as const, sequence: s.sequence, final: true, updated_at: at })),
   ];
 }
 
@@ -220,7 +223,7 @@ export class ReadModel {
       const versionsRaw = results[3 * i + 1]![1] as Record<string, string>;
       const last = results[3 * i + 2]![1] as [string, string[]][];
       const guests = Object.values(guestsRaw).map((json) => {
-        const { src: _src, ...row } = JSON.parse(json) as GuestRow & { src?: string };
+        const { src: _src, final: _final, ...row } = JSON.parse(json) as GuestRow & { src?: string };
         return row;
       });
       const versions: VersionState = { counts: new Map(), status: new Map(), deadline: new Map(), summaries: new Map() };
