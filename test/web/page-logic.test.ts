@@ -156,8 +156,11 @@ describe('the live board', () => {
     expect(answerLines(v.summaries[0]!)).toEqual(['dietary: none 3, vegan 1']);
     v = applyBoardEvent(v, { kind: 'counts', counts: { ...emptyCounts, invited: 3, accepted: 2 } });
     expect(v.counts.accepted).toBe(2);
-    v = applyBoardEvent(v, { kind: 'status', status: 'cancelled', revision: 3, sequence: 1 });
     v = applyBoardEvent(v, { kind: 'status', status: 'open', revision: 2, sequence: 1 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'closed', revision: 2, sequence: 0 });
+    expect(v).toMatchObject({ status: 'open', sequence: 1, revision: 2 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'cancelled', revision: 3, sequence: 2 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'open', revision: 4, sequence: 2 });
     expect(v.status).toBe('cancelled');
   });
 

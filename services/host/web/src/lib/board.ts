@@ -27,8 +27,10 @@ export function applyBoardEvent(view: EventView, e: BoardEvent): EventView {
     case 'counts':
       return { ...view, counts: e.counts };
     case 'status':
-      if (e.revision < view.revision) return view;
-      return { ...view, status: e.status, revision: e.revision, sequence: e.sequence };
+      // A report about an earlier version (closed as `updated`) says nothing about the current one;
+      // a cancellation is final.
+      if (e.sequence < view.sequence || view.status === 'cancelled') return view;
+      return { ...view, status: e.status, revision: Math.max(view.revision, e.revision), sequence: e.sequence };
     case 'summary': {
       const key = summaryKey(e.summary);
       if (view.summaries.some((s) => summaryKey(s) === key)) return view;

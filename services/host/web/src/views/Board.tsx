@@ -34,7 +34,8 @@ export function Board({ id }: { id: string }) {
   useEffect(load, [load, recoveries]);
 
   const apply = (e: BoardEvent) => setView((v) => (v ? applyBoardEvent(v, e) : v));
-  useEventStream(generation > 0 ? `${path}/stream?since=${encodeURIComponent(since.current)}&g=${generation}` : null, {
+  const streamUrl = generation > 0 ? `${path}/stream${since.current ? `?since=${encodeURIComponent(since.current)}` : ''}` : null;
+  useEventStream(streamUrl, {
     guest: (d) => apply({ kind: 'guest', row: d as GuestRow }),
     counts: (d) => apply({ kind: 'counts', counts: d as Counts }),
     status: (d) => {
@@ -43,7 +44,7 @@ export function Board({ id }: { id: string }) {
     },
     summary: (d) => apply({ kind: 'summary', summary: d as Summary }),
     reset: () => load(),
-  });
+  }, { generation });
 
   if (error instanceof ApiProblem && error.status === 404) {
     return (
