@@ -19,7 +19,28 @@ const roundTrip = (q: number) => ({
  * while the list is empty; the proof test (test/k8s/observability-proof.test.ts) then requires the
  * new panel to show data under its traffic, so the scenario there drives the feature too.
  */
-export const eventFeatures: Panel[] = [];
+export const eventFeatures: Panel[] = [
+  timeseriesPanel('Revisions per second', 'Invitation entries applied: created (a new event), updated (a later revision), cancelled, scheduled (waits for publish_at), duplicate (replayed), refused (invalid_sequence, cancelled, deadline or start passed) and conflict.', [
+    { expr: `sum by (outcome) (${rate('event_planner_invitations_total')})`, legend: '{{outcome}}' },
+  ], { w: 8, unit: 'ops' }),
+  timeseriesPanel('Deliveries per second by type', 'Guests named in deliveries: request, details (same version), reminder, start_reminder, promoted (off the waitlist), cancel.', [
+    { expr: `sum by (type) (${rate('event_planner_deliveries_total')})`, legend: '{{type}}' },
+  ], { w: 8, unit: 'ops', stack: true }),
+  timeseriesPanel('Timers per second', 'Event timers ticked (publish_at, reminders, deadlines): due, published (a scheduled event went out), failed (retried at the next sweep).', [
+    { expr: `sum by (outcome) (${rate('event_planner_timer_ticks_total')})`, legend: '{{outcome}}' },
+  ], { w: 8, unit: 'ops' }),
+  timeseriesPanel('Expiries per second', 'Guests never asked: requests the coordinator did not deliver after expires_at, and expiry receipts from guest agents.', [
+    { expr: `sum(${rate('event_planner_expired_deliveries_total')})`, legend: 'not delivered (coordinator)' },
+    { expr: `sum(${rate('event_planner_reply_outcomes_total{outcome="never_asked"}')})`, legend: 'receipts (guests)' },
+  ], { w: 8, unit: 'ops' }),
+  timeseriesPanel('Attendance changes per second', 'Replies that changed a guest’s answer, stale (older version), late (after it closed), outdated and rejected (answers or plus-ones); live-feed entries by type.', [
+    { expr: `sum by (outcome) (${rate('event_planner_reply_outcomes_total{outcome=~"changed|stale|late|outdated|rejected"}')})`, legend: 'reply {{outcome}}' },
+    { expr: `sum by (type) (${rate('event_planner_event_activity_total')})`, legend: 'activity {{type}}' },
+  ], { w: 8, unit: 'ops' }),
+  timeseriesPanel('Priority lane lag', 'Entries of the priority lanes not yet read by their group: a high-priority invitation, reply or delivery waiting.', [
+    { expr: 'max by (stream, group) (event_planner_stream_group_lag{stream=~".*:high"})', legend: '{{stream}} {{group}}' },
+  ], { w: 8 }),
+];
 
 export const eventPipeline: DashboardSpec = {
   uid: 'event-planner-pipeline',

@@ -12,6 +12,11 @@ export interface CoordinatorConfig {
   eventRetentionMs: number;
   /** Agents silent this long are removed from the registry and their inbox deleted. */
   agentGcMs: number;
+  /**
+   * Test-only: `after-tick:<n>` makes the process SIGKILL itself right after the n-th timer tick
+   * that decided something (its effects in the outbox, nothing drained, the timer not moved).
+   */
+  timerTestCrash: number;
 }
 
 export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
@@ -22,7 +27,14 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     summaryMaxResponses: env.int('SUMMARY_MAX_RESPONSES', 10_000, { min: 0, max: 1_000_000 }),
     eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
     agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
+    timerTestCrash: 0,
   };
+  const crash = env.string('TIMER_TEST_CRASH', '');
+  if (crash !== '') {
+    const match = /^after-tick:(\d{1,6})$/.exec(crash);
+    if (!match || Number(match[1]) < 1) env.fail('TIMER_TEST_CRASH', crash, 'after-tick:<n> with n >= 1');
+    else config.timerTestCrash = Number(match[1]);
+  }
   if (config.agentGcMs <= config.guestTtlMs) {
     // The janitor would delete the registration and inbox of agents that still count as live.
     env.problem(`AGENT_GC_MS (${config.agentGcMs}) must be above GUEST_TTL_MS (${config.guestTtlMs})`);

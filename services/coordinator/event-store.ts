@@ -1,140 +1,179 @@
 import { join } from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
-import type { ReplyValue } from '../shared/schema/response.ts';
-import { eventKeys } from '../shared/streams/keys.ts';
-import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, queueScript, runScript } from '../shared/streams/scripts.ts';
 import type { LiveGuest } from '../shared/registry/guest-registry.ts';
+import { definitionFields, eventTimes } from '../shared/schema/event-definition.ts';
+import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
+import { eventKeyList, timersKey } from '../shared/streams/keys.ts';
+import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 
 const dir = join(import.meta.dirname, 'lua');
-const createEventScript = loadLuaScript(join(dir, 'create-event.lua'));
+const applyRevisionScript = loadLuaScript(join(dir, 'apply-revision.lua'));
 const recordRepliesScript = loadLuaScript(join(dir, 'record-replies.lua'));
-const closeEventScript = loadLuaScript(join(dir, 'close-event.lua'));
+const tickEventScript = loadLuaScript(join(dir, 'tick-event.lua'));
+const rescheduleScript = loadLuaScript(join(dir, 'reschedule-timer.lua'));
 
-/** A summary decided by a script, as the flat field list stored in the event's outbox. */
-export type SummaryFields = string[];
+/** What a script call leaves for the caller: the event's next timer and whether its outbox holds anything. */
+export interface Effects {
+  /** When the event next needs a tick (ms), -1 for never. */
+  nextDue: number;
+  /** Items in the event's outbox, to be drained before the entry is acknowledged. */
+  outbox: number;
+}
 
-export type ReplyResult = 'counted' | 'duplicate' | 'late' | 'not_invited' | 'unknown';
+export type RevisionResult = ({ kind: 'ok' | 'replay' } & Effects) | { kind: 'dead'; reason: string };
 
+export type TickResult = ({ kind: 'ok' } & Effects) | { kind: 'need_guests'; targeting: string } | { kind: 'gone' };
+
+export type ReplyResult =
+  | 'counted'
+  | 'changed'
+  | 'duplicate'
+  | 'outdated'
+  | 'stale'
+  | 'late'
+  | 'rejected'
+  | 'never_asked'
+  | 'ignored'
+  | 'not_invited'
+  | 'unknown_sequence'
+  | 'unknown';
+
+/** One reply or expiry receipt as the record-replies script takes it. */
 export interface ReplyToRecord {
+  kind: 'reply' | 'receipt';
   guestId: string;
-  response: ReplyValue;
-  /** The reply as JSON with the original's field names; goes into the summary as is. */
+  sequence: number;
+  /** The reply's id (a receipt's): what makes a stale, late or rejected reply count once. */
+  id: string;
+  /** Arrival order: the entry id as a number (ms * 1000 + sequence within the ms). */
+  arrival: number;
+  /** Why the answers do not fit the event's questions, '' when they do. */
+  rejection: string;
+  /** The reply as JSON: the original's fields plus reply_rev, plus_ones, answers, sequence. */
   json: string;
 }
 
-export type CreateResult =
-  | { kind: 'created'; invited: number; summary: SummaryFields | null }
-  | { kind: 'exists'; status: string; deadline: number; hostId: string; fingerprint: string | null };
-
-export type CloseResult =
-  | { kind: 'closed' | 'unpublished'; summary: SummaryFields }
-  | { kind: 'done' | 'unknown' }
-  | { kind: 'not_due'; deadline: number };
+/** A resolved targeting rule: the guests to ask and the explicit ids nobody live answers to. */
+export interface Resolution {
+  guests: LiveGuest[];
+  unknown: string[];
+}
 
 /** Replies per script call: keeps each call short and within Lua's unpack limit. */
 export const REPLIES_PER_CALL = 1_000;
 
-const keyList = (eventId: string): string[] => {
-  const k = eventKeys(eventId);
-  return [k.event, k.invited, k.replies, k.late, k.summary];
-};
+/** Arrival order of a stream entry id ("<ms>-<seq>") as one number that keeps the order. */
+export function arrivalScore(entryId: string): number {
+  const dash = entryId.indexOf('-');
+  return Number(entryId.slice(0, dash)) * 1_000 + Math.min(Number(entryId.slice(dash + 1)), 999);
+}
+
+const guestArgs = (guests: LiveGuest[]): string[] => guests.flatMap((g) => [g.id, g.agentId, g.name]);
 
 /**
- * An event's state in Redis, changed only through Lua scripts over keys that share the event's
- * hash tag. The coordinator keeps nothing about events in memory, so any replica can handle any
- * entry, and every change is idempotent.
+ * An event's state in Redis, changed only through the Lua scripts of the event model over keys
+ * that share the event's hash tag. The coordinator keeps nothing about events in memory, so any
+ * replica can handle any entry or timer, and every change is idempotent by its business key.
  */
 export class EventStore {
   private readonly redis: Redis;
   private readonly retentionMs: number;
   private readonly summaryCap: number;
+  private readonly rsvpDeadlineMs: number;
 
-  constructor(redis: Redis, opts: { retentionMs: number; summaryCap: number }) {
+  constructor(redis: Redis, opts: { retentionMs: number; summaryCap: number; rsvpDeadlineMs: number }) {
     this.redis = redis;
     this.retentionMs = opts.retentionMs;
     this.summaryCap = opts.summaryCap;
+    this.rsvpDeadlineMs = opts.rsvpDeadlineMs;
   }
 
-  async create(inv: Invitation, guests: LiveGuest[], deadline: number, publishedAt: number, trace: Record<string, string>): Promise<CreateResult> {
-    const fields: string[] = [
-      'id', inv.id,
-      'event_name', inv.eventName,
-      'event_date', inv.eventDate,
-      'event_time', inv.eventTime,
-      'location', inv.location,
-      'description', inv.description,
-      'host_name', inv.hostName,
-      'host_id', inv.hostId,
-      'timestamp', inv.timestamp,
-      'sequence', String(inv.sequence),
-      'published_at', String(publishedAt),
-      'fingerprint', invitationFingerprint(inv),
-    ];
-    for (const [name, value] of Object.entries(trace)) fields.push(name, value);
-    const args: (string | number)[] = [Date.now(), deadline, this.retentionMs, this.summaryCap, fields.length / 2, ...fields];
-    for (const g of guests) args.push(g.id, `${g.agentId}\t${g.name}`);
-    const reply = await runScript<[string, unknown, unknown, unknown?, unknown?]>(this.redis, createEventScript, keyList(inv.id), args);
-    if (reply[0] === 'created') return { kind: 'created', invited: Number(reply[1]), summary: (reply[2] as SummaryFields | null) ?? null };
-    return { kind: 'exists', status: String(reply[1]), deadline: Number(reply[2]), hostId: String(reply[3] ?? ''), fingerprint: typeof reply[4] === 'string' ? reply[4] : null };
-  }
-
-  /** The invited guests of an existing event (for re-delivering after a crash). */
-  async invitedGuests(eventId: string): Promise<LiveGuest[]> {
-    const hash = await this.redis.hgetall(eventKeys(eventId).invited);
-    return Object.entries(hash)
-      .map(([id, value]) => {
-        const tab = value.indexOf('\t');
-        return { id, agentId: value.slice(0, tab), name: value.slice(tab + 1), persona: '', tags: [] };
-      })
-      .sort((a, b) => (a.agentId === b.agentId ? cmp(a.id, b.id) : cmp(a.agentId, b.agentId)));
+  /** Applies one revision (an invitation entry) with the guests its targeting resolves to now. */
+  async applyRevision(
+    inv: Invitation,
+    meta: { publishedAt: number; openingProblem: string; resolution: Resolution; trace: Record<string, string> },
+    now = Date.now(),
+  ): Promise<RevisionResult> {
+    const def = definitionFields(inv);
+    const start = inv.legacy ? undefined : eventTimes(inv, 'UTC')?.start;
+    const header = {
+      id: inv.id,
+      revision: inv.revision,
+      sequence: inv.sequence,
+      method: inv.method,
+      host_id: inv.hostId,
+      fingerprint: invitationFingerprint(inv),
+      opening_problem: meta.openingProblem,
+      rsvp_deadline: inv.rsvpDeadline ?? 0,
+      publish_at: inv.publishAt ?? 0,
+      expires_at: inv.expiresAt ?? 0,
+      start: start ?? 0,
+      reminders: JSON.stringify(inv.reminders),
+      start_reminders: JSON.stringify(inv.startReminders),
+      remind_tentative: inv.remindTentative ? 'true' : '',
+      capacity: inv.capacity,
+      plus_ones_max: inv.plusOnesMax,
+      priority: inv.priority,
+      questions: JSON.stringify(inv.questions),
+      targeting: JSON.stringify(inv.targeting),
+      unknown_guests: JSON.stringify(meta.resolution.unknown),
+      event_name: inv.eventName,
+      published_at: meta.publishedAt,
+      traceparent: meta.trace.traceparent ?? '',
+      tracestate: meta.trace.tracestate ?? '',
+    };
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), JSON.stringify(def), ...guestArgs(meta.resolution.guests)];
+    const reply = await runScript<[string, string | number, number?]>(this.redis, applyRevisionScript, eventKeyList(inv.id), args);
+    if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
+    return { kind: reply[0] === 'replay' ? 'replay' : 'ok', nextDue: Number(reply[1]), outbox: Number(reply[2] ?? 0) };
   }
 
   /**
    * Records replies grouped by event, one script call per (event, up to REPLIES_PER_CALL replies),
-   * all in one pipeline. Returns per call: results in input order and a summary to publish.
+   * all in one pipeline. Returns per call the results in input order and the effects.
    */
-  async recordReplies(groups: { eventId: string; replies: ReplyToRecord[] }[]): Promise<{ results: ReplyResult[]; summary: SummaryFields | null; error?: Error }[]> {
-    const calls = groups;
+  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[] } & Effects & { error?: Error })[]> {
     const raw = await execPipeline(
       this.redis,
       calls,
       (pipeline: ChainableCommander, call) => {
-        const args: (string | number)[] = [this.retentionMs, this.summaryCap];
-        for (const r of call.replies) args.push(r.guestId, r.response, r.json);
-        queueScript(pipeline, recordRepliesScript, keyList(call.eventId), args);
+        const args: (string | number)[] = [now, this.retentionMs, this.summaryCap];
+        for (const r of call.replies) args.push(r.kind, r.guestId, r.sequence, r.id, r.arrival, r.rejection, r.json);
+        pipeline.evalsha(recordRepliesScript.sha, 10, ...eventKeyList(call.eventId), ...args);
       },
       [recordRepliesScript],
     );
-    return raw.map(([error, value]: PipelineResult, i) => {
-      if (error) return { results: [], summary: null, error };
-      const [results, summary] = value as [string[], SummaryFields | null];
-      const n = calls[i]!.replies.length;
-      const all: ReplyResult[] = results[0] === 'unknown' ? Array<ReplyResult>(n).fill('unknown') : (results as ReplyResult[]);
-      return { results: all, summary: summary ?? null };
+    return raw.map(([error, value]: PipelineResult) => {
+      if (error) return { results: [], nextDue: -1, outbox: 0, error };
+      const [results, nextDue, outbox] = value as [ReplyResult[], string, number];
+      return { results, nextDue: Number(nextDue), outbox: Number(outbox) };
     });
   }
 
-  async close(eventId: string, now = Date.now()): Promise<CloseResult> {
-    const reply = await runScript<[string, unknown?]>(this.redis, closeEventScript, keyList(eventId), [now, this.retentionMs, this.summaryCap]);
-    switch (reply[0]) {
-      case 'closed':
-      case 'unpublished':
-        return { kind: reply[0], summary: reply[1] as SummaryFields };
-      case 'not_due':
-        return { kind: 'not_due', deadline: Number(reply[1]) };
-      case 'done':
-        return { kind: 'done' };
-      default:
-        return { kind: 'unknown' };
-    }
+  /** Does what is due for the event now; `resolution` publishes a scheduled version. */
+  async tick(eventId: string, now: number, resolution?: Resolution): Promise<TickResult> {
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), ...guestArgs(resolution?.guests ?? [])];
+    const reply = await runScript<[string, string?, number?]>(this.redis, tickEventScript, eventKeyList(eventId), args);
+    if (reply[0] === 'gone') return { kind: 'gone' };
+    if (reply[0] === 'need_guests') return { kind: 'need_guests', targeting: String(reply[1] ?? '') };
+    return { kind: 'ok', nextDue: Number(reply[1]), outbox: Number(reply[2] ?? 0) };
+  }
+
+  /**
+   * Puts the event's next tick in the timer index, never later than a moment already there (ZADD
+   * LT): writers racing with older knowledge can only make a tick early, and an early tick finds
+   * nothing due and sets the right moment (`reschedule`).
+   */
+  async scheduleTimer(eventId: string, due: number): Promise<void> {
+    if (due >= 0) await this.redis.zadd(timersKey, 'LT', due, eventId);
+  }
+
+  /** After a tick: moves the timer to `next` (or removes it) unless it changed since it was read. */
+  async reschedule(eventId: string, read: number, next: number): Promise<void> {
+    await runScript(this.redis, rescheduleScript, [timersKey], [eventId, read, next]);
   }
 
   static scripts(): LuaScript[] {
-    return [createEventScript, recordRepliesScript, closeEventScript];
+    return [applyRevisionScript, recordRepliesScript, tickEventScript, rescheduleScript];
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -4,19 +4,22 @@ import { StreamConsumer } from '../shared/streams/consumer.ts';
 import { groups, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { type CoordinatorConfig, readCoordinatorConfig } from './config.ts';
-import { DeadlineSweeper } from './deadline-sweeper.ts';
 import { EventStore } from './event-store.ts';
-import { InvitationHandler } from './fan-out.ts';
 import { Janitor } from './janitor.ts';
 import { CoordinatorMetrics } from './metrics.ts';
-import { ReplyHandler } from './reply-counter.ts';
+import { OutboxDrainer } from './outbox.ts';
+import { ReplyHandler } from './replies.ts';
+import { InvitationHandler } from './revisions.ts';
 import { StreamStats } from './stream-stats.ts';
 import { SummaryPublisher } from './summary-publisher.ts';
+import { LiveGuests } from './targeting.ts';
+import { TimerSweeper } from './timer-sweeper.ts';
 
 /**
  * The coordinator: reads invitations and replies in the shared group `coordinators` (any number of
- * replicas split the work), keeps every event's state in Redis, closes events at their deadline,
- * and applies retention. It holds nothing about events in memory.
+ * replicas split the work), each lane (normal and high priority) with a consumer of its own; keeps
+ * every event's state in Redis, ticks events' timers (publish_at, reminders, deadlines), and
+ * applies retention. It holds nothing about events in memory.
  */
 export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
   role: 'coordinator',
@@ -30,16 +33,22 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     const settings = ctx.config.streams;
     const cm = new CoordinatorMetrics(metrics);
     const producer = new StreamProducer(connections, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
-    const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses });
-    const summaries = new SummaryPublisher(producer, redis, cm, log);
-    const invitations = new InvitationHandler({ redis, store, producer, summaries, config, metrics: cm, log });
-    const replies = new ReplyHandler({ store, summaries, metrics: cm, log });
+    const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses, rsvpDeadlineMs: config.rsvpDeadlineMs });
+    const summaries = new SummaryPublisher(producer, cm, log);
+    const outbox = new OutboxDrainer({ redis, producer, summaries, store, metrics: cm, log });
+    const live = new LiveGuests({ redis, guestTtlMs: config.guestTtlMs, metrics: cm, log });
+    const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log });
+    const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log });
     const consumerBase = { connections, settings, log, metrics, group: groups.coordinators, consumer: ctx.config.consumerName };
+    // The priority lanes have consumers of their own: a high-priority entry is read at once, however
+    // long the normal lane's backlog.
     const consumers = [
+      new StreamConsumer({ ...consumerBase, stream: streams.invitationsHigh, handleBatch: invitations.handleBatch }),
+      new StreamConsumer({ ...consumerBase, stream: streams.responsesHigh, handleBatch: replies.handleBatch }),
       new StreamConsumer({ ...consumerBase, stream: streams.invitations, handleBatch: invitations.handleBatch }),
       new StreamConsumer({ ...consumerBase, stream: streams.responses, handleBatch: replies.handleBatch }),
     ];
-    const sweeper = new DeadlineSweeper({ redis, store, summaries, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady() });
+    const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady(), crashAfterTick: config.timerTestCrash });
     const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
     new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader() });
 

@@ -1,4 +1,6 @@
 import { Counter, Histogram } from 'prom-client';
+import { activityTypes } from '../shared/schema/activity.ts';
+import { deliveryTypes } from '../shared/schema/delivery.ts';
 import { replyValues } from '../shared/schema/response.ts';
 import { summaryReasons } from '../shared/schema/summary.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
@@ -9,7 +11,10 @@ import type { Metrics } from '../shared/telemetry/metrics.ts';
 /** What only the coordinator measures. */
 export class CoordinatorMetrics {
   readonly invitations: Counter<'outcome'>;
-  readonly deliveries: Counter;
+  readonly deliveries: Counter<'type'>;
+  readonly expiredDeliveries: Counter;
+  readonly activity: Counter<'type'>;
+  readonly timerTicks: Counter<'outcome'>;
   readonly replies: Counter<'reply'>;
   readonly replyOutcomes: Counter<'outcome'>;
   readonly summaries: Counter<'reason'>;
@@ -20,21 +25,43 @@ export class CoordinatorMetrics {
     const registers = [metrics.registry];
     this.invitations = new Counter({
       name: 'event_planner_invitations_total',
-      help: 'Invitations processed: created, duplicate (same id and content seen before), or conflict (id already used by another host application or for other content; dead-lettered).',
+      help: 'Invitation entries (revisions) processed: created (a new event), updated (a later revision), cancelled, scheduled (waits for publish_at), duplicate (a revision applied before), conflict (id used by another host application or for other content), refused (invalid_sequence, cancelled, deadline or start passed; dead-lettered).',
       labelNames: ['outcome'],
       registers,
     });
-    this.deliveries = new Counter({ name: 'event_planner_deliveries_total', help: 'Guests an invitation was delivered to.', registers });
+    this.deliveries = new Counter({
+      name: 'event_planner_deliveries_total',
+      help: 'Guests named in deliveries added to agent inboxes, by type (request, details, reminder, start_reminder, promoted, cancel).',
+      labelNames: ['type'],
+      registers,
+    });
+    this.expiredDeliveries = new Counter({
+      name: 'event_planner_expired_deliveries_total',
+      help: 'Guests whose request was not delivered because the event’s expires_at had passed (recorded as never asked).',
+      registers,
+    });
+    this.activity = new Counter({
+      name: 'event_planner_event_activity_total',
+      help: 'event_activity entries added, by type (version, replies, reminder, promoted, never_asked, cancelled, closed).',
+      labelNames: ['type'],
+      registers,
+    });
+    this.timerTicks = new Counter({
+      name: 'event_planner_timer_ticks_total',
+      help: 'Event timers handled by this coordinator: due (the tick script ran), published (a scheduled event published), failed.',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.replies = new Counter({ name: 'event_planner_replies_total', help: 'Replies counted, by value (yes, no, maybe).', labelNames: ['reply'], registers });
     this.replyOutcomes = new Counter({
       name: 'event_planner_reply_outcomes_total',
-      help: 'Replies handled by outcome: counted, duplicate, late (after the summary), rejected.',
+      help: 'Replies handled by outcome: counted, changed (a newer reply replaced one), duplicate, outdated (older reply_rev), stale (older sequence), late (after the version closed), rejected (answers or plus-ones do not fit; or dead-lettered), never_asked (expiry receipts), ignored.',
       labelNames: ['outcome'],
       registers,
     });
     this.summaries = new Counter({
       name: 'event_planner_summaries_total',
-      help: 'Summaries published, by reason (all_replied, deadline, no_guests).',
+      help: 'Summaries published (one per event version), by reason (all_replied, deadline, no_guests, updated, cancelled, expired).',
       labelNames: ['reason'],
       registers,
     });
@@ -51,6 +78,9 @@ export class CoordinatorMetrics {
     });
     for (const reason of summaryReasons) this.summaries.inc({ reason }, 0);
     for (const reply of replyValues) this.replies.inc({ reply }, 0);
-    for (const outcome of ['created', 'duplicate']) this.invitations.inc({ outcome }, 0);
+    for (const outcome of ['created', 'updated', 'cancelled', 'duplicate']) this.invitations.inc({ outcome }, 0);
+    for (const type of deliveryTypes) this.deliveries.inc({ type }, 0);
+    for (const type of activityTypes) this.activity.inc({ type }, 0);
+    for (const outcome of ['due', 'published']) this.timerTicks.inc({ outcome }, 0);
   }
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { deadLetterStream, deadlinesKey, groups as groupNames, streams } from '../shared/streams/keys.ts';
+import { deadLetterStream, timersKey, groups as groupNames, streamLabel, streams } from '../shared/streams/keys.ts';
 import { entryIdTime } from '../shared/util/time.ts';
 import { infoObject } from '../shared/streams/stream-ids.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
@@ -96,8 +96,9 @@ export class StreamStats {
 
   private async read(now: number): Promise<Snapshot> {
     const agents = await this.registry.liveAgentIds(this.guestTtlMs, now);
-    const main = [streams.invitations, streams.responses, streams.summaries];
-    const all = [...main, ...agents.map((a) => streams.inbox(a))];
+    // The priority lanes and the live feed are watched like the main streams (their lag is the priority lane's lag).
+    const main = [streams.invitations, streams.responses, streams.summaries, streams.invitationsHigh, streams.responsesHigh, streams.activity];
+    const all = [...main, ...agents.flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
     const dlqs = main.map((s) => deadLetterStream(s));
     const pipeline = this.redis.pipeline();
     for (const stream of all) pipeline.xlen(stream).xinfo('GROUPS', stream);
@@ -107,7 +108,7 @@ export class StreamStats {
     const lengths = new Map<string, number>();
     const groupRows: { stream: string; label: string; group: Record<string, unknown> }[] = [];
     all.forEach((stream, i) => {
-      const label = i < main.length ? stream : 'guest_inbox';
+      const label = i < main.length ? stream : streamLabel(stream);
       const length = Number(results[i * 2]?.[1] ?? 0);
       lengths.set(label, (lengths.get(label) ?? 0) + length);
       const [error, info] = results[i * 2 + 1] ?? [];
@@ -129,7 +130,7 @@ export class StreamStats {
 
     const groups = new Map<string, GroupStats>();
     for (const row of groupRows) {
-      const group = row.label === 'guest_inbox' ? groupNames.guests : String(row.group.name);
+      const group = row.label.startsWith('guest_inbox') ? groupNames.guests : String(row.group.name);
       const key = `${row.label}\u0000${group}`;
       const stats = groups.get(key) ?? { stream: row.label, group, lag: 0, pending: 0, oldestPendingAgeSeconds: 0, consumers: 0 };
       stats.lag += Number(row.group.lag ?? 0) || 0;
@@ -140,7 +141,7 @@ export class StreamStats {
       groups.set(key, stats);
     }
     const liveGuests = await this.registry.liveCountsByGroup(this.guestTtlMs, now);
-    const openEvents = await this.redis.zcard(deadlinesKey);
+    const openEvents = await this.redis.zcard(timersKey);
     return { lengths, groups: [...groups.values()], liveGuests, openEvents };
   }
 }

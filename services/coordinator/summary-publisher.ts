@@ -1,38 +1,34 @@
 import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { StreamProducer } from '../shared/streams/producer.ts';
-import { deadlinesKey, eventKeys, streams } from '../shared/streams/keys.ts';
+import { streams } from '../shared/streams/keys.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import type { SummaryFields } from './event-store.ts';
 
 const tracer = trace.getTracer('event-planner/coordinator');
 
 const summaryFieldOrder = [
   'id', 'invitation_id', 'host_id', 'total_invited', 'total_responses', 'yes_count', 'no_count', 'maybe_count',
   'responses', 'timestamp', 'no_response_count', 'no_response', 'responses_truncated', 'event_name', 'reason',
-  'invited_at', 'published_at', 'sequence', 'v',
+  'invited_at', 'published_at', 'sequence', 'revision', 'v',
 ];
 
 /**
- * Publishes summaries from an event's outbox (written by the script that decided it) to
- * `event_summaries`, once per event whoever publishes it and however often: the XADD is guarded
- * by a once-marker, and the outbox is only emptied after the entry exists.
+ * Publishes a summary from an event's outbox (written by the script that decided it) to
+ * `event_summaries`, once per (event, sequence) whoever publishes it and however often: the XADD
+ * is guarded by the once-marker `summary:<id>:<sequence>`; the outbox drainer removes the item after.
  */
 export class SummaryPublisher {
   private readonly producer: StreamProducer;
-  private readonly redis: Redis;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(producer: StreamProducer, redis: Redis, metrics: CoordinatorMetrics, log: Logger) {
+  constructor(producer: StreamProducer, metrics: CoordinatorMetrics, log: Logger) {
     this.producer = producer;
-    this.redis = redis;
     this.metrics = metrics;
     this.log = log;
   }
 
-  async publish(eventId: string, summary: SummaryFields): Promise<void> {
+  async publish(eventId: string, summary: string[], onceKey: string): Promise<void> {
     const carrier: Record<string, string> = {};
     const values: Record<string, string> = {};
     for (let i = 0; i + 1 < summary.length; i += 2) {
@@ -54,9 +50,7 @@ export class SummaryPublisher {
     try {
       // The outbox clean-up is part of summarizing: its Redis calls belong under this span too.
       const id = await context.with(trace.setSpan(parent, span), async () => {
-        const added = await this.producer.add({ stream: streams.summaries, fields, onceKey: `summary:${eventId}` });
-        await this.redis.pipeline().del(eventKeys(eventId).summary).zrem(deadlinesKey, eventId).exec();
-        return added;
+        return this.producer.add({ stream: streams.summaries, fields, onceKey });
       });
       if (id !== null) {
         const reason = values.reason ?? 'unknown';
@@ -64,6 +58,7 @@ export class SummaryPublisher {
         this.log.info(
           {
             eventId,
+            sequence: Number(values.sequence),
             reason,
             invited: Number(values.total_invited),
             yes: Number(values.yes_count),

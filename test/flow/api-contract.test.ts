@@ -197,7 +197,7 @@ describe('POST /api/events accepts exactly what the coordinator processes', () =
     }, 10_000, 'two dead letters');
     expect(letters.map((l) => l.fields.dead_letter_reason)).toEqual([
       'id_in_use: invitation id team-offsite is already used by host application host-a',
-      'id_conflict: invitation id team-offsite was already published with different content (updates are not supported; use a new id)',
+      'id_conflict: invitation id team-offsite revision 1 was already published with different content (a change is a new revision)',
     ]);
     expect(await coordinator.metric('event_planner_invitations_total', { outcome: 'conflict' })).toBe(2);
     expect(await readAll(c, streams.summaries)).toHaveLength(1);

@@ -21,23 +21,25 @@ describe('idempotency by business keys', () => {
     const reply = (guestId: string, response: string, id: string) =>
       flat({ id, invitation_id: invitation.id, guest_id: guestId, guest_name: guestId, response, message: 'hi', timestamp: new Date().toISOString() });
 
-    // The same reply three times (resent by a client), and once more with a new reply id but the
-    // same guest: all one reply.
+    // The same reply three times (resent by a client): one reply. Once more with a new reply id
+    // from the same guest: a changed reply (the original's format has no reply_rev, so arrival
+    // orders them, docs/EVENTS.md), which replaces the first.
     for (let i = 0; i < 3; i += 1) await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'yes', 'r-1'));
     await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[0]!, 'no', 'r-1-again'));
-    await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 3, 10_000, '3 duplicates');
+    await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 2, 10_000, '2 duplicates');
+    await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'changed' })) === 1, 10_000, 'a changed reply');
     expect(await ctx.redis.client.hlen(keys.replies)).toBe(1);
-    expect(await ctx.redis.client.hmget(keys.event, 'yes_count', 'no_count', 'status')).toEqual(['1', '0', 'open']);
+    expect(await ctx.redis.client.hmget(keys.event, 'yes_count', 'no_count', 'status')).toEqual(['0', '1', 'open']);
 
     await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'maybe', 'r-2'));
     const summary = await eventually(async () => (await readAll(ctx.redis.client, streams.summaries))[0], 10_000, 'summary');
-    expect(summary.fields).toMatchObject({ total_invited: '2', total_responses: '2', yes_count: '1', maybe_count: '1', no_count: '0' });
+    expect(summary.fields).toMatchObject({ total_invited: '2', total_responses: '2', yes_count: '0', maybe_count: '1', no_count: '1' });
 
     // After the summary: a repeat is still a duplicate; nothing changes.
     await ctx.redis.client.xadd(streams.responses, '*', ...reply(guests[1]!, 'no', 'r-2'));
-    await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 4, 10_000, '4th duplicate');
+    await eventually(async () => (await coordinator.metric('event_planner_reply_outcomes_total', { outcome: 'duplicate' })) === 3, 10_000, '3rd duplicate');
     expect(await readAll(ctx.redis.client, streams.summaries)).toHaveLength(1);
-    expect(await coordinator.metric('event_planner_replies_total')).toBe(2);
+    expect(await coordinator.metric('event_planner_replies_total')).toBe(3);
   });
 
   it('keeps exactly one event_invitations entry per published invitation, even when a client retries', async () => {

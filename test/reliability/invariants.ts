@@ -280,3 +280,82 @@ export function failures(rows: InvariantRow[]): string {
   const failing = rows.filter((r) => !r.ok);
   return failing.length === 0 ? '' : formatTable(failing);
 }
+
+/**
+ * The event model's rules (docs/EVENTS.md) as checks over what Redis holds after a run: one
+ * summary per (event, sequence), seats never above the capacity (in the summaries and in every
+ * event_activity entry), no guest reminded twice for one (event, sequence, reminder), and no
+ * request delivered before its event's publish_at or after its expires_at.
+ */
+export async function checkEventInvariants(redis: Redis, agentIds: string[]): Promise<InvariantRow[]> {
+  const rows: InvariantRow[] = [];
+  const summaries = await readStream(redis, streams.summaries);
+  {
+    const problems: string[] = [];
+    const seen = new Map<string, number>();
+    for (const s of summaries) {
+      const key = `${s.fields.invitation_id} sequence ${s.fields.sequence ?? '0'}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of seen) if (n !== 1) problems.push(`${key}: ${n} summaries`);
+    rows.push(row('exactly one summary per event version', problems, `${seen.size} versions, one summary each`));
+  }
+  {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const s of summaries) {
+      const capacity = Number(s.fields.capacity ?? 0);
+      if (capacity > 0 && Number(s.fields.headcount ?? 0) > capacity) problems.push(`${s.fields.id}: headcount ${s.fields.headcount} above capacity ${capacity}`);
+    }
+    const capacities = new Map<string, number>();
+    for (const s of summaries) capacities.set(s.fields.invitation_id!, Number(s.fields.capacity ?? 0));
+    for (const entry of await readStream(redis, streams.activity)) {
+      for (const e of JSON.parse(entry.fields.events ?? '[]') as { invitation_id: string; counts?: { headcount: number } }[]) {
+        const capacity = capacities.get(e.invitation_id) ?? Number((await redis.hget(eventKeys(e.invitation_id).event, 'capacity')) ?? 0);
+        checked += 1;
+        if (capacity > 0 && e.counts && e.counts.headcount > capacity) problems.push(`${e.invitation_id}: activity ${entry.id} shows headcount ${e.counts.headcount} above ${capacity}`);
+      }
+    }
+    rows.push(row('never more than the capacity', problems, `${summaries.length} summaries and ${checked} activity changes within capacity`));
+  }
+  {
+    const problems: string[] = [];
+    const reminded = new Map<string, number>();
+    let early = 0;
+    let expired = 0;
+    const times = new Map<string, { publishAt: number; expiresAt: number }>();
+    for (const agentId of agentIds) {
+      for (const stream of [streams.inbox(agentId), streams.inboxHigh(agentId)]) {
+        for (const entry of await readStream(redis, stream)) {
+          const parsed = parseDelivery(entry.fields);
+          if (!parsed.ok) continue;
+          const d = parsed.value;
+          if (d.type === 'reminder' || d.type === 'start_reminder') {
+            for (const g of d.guestIds) {
+              const key = `${d.invitationId} s${d.sequence} ${d.type} ${d.reminder} ${g}`;
+              reminded.set(key, (reminded.get(key) ?? 0) + 1);
+            }
+          }
+          if (d.type !== 'request') continue;
+          if (!times.has(d.invitationId)) {
+            const [publishAt, expiresAt] = await redis.hmget(eventKeys(d.invitationId).event, 'publish_at', 'expires_at');
+            times.set(d.invitationId, { publishAt: Number(publishAt ?? 0), expiresAt: Number(expiresAt ?? 0) });
+          }
+          const t = times.get(d.invitationId)!;
+          const at = Number(entry.id.split('-')[0]);
+          if (t.publishAt > 0 && at < t.publishAt) {
+            early += 1;
+            problems.push(`${d.invitationId}: request ${entry.id} delivered before publish_at`);
+          }
+          if (t.expiresAt > 0 && at > t.expiresAt) {
+            expired += 1;
+            problems.push(`${d.invitationId}: request ${entry.id} delivered after expires_at`);
+          }
+        }
+      }
+    }
+    for (const [key, n] of reminded) if (n > 1) problems.push(`${key}: reminded ${n} times`);
+    rows.push(row('no reminder twice; nothing delivered before publish_at or after expires_at', problems, `${reminded.size} reminders once each; ${early + expired} requests out of their window`));
+  }
+  return rows;
+}

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { replyFields } from '../../services/shared/schema/response.ts';
-import { deadLetterStream, deadlinesKey, eventKeys, isPersistentKey, registryKeys, streams } from '../../services/shared/streams/keys.ts';
+import { deadLetterStream, timersKey, eventKeys, isPersistentKey, registryKeys, streams } from '../../services/shared/streams/keys.ts';
 import { infoObject } from '../../services/shared/streams/stream-ids.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { flat, originalInvitation } from '../helpers/streams.ts';
@@ -140,7 +140,8 @@ describe('retention', () => {
     expect(leftovers(last), `left behind: ${JSON.stringify(leftovers(last))}`).toEqual([]);
     // What remains without a TTL: the fixed keys of the main streams and the two zsets, nothing per agent.
     const main = [streams.invitations, streams.responses, streams.summaries];
-    const fixed = [...main, ...main.map(deadLetterStream), deadlinesKey, registryKeys.agents];
+    // The coordinator's priority lanes and the live feed are fixed streams too (emptied by trimming).
+    const fixed = [...main, ...main.map(deadLetterStream), streams.invitationsHigh, streams.responsesHigh, streams.activity, timersKey, registryKeys.agents];
     expect(last.filter((k) => k.pttl === -1 && !fixed.includes(k.key))).toEqual([]);
     expect(last.map((k) => k.key)).toEqual(expect.arrayContaining([streams.invitations, streams.responses, streams.summaries, 'dead_letters:{event_invitations}']));
     expect(infoObject((await c.xinfo('STREAM', streams.summaries)) as unknown[]).groups, 'the host group on event_summaries').toBe(1);

@@ -1,6 +1,6 @@
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { attemptsKey, deadLetterStream, deadlinesKey, eventKeys, hashTagOf, hostSeenKey, isPersistentKey, janitorLockKey, onceKey, registryKeys, streamLabel, streams } from '../../services/shared/streams/keys.ts';
+import { attemptsKey, deadLetterStream, timersKey, eventKeys, hashTagOf, hostSeenKey, isPersistentKey, janitorLockKey, onceKey, registryKeys, streamLabel, streams } from '../../services/shared/streams/keys.ts';
 
 // Keys a script or MULTI changes together must map to one Redis Cluster slot.
 describe('key layout', () => {
@@ -42,7 +42,7 @@ describe('key layout', () => {
   });
 
   it('lets only the streams, their dead letters and the two index zsets live without a TTL', () => {
-    const fixed = [streams.invitations, streams.responses, streams.summaries, streams.inbox('agent-1'), deadLetterStream(streams.responses), deadLetterStream(streams.inbox('a.b@c')), deadlinesKey, registryKeys.agents];
+    const fixed = [streams.invitations, streams.responses, streams.summaries, streams.inbox('agent-1'), deadLetterStream(streams.responses), deadLetterStream(streams.inbox('a.b@c')), timersKey, registryKeys.agents];
     expect(fixed.filter((k) => !isPersistentKey(k))).toEqual([]);
     const expiring = [
       ...Object.values(eventKeys('e1')),

@@ -1,81 +1,145 @@
 --[[
-  Counts a batch of replies to one event, idempotently per (event, guest), and decides the summary
-  when the last invited guest has answered. A reply that is redelivered, sent twice or replayed
-  after a crash between this script and the XACK finds its guest already recorded and changes
-  nothing. Replies after the summary are kept in the late hash and change nothing either; the late
-  hash expires with the event.
+  Records a batch of replies and expiry receipts to one event (docs/EVENTS.md, "Attendance"), in
+  arrival order, in one step: however many coordinators race, seats are given under the capacity
+  and the waitlist keeps the order of arrival. A reply counts once per (guest, sequence, reply_rev):
+  a redelivered or replayed one changes nothing.
 
-  KEYS[1..5] as in create-event (event, invited, replies, late, summary)
-  ARGV[1] retention of a summarized event (ms)
-  ARGV[2] summary list cap
-  ARGV[3..] triples: guestId, response (yes|no|maybe), reply JSON
+  KEYS[1..10] the event's keys (includes/event.lua)
+  ARGV[1] now (ms)
+  ARGV[2] retention after the event's last moment (ms)
+  ARGV[3] summary list cap
+  ARGV[4..] per item 7 values: kind (reply|receipt), guest id, sequence, reply id, arrival score,
+          rejection reason ('' when the answers fit the questions), reply JSON (the original's
+          fields plus reply_rev, plus_ones, answers)
 
-  Output: { per-reply results, summary-or-false }
-    results: 'counted' | 'duplicate' | 'late' | 'not_invited'; the whole batch is {'unknown'} when
-    there is no such event.
-    summary: the summary fields when it was decided now or is decided but still in the outbox.
+  Output: { per-item results, next due, outbox length }
+    results: counted | changed | duplicate | outdated | stale | late | rejected | never_asked |
+             ignored | not_invited | unknown_sequence; all 'unknown' when there is no such event.
 ]]
---- @include "finalize"
---- @include "lifetime"
+--- @include "event"
 
-local ev = redis.call('HMGET', KEYS[1], 'status', 'total_invited', 'yes_count', 'no_count', 'maybe_count')
-if not ev[1] then
-  return { { 'unknown' }, false }
+local now = tonumber(ARGV[1])
+local retention = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local n = (#ARGV - 3) / 7
+
+local ev = load_event()
+if not ev or ev.status == 'new' then
+  local results = {}
+  for i = 1, n do
+    results[i] = 'unknown'
+  end
+  return { results, '-1', 0 }
 end
 
-local n = (#ARGV - 2) / 3
-local ids = {}
-for i = 1, n do
-  ids[i] = ARGV[2 + (i - 1) * 3 + 1]
+local current = num(ev.sequence)
+-- A cancellation raised the sequence, but replies to the version it closed are late, not stale.
+if ev.status == 'cancelled' and ev.opened_sequence and redis.call('EXISTS', K_INVITED) == 1 then
+  current = num(ev.opened_sequence)
 end
-local invited = redis.call('HMGET', KEYS[2], unpack(ids))
-local previous = redis.call('HMGET', KEYS[3], unpack(ids))
-
-local open = ev[1] == 'open'
-local counts = { yes = tonumber(ev[3]), no = tonumber(ev[4]), maybe = tonumber(ev[5]) }
+local open = ev.status == 'open'
+local max_plus = num(ev.plus_ones_max)
 local results = {}
-local writes = {}
-local seen = {}
-local late = false
-for i = 1, n do
-  local id = ids[i]
-  local response = ARGV[2 + (i - 1) * 3 + 2]
-  local json = ARGV[2 + (i - 1) * 3 + 3]
-  if not invited[i] then
-    results[i] = 'not_invited'
-  elseif previous[i] or seen[id] then
-    results[i] = 'duplicate'
-  elseif not open then
-    seen[id] = true
-    if redis.call('HSETNX', KEYS[4], id, json) == 1 then
-      results[i] = 'late'
-      late = true
-    else
-      results[i] = 'duplicate'
-    end
-  else
-    seen[id] = true
-    writes[#writes + 1] = id
-    writes[#writes + 1] = json
-    counts[response] = counts[response] + 1
-    results[i] = 'counted'
+local changes = {}
+local promoted = {}
+
+local function record(i, result, change)
+  results[i] = result
+  if change and #changes < ACTIVITY_GUESTS then
+    changes[#changes + 1] = change
   end
 end
 
-if #writes > 0 then
-  redis.call('HSET', KEYS[3], unpack(writes))
-  redis.call('HSET', KEYS[1], 'yes_count', counts.yes, 'no_count', counts.no, 'maybe_count', counts.maybe)
-  expire_with_event(KEYS[3])
-end
--- The summary's finalize set the expiry of the event's keys before this one existed.
-if late then
-  expire_with_event(KEYS[4])
+for i = 1, n do
+  local base = 3 + (i - 1) * 7
+  local kind, id, seq, reply_id = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), ARGV[base + 4]
+  local arrival, reason, json = tonumber(ARGV[base + 5]), ARGV[base + 6], ARGV[base + 7]
+  if seq > current or (seq == current and ev.status == 'scheduled') then
+    record(i, 'unknown_sequence')
+  elseif seq < current then
+    -- Answers an earlier version: kept, not counted.
+    if kind == 'receipt' then
+      record(i, 'ignored')
+    elseif redis.call('HSETNX', K_STALE, reply_id, json) == 1 then
+      ev.stale_count = ev.stale_count + 1
+      record(i, 'stale', { guest_id = id, outcome = 'stale', state = 'needs_action' })
+    else
+      record(i, 'duplicate')
+    end
+  elseif redis.call('HEXISTS', K_INVITED, id) == 0 then
+    record(i, kind == 'receipt' and 'ignored' or 'not_invited')
+  elseif kind == 'receipt' then
+    -- An expired delivery: never asked, once, unless the guest already answered.
+    if not open then
+      record(i, 'ignored')
+    elseif #never_asked(ev, { id }) == 1 then
+      record(i, 'never_asked', { guest_id = id, outcome = 'never_asked', state = 'never_asked' })
+    else
+      record(i, 'ignored')
+    end
+  elseif not open then
+    local counted = redis.call('HGET', K_REPLIES, id)
+    if counted and cjson.decode(counted).id == reply_id then
+      record(i, 'duplicate')
+    elseif redis.call('HSETNX', K_LATE, reply_id, json) == 1 then
+      ev.late_count = ev.late_count + 1
+      record(i, 'late', { guest_id = id, outcome = 'late', state = 'needs_action' })
+    else
+      record(i, 'duplicate')
+    end
+  else
+    local rec = cjson.decode(json)
+    local prev_json = redis.call('HGET', K_REPLIES, id)
+    local prev = prev_json and cjson.decode(prev_json)
+    local rev = num(rec.reply_rev)
+    if prev and (rev < num(prev.reply_rev) or (rev == num(prev.reply_rev) and reply_id == prev.id)) then
+      record(i, rev == num(prev.reply_rev) and 'duplicate' or 'outdated')
+    else
+      if reason == '' and num(rec.plus_ones) > max_plus then
+        reason = 'invalid_plus_ones: ' .. rec.plus_ones .. ' plus-ones, at most ' .. max_plus .. ' allowed'
+      end
+      if reason ~= '' then
+        if redis.call('HSETNX', K_REJECTED, reply_id, reason) == 1 then
+          ev.rejected_count = ev.rejected_count + 1
+          record(i, 'rejected', { guest_id = id, outcome = 'rejected', state = prev and STATE_OF[prev.response] or 'needs_action', reason = reason, reply_rev = rev })
+        else
+          record(i, 'duplicate')
+        end
+      else
+        local freed = false
+        local arrival_at = arrival
+        if prev then
+          -- A waitlisted guest who still accepts keeps its place in line.
+          local place = redis.call('ZSCORE', K_WAIT, id)
+          if place and rec.response == 'yes' and num(rec.plus_ones) == num(prev.plus_ones) then
+            arrival_at = tonumber(place)
+          end
+          freed = remove_effect(ev, id, prev)
+        elseif redis.call('HDEL', K_NEVER, id) == 1 then
+          ev.never_asked_count = ev.never_asked_count - 1
+        end
+        redis.call('HSET', K_REPLIES, id, json)
+        add_effect(ev, id, rec, arrival_at)
+        local extra = nil
+        if rec.response == 'yes' and waitlisted(id) then
+          extra = { waitlist = redis.call('ZRANK', K_WAIT, id) + 1 }
+        end
+        record(i, prev and 'changed' or 'counted', guest_change(id, prev and 'changed' or 'counted', STATE_OF[rec.response], rec, extra))
+        if freed then
+          for _, p in ipairs(promote(ev)) do
+            promoted[#promoted + 1] = p
+          end
+        end
+      end
+    end
+  end
 end
 
-local summary = false
-if open and counts.yes + counts.no + counts.maybe >= tonumber(ev[2]) then
-  summary = finalize('all_replied', tonumber(ARGV[1]), tonumber(ARGV[2]))
-elseif not open and redis.call('EXISTS', KEYS[5]) == 1 then
-  summary = redis.call('HGETALL', KEYS[5])
+if #changes > 0 then
+  activity(ev, 'replies', changes)
 end
-return { results, summary }
+announce_promotions(ev, promoted)
+close_if_done(ev, cap)
+local out = finish(ev, now, retention)
+out[1] = results
+return out

@@ -41,10 +41,18 @@ export interface Delivery extends Omit<EventDefinition, 'rsvpDeadline'>, Deliver
 
 /** The entry the coordinator adds to an agent's inbox. */
 export function deliveryFields(event: EventDefinition, target: DeliveryTarget, now = Date.now()): string[] {
+  return deliveryFieldsOf(definitionFields(event), target, now);
+}
+
+/**
+ * The same entry from the definition's entry fields (`definitionFields`), as the coordinator keeps
+ * them per revision: a delivery decided earlier carries the definition of the revision that decided it.
+ */
+export function deliveryFieldsOf(definition: Record<string, string | undefined>, target: DeliveryTarget, now = Date.now()): string[] {
   return toFieldList({
     type: target.type,
     invitation_id: target.invitationId,
-    ...definitionFields(event),
+    ...definition,
     sequence: target.sequence,
     revision: target.revision,
     rsvp_deadline: new Date(target.rsvpDeadline).toISOString(),

@@ -86,25 +86,41 @@ export const inboxKeysPattern = 'guest_inbox:{*}*';
 /** All dead-letter streams match this pattern (for SCAN in tests, metrics and operations). */
 export const deadLetterPattern = '*dead_letters*';
 
-/** State of one event; every key shares the {eventId} tag so one script can change them together. */
+/** State of one event; every key shares the {eventId} tag so one script can change them together (docs/EVENTS.md). */
 export const eventKeys = (eventId: string) => {
   const base = `event:{${eventId}}`;
   return {
-    /** hash: invitation fields, status, counters, deadline */
+    /** hash: the applied revision's definition (def:<revision>), status, sequence, counters, deadline */
     event: base,
-    /** hash: guestId -> "<agentId>\t<guestName>", fixed when the invitation is processed */
+    /** hash: guestId -> "<agentId>\t<guestName>": the current version's guests, resolved when it opened */
     invited: `${base}:invited`,
-    /** hash: guestId -> reply JSON, one field per guest counted */
+    /** hash: guestId -> reply JSON, the latest counted reply of each guest in the current version */
     replies: `${base}:replies`,
-    /** hash: guestId -> reply JSON for replies that arrived after the summary */
+    /** hash: reply id -> reply JSON for replies that arrived after the version closed */
     late: `${base}:late`,
-    /** hash: the summary's fields between deciding it and publishing it (outbox) */
-    summary: `${base}:summary`,
+    /** hash: <effect number> -> message decided by a script and not yet on its stream (the event's outbox) */
+    outbox: `${base}:outbox`,
+    /** zset: guestId scored by arrival: accepting guests waiting for a seat */
+    waitlist: `${base}:waitlist`,
+    /** hash: reply id -> reply JSON for replies to an earlier sequence (kept, not counted) */
+    stale: `${base}:stale`,
+    /** hash: reply id -> why it was rejected */
+    rejected: `${base}:rejected`,
+    /** hash: guestId -> why the guest was never asked (its delivery expired) */
+    never: `${base}:never`,
+    /** set: timers done per sequence (s<seq>:r:<minutes>, s<seq>:sr:<minutes>) */
+    done: `${base}:done`,
   };
 };
 
-/** zset: eventId scored by RSVP deadline (ms); every coordinator sweeps it. */
-export const deadlinesKey = 'event_deadlines';
+/** The event's keys in the order its Lua scripts take them (KEYS[1..10], includes/event.lua). */
+export const eventKeyList = (eventId: string): string[] => {
+  const k = eventKeys(eventId);
+  return [k.event, k.invited, k.replies, k.late, k.outbox, k.waitlist, k.stale, k.rejected, k.never, k.done];
+};
+
+/** zset: eventId scored by when it next needs a tick (publish_at, reminders, deadline, start reminders); every coordinator sweeps it. */
+export const timersKey = 'event_timers';
 
 export const registryKeys = {
   /** zset: agentId scored by last heartbeat (ms since epoch). */
@@ -188,7 +204,7 @@ export const persistentKeys: readonly PersistentKey[] = [
   persistent(streams.inbox('<agentId>'), 'stream', `${trimmed}; deleted AGENT_GC_MS after its agent left`),
   persistent(streams.inboxHigh('<agentId>'), 'stream', `${trimmed}; deleted with its agent's inbox`),
   persistent(deadLetterStream(streams.inbox('<agentId>')), 'stream', `${lettersTrimmed}; deleted once empty after its agent left`),
-  persistent(deadlinesKey, 'zset', 'one member per open event, removed when the event is summarized or its state expired'),
+  persistent(timersKey, 'zset', 'one member per event with a timer ahead, removed when nothing is due any more or its state expired'),
   persistent(registryKeys.agents, 'zset', 'one member per guest agent, removed when it deregisters or after AGENT_GC_MS of silence'),
   persistent(hostKeys.events('<hostId>'), 'zset', 'one member per event of the host application, trimmed after HOST_EVENT_RETENTION_MS'),
   persistent(hostKeys.outboxIndex('<hostId>'), 'zset', 'one member per event with an outbox being drained, removed once drained'),

@@ -1,0 +1,560 @@
+--[[
+  The event model's state machine (docs/EVENTS.md), shared by apply-revision, record-replies and
+  tick-event. Every key of one event shares its {id} hash tag:
+  KEYS[1]  event:{id}            hash: definition of the applied revision, status, counters
+  KEYS[2]  event:{id}:invited    hash guestId -> "<agentId>\t<name>" (the current version's guests)
+  KEYS[3]  event:{id}:replies    hash guestId -> reply JSON (the latest counted reply)
+  KEYS[4]  event:{id}:late       hash reply id -> reply JSON (after the version closed)
+  KEYS[5]  event:{id}:outbox     hash <fx> -> decided message (delivery, summary, activity)
+  KEYS[6]  event:{id}:waitlist   zset guestId scored by arrival
+  KEYS[7]  event:{id}:stale      hash reply id -> reply JSON (answers an older sequence)
+  KEYS[8]  event:{id}:rejected   hash reply id -> reason
+  KEYS[9]  event:{id}:never      hash guestId -> why never asked (expired)
+  KEYS[10] event:{id}:done       set of timers done: s<seq>:r:<m> (reminder), s<seq>:sr:<m> (start reminder)
+
+  The outbox holds what a script decided and is not yet on its stream; the coordinator adds each
+  item under its once-key and removes it after. Nothing else leaves a script.
+]]
+local K_EVENT, K_INVITED, K_REPLIES, K_LATE, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_WAIT, K_STALE, K_REJECTED, K_NEVER, K_DONE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+
+local COUNTERS = { 'total_invited', 'yes_count', 'no_count', 'maybe_count', 'confirmed_count', 'headcount',
+  'waitlisted_count', 'stale_count', 'late_count', 'rejected_count', 'reminders_sent', 'never_asked_count' }
+local VERSION_KEYS = { K_INVITED, K_REPLIES, K_LATE, K_WAIT, K_STALE, K_REJECTED, K_NEVER }
+local STATE_OF = { yes = 'accepted', no = 'declined', maybe = 'tentative' }
+-- Lists of guests in one activity entry at most (the counts are always complete).
+local ACTIVITY_GUESTS = 2000
+
+local function num(x)
+  return tonumber(x) or 0
+end
+
+local function load_event()
+  local flat = redis.call('HGETALL', K_EVENT)
+  if #flat == 0 then
+    return nil
+  end
+  local ev = {}
+  for i = 1, #flat, 2 do
+    ev[flat[i]] = flat[i + 1]
+  end
+  for _, name in ipairs(COUNTERS) do
+    ev[name] = num(ev[name])
+  end
+  return ev
+end
+
+local function save_counts(ev)
+  local args = {}
+  for _, name in ipairs(COUNTERS) do
+    args[#args + 1] = name
+    args[#args + 1] = tostring(ev[name])
+  end
+  redis.call('HSET', K_EVENT, unpack(args))
+end
+
+local function json_list(encoded)
+  return '[' .. table.concat(encoded, ',') .. ']'
+end
+
+local function encode_ids(ids)
+  local out = {}
+  for i, id in ipairs(ids) do
+    out[i] = cjson.encode(id)
+  end
+  return json_list(out)
+end
+
+local function decode_list(text)
+  if not text or text == '' then
+    return {}
+  end
+  return cjson.decode(text)
+end
+
+-- HMGET of any number of fields (Lua's unpack takes at most a few thousand values).
+local function hmget_many(key, ids)
+  local out = {}
+  for i = 1, #ids, 1000 do
+    local slice = {}
+    for k = i, math.min(i + 999, #ids) do
+      slice[#slice + 1] = ids[k]
+    end
+    local got = redis.call('HMGET', key, unpack(slice))
+    for k = 1, #got do
+      out[#out + 1] = got[k]
+    end
+  end
+  return out
+end
+
+local function hset_many(key, flat)
+  for i = 1, #flat, 2000 do
+    local slice = {}
+    for k = i, math.min(i + 1999, #flat) do
+      slice[#slice + 1] = flat[k]
+    end
+    redis.call('HSET', key, unpack(slice))
+  end
+end
+
+local function outbox(ev, item)
+  local fx = redis.call('HINCRBY', K_EVENT, 'fx', 1)
+  item.key = item.key or (ev.id .. ':' .. fx)
+  redis.call('HSET', K_OUTBOX, string.format('%012d', fx), cjson.encode(item))
+end
+
+local function counts_of(ev)
+  return {
+    invited = ev.total_invited, accepted = ev.yes_count, declined = ev.no_count, tentative = ev.maybe_count,
+    needs_action = math.max(ev.total_invited - ev.yes_count - ev.no_count - ev.maybe_count - ev.never_asked_count, 0),
+    confirmed = ev.confirmed_count, headcount = ev.headcount, waitlisted = ev.waitlisted_count,
+    stale = ev.stale_count, late = ev.late_count, rejected = ev.rejected_count,
+    reminders_sent = ev.reminders_sent, never_asked = ev.never_asked_count,
+  }
+end
+
+local function public_status(ev)
+  return ev.status
+end
+
+-- event_activity entries (docs/EVENTS.md): per-guest changes (at most ACTIVITY_GUESTS per step, in
+-- entries of ACTIVITY_CHUNK so each stays well within a field's length) and the absolute counts.
+local ACTIVITY_CHUNK = 100
+local function activity(ev, kind, guests, extra)
+  local e = { invitation_id = ev.id, host_id = ev.host_id or '', sequence = num(ev.sequence), revision = num(ev.revision),
+    status = public_status(ev), counts = counts_of(ev) }
+  for k, v in pairs(extra or {}) do
+    e[k] = v
+  end
+  local total = math.min(#guests, ACTIVITY_GUESTS)
+  local first = 1
+  repeat
+    local list = {}
+    for i = first, math.min(first + ACTIVITY_CHUNK - 1, total) do
+      list[#list + 1] = guests[i]
+    end
+    outbox(ev, { k = 'a', t = kind, e = e, g = list })
+    first = first + ACTIVITY_CHUNK
+  until first > total
+end
+
+-- Deliveries of one type to the named guests: one outbox item per agent and chunk (at most 500
+-- guests and a JSON list within one field's length). Returns the number of guests named.
+local function deliver(ev, dtype, ids, extra)
+  if #ids == 0 then
+    return 0
+  end
+  local homes = hmget_many(K_INVITED, ids)
+  local by_agent, agents = {}, {}
+  for i, id in ipairs(ids) do
+    local home = homes[i]
+    if home then
+      local agent = string.sub(home, 1, string.find(home, '\t', 1, true) - 1)
+      if not by_agent[agent] then
+        by_agent[agent] = {}
+        agents[#agents + 1] = agent
+      end
+      table.insert(by_agent[agent], id)
+    end
+  end
+  table.sort(agents)
+  local n = 0
+  for _, agent in ipairs(agents) do
+    local chunk, length = {}, 2
+    local function flush()
+      if #chunk == 0 then
+        return
+      end
+      local item = { k = 'd', t = dtype, a = agent, g = chunk, s = num(ev.sequence), r = num(ev.revision),
+        dl = num(ev.deadline), p = ev.priority or 'normal' }
+      for k, v in pairs(extra or {}) do
+        item[k] = v
+      end
+      if dtype == 'request' and num(ev.expires_at) > 0 then
+        item.x = num(ev.expires_at)
+      end
+      outbox(ev, item)
+      n = n + #chunk
+      chunk, length = {}, 2
+    end
+    for _, id in ipairs(by_agent[agent]) do
+      local size = #id + 3
+      if #chunk >= 500 or length + size > 8000 then
+        flush()
+      end
+      chunk[#chunk + 1] = id
+      length = length + size
+    end
+    flush()
+  end
+  return n
+end
+
+local function guest_change(id, outcome, state, rec, extra)
+  local g = { guest_id = id, outcome = outcome, state = state }
+  if rec then
+    g.guest_name = rec.guest_name
+    g.reply_rev = rec.reply_rev
+    g.plus_ones = rec.plus_ones
+    g.answers = rec.answers
+    g.message = rec.message
+  end
+  for k, v in pairs(extra or {}) do
+    g[k] = v
+  end
+  return g
+end
+
+local function waitlisted(id)
+  return redis.call('ZSCORE', K_WAIT, id) ~= false
+end
+
+--[[ Seats: confirmed guests + plus-ones never exceed the capacity (0 = unlimited). ]]
+local function fits(ev, people)
+  local cap = num(ev.capacity)
+  return cap == 0 or ev.headcount + people <= cap
+end
+
+-- Promotes waitlisted guests who now fit, in arrival order; returns their ids.
+local function promote(ev)
+  local promoted = {}
+  local cap = num(ev.capacity)
+  if ev.waitlisted_count == 0 or (cap > 0 and ev.headcount >= cap) then
+    return promoted
+  end
+  local first = redis.call('ZRANGE', K_WAIT, 0, 999)
+  if #first == 0 then
+    return promoted
+  end
+  local recs = hmget_many(K_REPLIES, first)
+  for i, id in ipairs(first) do
+    local people = 1
+    if recs[i] then
+      people = 1 + num(cjson.decode(recs[i]).plus_ones)
+    end
+    if fits(ev, people) then
+      redis.call('ZREM', K_WAIT, id)
+      ev.waitlisted_count = ev.waitlisted_count - 1
+      ev.confirmed_count = ev.confirmed_count + 1
+      ev.headcount = ev.headcount + people
+      promoted[#promoted + 1] = id
+    end
+    if cap > 0 and ev.headcount >= cap then
+      break
+    end
+  end
+  return promoted
+end
+
+local function announce_promotions(ev, promoted)
+  if #promoted == 0 then
+    return
+  end
+  deliver(ev, 'promoted', promoted, {})
+  local changes = {}
+  for i, id in ipairs(promoted) do
+    changes[i] = guest_change(id, 'promoted', 'accepted')
+  end
+  activity(ev, 'promoted', changes)
+end
+
+-- Takes a counted reply's effect away (before a change, a removal); true when seats were freed.
+local function remove_effect(ev, id, rec)
+  ev[rec.response .. '_count'] = ev[rec.response .. '_count'] - 1
+  if rec.response ~= 'yes' then
+    return false
+  end
+  if redis.call('ZREM', K_WAIT, id) == 1 then
+    ev.waitlisted_count = ev.waitlisted_count - 1
+    return false
+  end
+  ev.confirmed_count = ev.confirmed_count - 1
+  ev.headcount = ev.headcount - 1 - num(rec.plus_ones)
+  return true
+end
+
+-- Counts a reply; an acceptance gets a seat if it fits, else a place on the waitlist at `arrival`.
+local function add_effect(ev, id, rec, arrival)
+  ev[rec.response .. '_count'] = ev[rec.response .. '_count'] + 1
+  if rec.response ~= 'yes' then
+    return
+  end
+  local people = 1 + num(rec.plus_ones)
+  if fits(ev, people) then
+    ev.confirmed_count = ev.confirmed_count + 1
+    ev.headcount = ev.headcount + people
+  else
+    redis.call('ZADD', K_WAIT, arrival, id)
+    ev.waitlisted_count = ev.waitlisted_count + 1
+  end
+end
+
+local function summary_lists(ev, cap)
+  local invited = redis.call('HGETALL', K_INVITED)
+  local replies = {}
+  local flat = redis.call('HGETALL', K_REPLIES)
+  for i = 1, #flat, 2 do
+    replies[flat[i]] = cjson.decode(flat[i + 1])
+  end
+  local never = {}
+  flat = redis.call('HGETALL', K_NEVER)
+  for i = 1, #flat, 2 do
+    never[flat[i]] = true
+  end
+  local wait = redis.call('ZRANGE', K_WAIT, 0, -1)
+  local place = {}
+  for i, id in ipairs(wait) do
+    place[id] = i
+  end
+  local questions = decode_list(ev.questions)
+  local tally = {}
+  local out = { responses = {}, missing = {}, never = {}, attendees = {}, truncated = false }
+  local names = { 'id', 'invitation_id', 'guest_name', 'guest_id', 'response', 'message', 'timestamp' }
+  for i = 1, #invited, 2 do
+    local id = invited[i]
+    local home = invited[i + 1]
+    local tab = string.find(home, '\t', 1, true)
+    local name = tab and string.sub(home, tab + 1) or id
+    local rec = replies[id]
+    local state = 'needs_action'
+    local att = { guest_id = id, guest_name = name, plus_ones = 0 }
+    if rec then
+      state = STATE_OF[rec.response]
+      att.plus_ones = num(rec.plus_ones)
+      att.answers = rec.answers
+      att.waitlist = place[id]
+      if #out.responses < cap then
+        local o = {}
+        for _, n in ipairs(names) do
+          o[n] = rec[n] or ''
+        end
+        out.responses[#out.responses + 1] = cjson.encode(o)
+      else
+        out.truncated = true
+      end
+      local counted = (rec.response == 'yes' and not place[id]) or rec.response == 'maybe'
+      if counted and type(rec.answers) == 'table' then
+        for _, q in ipairs(questions) do
+          local a = rec.answers[q.id]
+          if q.type ~= 'text' and a ~= nil then
+            tally[q.id] = tally[q.id] or {}
+            local values = type(a) == 'table' and a or { (a == true and 'yes') or (a == false and 'no') or a }
+            for _, v in ipairs(values) do
+              tally[q.id][v] = (tally[q.id][v] or 0) + 1
+            end
+          end
+        end
+      end
+    elseif never[id] then
+      state = 'never_asked'
+      if #out.never < cap then
+        out.never[#out.never + 1] = cjson.encode({ guest_id = id, guest_name = name })
+      end
+    elseif #out.missing < cap then
+      out.missing[#out.missing + 1] = cjson.encode({ guest_id = id, guest_name = name })
+    else
+      out.truncated = true
+    end
+    att.state = state
+    if #out.attendees < cap then
+      out.attendees[#out.attendees + 1] = cjson.encode(att)
+    end
+  end
+  local aggregate = '{}'
+  if next(tally) then
+    aggregate = cjson.encode(tally)
+  end
+  return out, encode_ids(wait), aggregate
+end
+
+local function rate(part, whole)
+  if whole == 0 then
+    return '0'
+  end
+  return string.format('%.4f', part / whole)
+end
+
+--[[
+  Closes the current version: writes its summary (once per (event, sequence): the outbox item's
+  once-key is summary:<id>:<sequence>) and the `closed` activity, and sets the status.
+]]
+local function finalize(ev, reason, status, cap)
+  local lists, wait, aggregate = summary_lists(ev, cap)
+  local answered = ev.yes_count + ev.no_count + ev.maybe_count
+  local total = ev.total_invited
+  local seq = tostring(num(ev.sequence))
+  local summary = {
+    'id', 'summary:' .. ev.id .. ':' .. seq,
+    'invitation_id', ev.id,
+    'host_id', ev.host_id or '',
+    'event_name', ev.event_name or '',
+    'total_invited', tostring(total),
+    'total_responses', tostring(answered),
+    'yes_count', tostring(ev.yes_count),
+    'no_count', tostring(ev.no_count),
+    'maybe_count', tostring(ev.maybe_count),
+    'no_response_count', tostring(math.max(total - answered, 0)),
+    'responses', json_list(lists.responses),
+    'no_response', json_list(lists.missing),
+    'responses_truncated', lists.truncated and '1' or '0',
+    'reason', reason,
+    'invited_at', ev.invited_at or '0',
+    'published_at', ev.published_at or ev.invited_at or '0',
+    'sequence', seq,
+    'revision', tostring(num(ev.revision)),
+    'accepted_count', tostring(ev.yes_count),
+    'declined_count', tostring(ev.no_count),
+    'tentative_count', tostring(ev.maybe_count),
+    'needs_action_count', tostring(math.max(total - answered - ev.never_asked_count, 0)),
+    'confirmed_count', tostring(ev.confirmed_count),
+    'headcount', tostring(ev.headcount),
+    'capacity', tostring(num(ev.capacity)),
+    'waitlisted_count', tostring(ev.waitlisted_count),
+    'waitlist', wait,
+    'stale_count', tostring(ev.stale_count),
+    'late_count', tostring(ev.late_count),
+    'rejected_count', tostring(ev.rejected_count),
+    'reminders_sent', tostring(ev.reminders_sent),
+    'never_asked', json_list(lists.never),
+    'unknown_guests', (ev.unknown_guests and ev.unknown_guests ~= '' and ev.unknown_guests ~= '{}') and ev.unknown_guests or '[]',
+    'answers', aggregate,
+    'attendees', json_list(lists.attendees),
+    'response_rate', rate(answered, total),
+    'attendance_rate', rate(ev.confirmed_count, total),
+    'v', '2',
+  }
+  if ev.traceparent then
+    summary[#summary + 1] = '_traceparent'
+    summary[#summary + 1] = ev.traceparent
+  end
+  if ev.tracestate then
+    summary[#summary + 1] = '_tracestate'
+    summary[#summary + 1] = ev.tracestate
+  end
+  ev.status = status
+  redis.call('HSET', K_EVENT, 'status', status, 'summary_reason', reason, 'closed_at', ARGV[1])
+  outbox(ev, { k = 's', f = summary, key = 'summary:' .. ev.id .. ':' .. seq })
+  activity(ev, status == 'cancelled' and 'cancelled' or 'closed', {}, { reason = reason })
+end
+
+-- Closes an open version whose every guest answered (or was never asked).
+local function close_if_done(ev, cap)
+  if ev.status ~= 'open' or ev.total_invited == 0 then
+    return
+  end
+  local answered = ev.yes_count + ev.no_count + ev.maybe_count
+  if answered + ev.never_asked_count >= ev.total_invited then
+    finalize(ev, answered == 0 and 'expired' or 'all_replied', 'closed', cap)
+  end
+end
+
+-- Records guests as never asked (an expired delivery); returns their ids that were new.
+local function never_asked(ev, ids)
+  local fresh = {}
+  for _, id in ipairs(ids) do
+    if redis.call('HEXISTS', K_INVITED, id) == 1 and redis.call('HEXISTS', K_REPLIES, id) == 0
+      and redis.call('HSETNX', K_NEVER, id, 'expired') == 1 then
+      ev.never_asked_count = ev.never_asked_count + 1
+      fresh[#fresh + 1] = id
+    end
+  end
+  return fresh
+end
+
+--[[
+  Opens a version for the guests given (triples id, agent, name from ARGV[first..]): everyone at
+  NEEDS-ACTION, a request to each (or never asked, when the version opens after expires_at).
+]]
+local function open_version(ev, first, now, default_deadline_ms, cap)
+  redis.call('DEL', unpack(VERSION_KEYS))
+  for _, name in ipairs(COUNTERS) do
+    ev[name] = 0
+  end
+  local ids, flat = {}, {}
+  for i = first, #ARGV, 3 do
+    ids[#ids + 1] = ARGV[i]
+    flat[#flat + 1] = ARGV[i]
+    flat[#flat + 1] = ARGV[i + 1] .. '\t' .. ARGV[i + 2]
+  end
+  if #flat > 0 then
+    hset_many(K_INVITED, flat)
+  end
+  ev.total_invited = #ids
+  ev.status = 'open'
+  ev.invited_at = tostring(now)
+  if num(ev.rsvp_deadline) > 0 then
+    ev.deadline = ev.rsvp_deadline
+  else
+    ev.deadline = tostring(now + default_deadline_ms)
+  end
+  redis.call('HSET', K_EVENT, 'status', 'open', 'invited_at', ev.invited_at, 'deadline', ev.deadline,
+    'opened_sequence', ev.sequence)
+  local changes = {}
+  if num(ev.expires_at) > 0 and num(ev.expires_at) <= now then
+    local fresh = never_asked(ev, ids)
+    for i = 1, math.min(#fresh, ACTIVITY_GUESTS) do
+      changes[i] = guest_change(fresh[i], 'never_asked', 'never_asked')
+    end
+    save_counts(ev)
+    activity(ev, 'never_asked', changes)
+  else
+    deliver(ev, 'request', ids, {})
+    for i = 1, math.min(#ids, ACTIVITY_GUESTS) do
+      changes[i] = guest_change(ids[i], 'invited', 'needs_action')
+    end
+    save_counts(ev)
+    activity(ev, 'version', changes, { deadline = num(ev.deadline) })
+  end
+  if #ids == 0 then
+    finalize(ev, 'no_guests', 'closed', cap)
+  else
+    close_if_done(ev, cap)
+  end
+end
+
+-- When the event next needs a tick (ms), or -1: publish_at, reminders and deadline of the open
+-- version, start reminders of an open or closed one.
+local function next_due(ev)
+  local best = -1
+  local function cand(t)
+    if best < 0 or t < best then
+      best = t
+    end
+  end
+  local seq = tostring(num(ev.sequence))
+  if ev.status == 'scheduled' then
+    cand(num(ev.publish_at))
+  elseif ev.status == 'open' then
+    cand(num(ev.deadline))
+    for _, m in ipairs(decode_list(ev.reminders)) do
+      if redis.call('SISMEMBER', K_DONE, 's' .. seq .. ':r:' .. m) == 0 then
+        cand(num(ev.deadline) - m * 60000)
+      end
+    end
+  end
+  if (ev.status == 'open' or ev.status == 'closed') and num(ev.start) > 0 then
+    for _, m in ipairs(decode_list(ev.start_reminders)) do
+      if redis.call('SISMEMBER', K_DONE, 's' .. seq .. ':sr:' .. m) == 0 then
+        cand(num(ev.start) - m * 60000)
+      end
+    end
+  end
+  return best
+end
+
+-- Every key of the event lives until its last moment of interest plus the retention.
+local function extend_life(ev, now, retention_ms)
+  local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), num(ev.start), num(ev.rsvp_deadline))
+  local ttl = horizon - now + retention_ms
+  for i = 1, 10 do
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+end
+
+local function finish(ev, now, retention_ms, extra)
+  save_counts(ev)
+  extend_life(ev, now, retention_ms)
+  local out = { extra or 'ok', tostring(next_due(ev)), redis.call('HLEN', K_OUTBOX) }
+  return out
+end

@@ -1,0 +1,109 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../shared/logging/logger.ts';
+import { type ActivityType, type EventActivity, type GuestChange, activityFields } from '../shared/schema/activity.ts';
+import { type DeliveryType, type CancelScope, deliveryFieldsOf } from '../shared/schema/delivery.ts';
+import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
+import type { Message, StreamProducer } from '../shared/streams/producer.ts';
+import type { EventStore, ReplyToRecord } from './event-store.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
+import type { SummaryPublisher } from './summary-publisher.ts';
+
+/** An item a script put in an event's outbox (includes/event.lua): a delivery, a summary or an activity entry. */
+type OutboxItem =
+  | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number }
+  | { k: 's'; key: string; f: string[] }
+  | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> };
+
+/** Rounds of draining at most per call (an expiry recorded while draining can decide a summary). */
+const ROUNDS = 3;
+
+/**
+ * Moves what the event's scripts decided from its outbox onto the streams: each item is added
+ * under its once-key (a delivery key, `summary:<id>:<sequence>`, an activity key) and removed from
+ * the outbox only after, so a crash anywhere is healed by draining again, whoever does it. A
+ * request found past its event's expires_at is not delivered: its guests are recorded as never
+ * asked instead.
+ */
+export class OutboxDrainer {
+  private readonly redis: Redis;
+  private readonly producer: StreamProducer;
+  private readonly summaries: SummaryPublisher;
+  private readonly store: EventStore;
+  private readonly metrics: CoordinatorMetrics;
+  private readonly log: Logger;
+
+  constructor(deps: { redis: Redis; producer: StreamProducer; summaries: SummaryPublisher; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
+    this.redis = deps.redis;
+    this.producer = deps.producer;
+    this.summaries = deps.summaries;
+    this.store = deps.store;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
+
+  async drain(eventId: string): Promise<void> {
+    for (let round = 0; round < ROUNDS; round += 1) {
+      if (!(await this.drainOnce(eventId))) return;
+    }
+  }
+
+  /** One pass; true when it recorded expiries (their effects may have put new items in the outbox). */
+  private async drainOnce(eventId: string): Promise<boolean> {
+    const keys = eventKeys(eventId);
+    const raw = await this.redis.hgetall(keys.outbox);
+    const fields = Object.keys(raw).sort();
+    if (fields.length === 0) return false;
+    const items = fields.map((f) => JSON.parse(raw[f]!) as OutboxItem);
+
+    const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))];
+    const defs = new Map<number, Record<string, string>>();
+    if (revisions.length > 0) {
+      const stored = await this.redis.hmget(keys.event, ...revisions.map((r) => `def:${r}`));
+      revisions.forEach((r, i) => defs.set(r, stored[i] ? (JSON.parse(stored[i]) as Record<string, string>) : {}));
+    }
+
+    const now = Date.now();
+    const messages: Message[] = [];
+    // Per message, what it counts for in the metrics once added.
+    const counts: ({ delivery: DeliveryType; guests: number } | { activity: ActivityType })[] = [];
+    const expired: ReplyToRecord[] = [];
+    const summaries: { fields: string[]; key: string }[] = [];
+    for (const item of items) {
+      if (item.k === 'd') {
+        if (item.t === 'request' && item.x !== undefined && item.x <= now) {
+          for (const guestId of item.g) {
+            expired.push({ kind: 'receipt', guestId, sequence: item.s, id: `expired:${eventId}:${item.s}:${guestId}`, arrival: 0, rejection: '', json: '{}' });
+          }
+          continue;
+        }
+        const target = { type: item.t, invitationId: eventId, sequence: item.s, revision: item.r, rsvpDeadline: item.dl, guestIds: item.g, deliveryKey: item.key, reminder: item.rm, scope: item.sc };
+        messages.push({ stream: lanes.inbox(item.a, item.p), fields: deliveryFieldsOf(defs.get(item.r) ?? {}, target, now), onceKey: item.key });
+        counts.push({ delivery: item.t, guests: item.g.length });
+      } else if (item.k === 'a') {
+        const event: EventActivity = { ...item.e, guests: Array.isArray(item.g) ? item.g : [] };
+        messages.push({ stream: streams.activity, fields: activityFields({ type: item.t, at: now, events: [event] }), onceKey: `activity:${item.key}` });
+        counts.push({ activity: item.t });
+      } else {
+        summaries.push({ fields: item.f, key: item.key });
+      }
+    }
+
+    if (expired.length > 0) {
+      // Recorded before the items go: a crash in between records them again, once each.
+      const [result] = await this.store.recordReplies([{ eventId, replies: expired }]);
+      if (result?.error) throw result.error;
+      this.metrics.expiredDeliveries.inc(expired.length);
+      this.log.info({ eventId, guests: expired.length }, 'request not delivered: past the event’s expires_at; guests recorded as never asked');
+    }
+    const ids = await this.producer.addMany(messages);
+    for (const s of summaries) await this.summaries.publish(eventId, s.fields, s.key);
+    await this.redis.hdel(keys.outbox, ...fields);
+
+    counts.forEach((c, i) => {
+      if (ids[i] === null) return;
+      if ('delivery' in c) this.metrics.deliveries.inc({ type: c.delivery }, c.guests);
+      else this.metrics.activity.inc({ type: c.activity });
+    });
+    return expired.length > 0;
+  }
+}

@@ -1,0 +1,89 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { dietaryQuestion } from '../../services/shared/schema/questions.ts';
+import { eventKeys } from '../../services/shared/streams/keys.ts';
+import { useRedisStack } from '../helpers/stack.ts';
+import { deadLetters } from '../helpers/streams.ts';
+import { eventually } from '../helpers/wait.ts';
+import { activity, coordinatorEnv, named, publish, registerAgent, reply, resetRevisions, send, summaryOf } from './support.ts';
+
+// Attendance on the real pipeline (docs/EVENTS.md, "Attendance"): coordinator processes and
+// redis-server; the test plays the host and the guests.
+
+const ctx = useRedisStack();
+beforeEach(() => resetRevisions());
+
+describe('capacity and the waitlist', () => {
+  it('with two coordinators and 1,000 acceptances racing for 100 seats: exactly 100 confirmed, 900 waitlisted in arrival order; 10 declines promote the next 10', async () => {
+    const redis = ctx.redis.client;
+    // One guest more who stays silent, so the version stays open for the declines.
+    const guests = (await registerAgent(redis, 'crowd', 1_001)).slice(0, 1_000);
+    await Promise.all([ctx.procs.coordinator(coordinatorEnv), ctx.procs.coordinator(coordinatorEnv)]);
+    await publish(redis, 'concert', { capacity: 100 });
+    await eventually(async () => (await named(redis, 'crowd', 'concert', 'request')).length === 1_001, 15_000, 'requests');
+
+    const entryIds = await send(redis, guests.map((g) => reply('concert', g, 'yes')));
+    const k = eventKeys('concert');
+    await eventually(async () => (await redis.hlen(k.replies)) === 1_000, 30_000, 'every acceptance recorded');
+    expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count', 'yes_count')).toEqual(['100', '100', '900', '1000']);
+    const arrival = new Map(guests.map((g, i) => [g.id, entryIds[i]!]));
+    const waitlist = await redis.zrange(k.waitlist, 0, -1);
+    expect(waitlist).toHaveLength(900);
+    const byArrival = [...waitlist].sort((a, b) => cmpIds(arrival.get(a)!, arrival.get(b)!));
+    expect(waitlist).toEqual(byArrival);
+    const confirmed = guests.filter((g) => !waitlist.includes(g.id));
+
+    // Ten confirmed guests decline: the first ten in line get their seats and are told so.
+    await send(redis, confirmed.slice(0, 10).map((g) => reply('concert', g, 'no', { replyRev: 1 })));
+    await eventually(async () => (await named(redis, 'crowd', 'concert', 'promoted')).length === 10, 15_000, 'ten promotions');
+    expect((await named(redis, 'crowd', 'concert', 'promoted')).sort()).toEqual(waitlist.slice(0, 10).sort());
+    expect(await redis.zrange(k.waitlist, 0, -1)).toEqual(waitlist.slice(10));
+    expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count', 'no_count')).toEqual(['100', '100', '890', '10']);
+
+    // The live feed never showed more than the capacity either.
+    const counts = (await activity(redis)).flatMap((a) => a.events).flatMap((e) => (e.counts ? [e.counts] : []));
+    expect(counts.length).toBeGreaterThan(0);
+    expect(Math.max(...counts.map((c) => c.headcount))).toBe(100);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
+});
+
+describe('replies', () => {
+  it('are rejected with a reason when answers or plus-ones do not fit, change (yes -> no -> yes) with reply_rev, and the summary aggregates the answers', async () => {
+    const redis = ctx.redis.client;
+    const [g0, g1, g2, g3] = await registerAgent(redis, 'q', 4);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'feast', { questions: [{ ...dietaryQuestion, required: true }], plusOnesMax: 1, capacity: 10 });
+    await eventually(async () => (await named(redis, 'q', 'feast', 'request')).length === 4, 10_000, 'requests');
+    const k = eventKeys('feast');
+
+    await send(redis, [
+      reply('feast', g0!, 'yes', { plusOnes: 1, answers: { dietary: 'vegan' } }),
+      reply('feast', g1!, 'yes', { answers: { dietary: 'pizza' } }),
+      reply('feast', g2!, 'yes', { plusOnes: 3, answers: { dietary: 'none' } }),
+      reply('feast', g3!, 'yes', { answers: { dietary: 'none' } }),
+    ]);
+    await eventually(async () => (await redis.hlen(k.rejected)) === 2, 10_000, 'two rejections');
+    const reasons = Object.values(await redis.hgetall(k.rejected)).sort();
+    expect(reasons).toEqual(['invalid_answer: dietary must be one of none, vegetarian, vegan, gluten_free, halal, kosher', 'invalid_plus_ones: 3 plus-ones, at most 1 allowed']);
+
+    // g3 changes its mind twice; an older rev arriving late is outdated and changes nothing.
+    await send(redis, [reply('feast', g3!, 'no', { replyRev: 1 }), reply('feast', g3!, 'yes', { replyRev: 2, answers: { dietary: 'gluten_free' } }), reply('feast', g3!, 'no', { replyRev: 1 })]);
+    await eventually(async () => JSON.parse((await redis.hget(k.replies, g3!.id)) ?? '{}').reply_rev === 2, 10_000, 'latest reply of g3');
+    await send(redis, [reply('feast', g1!, 'yes', { replyRev: 1, answers: { dietary: 'vegetarian' } }), reply('feast', g2!, 'no', { replyRev: 1 })]);
+
+    const summary = await summaryOf(redis, 'feast', 0);
+    expect(summary).toMatchObject({ reason: 'all_replied', yes: 3, no: 1, confirmed: 3, headcount: 4, rejected: 2, capacity: 10 });
+    expect(summary.answers).toEqual({ dietary: { vegan: 1, vegetarian: 1, gluten_free: 1 } });
+    const g0Row = summary.attendees.find((a) => a.guest_id === g0!.id);
+    expect(g0Row).toMatchObject({ state: 'accepted', plus_ones: 1, answers: { dietary: 'vegan' } });
+    // The original's seven fields per counted reply, nothing more.
+    expect(Object.keys(summary.responses[0]!).sort()).toEqual(['guest_id', 'guest_name', 'id', 'invitation_id', 'message', 'response', 'timestamp']);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
+});
+
+function cmpIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am! - bm! || as! - bs!;
+}

@@ -1,0 +1,145 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventKeys, streams } from '../../services/shared/streams/keys.ts';
+import { entryIdTime } from '../../services/shared/util/time.ts';
+import { useRedisStack } from '../helpers/stack.ts';
+import { deadLetters, readAll } from '../helpers/streams.ts';
+import { delay, eventually } from '../helpers/wait.ts';
+import { coordinatorEnv, inbox, named, publish, registerAgent, reply, resetRevisions, send, sendReceipt, summaries, summaryOf } from './support.ts';
+
+// Timers on the real pipeline (docs/EVENTS.md, "Time and routing"): reminders, publish_at, the
+// RSVP deadline and expiry, with coordinators killed exactly when a timer fires and with several
+// coordinators sweeping at once.
+
+const ctx = useRedisStack();
+beforeEach(() => resetRevisions());
+
+const MINUTE = 60_000;
+
+describe('reminders', () => {
+  it('reach the guests still at NEEDS-ACTION once, when the coordinator that fired them was SIGKILLed before delivering, and with two coordinators sweeping', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'r', 3);
+    const first = await ctx.procs.coordinator({ ...coordinatorEnv, TIMER_TEST_CRASH: 'after-tick:1' });
+    // The reminder 1 minute before the deadline falls 2 s from now.
+    await publish(redis, 'picnic', { rsvpDeadline: Date.now() + MINUTE + 2_000, reminders: [1] });
+    await eventually(async () => (await named(redis, 'r', 'picnic', 'request')).length === 3, 10_000, 'requests');
+    await send(redis, [reply('picnic', guests[0]!, 'yes')]);
+    await eventually(async () => (await redis.hlen(eventKeys('picnic').replies)) === 1, 10_000, 'reply counted');
+
+    const ended = await first.exited;
+    expect(ended.signal).toBe('SIGKILL');
+    expect(first.stderr.some((l) => l.startsWith('TIMER_TEST_CRASH: SIGKILL after timer tick 1 (event picnic)'))).toBe(true);
+    expect(await named(redis, 'r', 'picnic', 'reminder')).toEqual([]);
+
+    await Promise.all([ctx.procs.coordinator(coordinatorEnv), ctx.procs.coordinator(coordinatorEnv)]);
+    await eventually(async () => (await named(redis, 'r', 'picnic', 'reminder')).length >= 2, 10_000, 'reminders delivered by the survivors');
+    await delay(1_000);
+    expect((await named(redis, 'r', 'picnic', 'reminder')).sort()).toEqual([guests[1]!.id, guests[2]!.id]);
+    const reminder = (await inbox(redis, 'r', 'picnic')).find((d) => d.type === 'reminder')!;
+    expect(reminder).toMatchObject({ reminder: 1, sequence: 0 });
+    expect(await redis.hget(eventKeys('picnic').event, 'reminders_sent')).toBe('2');
+  });
+
+  it('whose time passed while the version was not open are skipped, not sent late', async () => {
+    const redis = ctx.redis.client;
+    await registerAgent(redis, 's', 2);
+    await ctx.procs.coordinator(coordinatorEnv);
+    // Opens 2 s from now; the 5-minute reminder would have been due already.
+    await publish(redis, 'late-open', { publishAt: Date.now() + 1_500, rsvpDeadline: Date.now() + 4 * MINUTE, reminders: [5, 1] });
+    await eventually(async () => (await named(redis, 's', 'late-open', 'request')).length === 2, 10_000, 'published');
+    await delay(800);
+    expect(await named(redis, 's', 'late-open', 'reminder')).toEqual([]);
+    expect(await redis.sismember(eventKeys('late-open').done, 's0:r:5')).toBe(1);
+  });
+});
+
+describe('scheduling', () => {
+  it('delivers nothing before publish_at, applies an update made before it, and publishes once through a SIGKILL at the moment it fires', async () => {
+    const redis = ctx.redis.client;
+    await registerAgent(redis, 'p', 3);
+    const first = await ctx.procs.coordinator({ ...coordinatorEnv, TIMER_TEST_CRASH: 'after-tick:1' });
+    const publishAt = Date.now() + 2_500;
+    await publish(redis, 'launch', { publishAt });
+    await publish(redis, 'launch', { publishAt, location: 'Rooftop' });
+    // Scheduled and cancelled before it fires: never delivered, one cancelled summary.
+    await publish(redis, 'dropped', { publishAt });
+    await publish(redis, 'dropped', { publishAt, method: 'CANCEL', sequence: 1 });
+    expect(await summaryOf(redis, 'dropped', 1)).toMatchObject({ reason: 'cancelled', totalInvited: 0 });
+    await delay(1_000);
+    expect(await inbox(redis, 'p')).toEqual([]);
+    expect(await redis.hget(eventKeys('launch').event, 'status')).toBe('scheduled');
+
+    expect((await first.exited).signal).toBe('SIGKILL');
+    await ctx.procs.coordinator(coordinatorEnv);
+    await eventually(async () => (await named(redis, 'p', 'launch', 'request')).length === 3, 10_000, 'published after the restart');
+    await delay(500);
+    const deliveries = await inbox(redis, 'p');
+    expect(deliveries.every((d) => d.invitationId === 'launch' && d.location === 'Rooftop')).toBe(true);
+    expect(deliveries.flatMap((d) => d.guestIds)).toHaveLength(3);
+    for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
+  });
+});
+
+describe('the RSVP deadline', () => {
+  it('closes the open version with the guests who did not answer', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'dl', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'quiz', { rsvpDeadline: Date.now() + 2_000 });
+    await eventually(async () => (await named(redis, 'dl', 'quiz', 'request')).length === 3, 10_000, 'requests');
+    await send(redis, [reply('quiz', guests[0]!, 'maybe')]);
+    const summary = await summaryOf(redis, 'quiz', 0);
+    expect(summary).toMatchObject({ reason: 'deadline', maybe: 1, noResponse: 2, needsAction: 2 });
+    expect(summary.noResponseGuests.map((g) => g.guest_id).sort()).toEqual([guests[1]!.id, guests[2]!.id]);
+    expect(await redis.zscore('event_timers', 'quiz')).toBeNull();
+  });
+});
+
+describe('expiry', () => {
+  it('records guests as never asked from their agents’ receipts, once, unless they answered', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'x', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'flash', { expiresAt: Date.now() + 60_000 });
+    await eventually(async () => (await named(redis, 'x', 'flash', 'request')).length === 3, 10_000, 'requests');
+    await send(redis, [reply('flash', guests[0]!, 'yes')]);
+    await eventually(async () => (await redis.hlen(eventKeys('flash').replies)) === 1, 10_000, 'reply counted');
+    // A receipt for the guest that answered changes nothing; one sent twice counts once.
+    await sendReceipt(redis, 'flash', guests[0]!);
+    await sendReceipt(redis, 'flash', guests[1]!);
+    await sendReceipt(redis, 'flash', guests[1]!);
+    await sendReceipt(redis, 'flash', guests[2]!);
+    const summary = await summaryOf(redis, 'flash', 0);
+    expect(summary).toMatchObject({ reason: 'all_replied', yes: 1, totalInvited: 3 });
+    expect(summary.neverAsked.map((g) => g.guest_id).sort()).toEqual([guests[1]!.id, guests[2]!.id]);
+    expect(summary.attendees.find((a) => a.guest_id === guests[0]!.id)?.state).toBe('accepted');
+  });
+
+  it('is not delivered after expires_at: a version published after it asks nobody and closes as expired', async () => {
+    const redis = ctx.redis.client;
+    await registerAgent(redis, 'y', 2);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'too-late', { publishAt: Date.now() + 1_500, expiresAt: Date.now() + 1_000 });
+    const summary = await summaryOf(redis, 'too-late', 0);
+    expect(summary).toMatchObject({ reason: 'expired', totalInvited: 2, totalResponses: 0 });
+    expect(summary.neverAsked).toHaveLength(2);
+    expect(await inbox(redis, 'y')).toEqual([]);
+  });
+
+  it('with a stopped guest agent: the agent reads the request after expires_at, receipts it, and its guests are never asked', async () => {
+    const redis = ctx.redis.client;
+    await ctx.procs.coordinator(coordinatorEnv);
+    const agent = await ctx.procs.guests({ GUEST_AGENT_ID: 'sleepy', GUESTS_PER_AGENT: '3', PERSONAS: 'instant' });
+    agent.child.kill('SIGSTOP');
+    await publish(redis, 'fleeting', { expiresAt: Date.now() + 1_500 });
+    await eventually(async () => (await named(redis, 'sleepy', 'fleeting', 'request')).length === 3, 10_000, 'requests in the inbox');
+    await delay(2_000);
+    agent.child.kill('SIGCONT');
+    const summary = await summaryOf(redis, 'fleeting', 0);
+    expect(summary).toMatchObject({ reason: 'expired', totalInvited: 3, totalResponses: 0 });
+    expect(summary.neverAsked).toHaveLength(3);
+    expect((await deadLetters(redis)).map((d) => d.fields.dead_letter_reason?.split(':')[0])).toEqual(['expired']);
+    expect((await readAll(redis, streams.responses)).every((e) => e.fields.kind === 'receipt')).toBe(true);
+    expect(await summaries(redis, 'fleeting')).toHaveLength(1);
+  });
+});

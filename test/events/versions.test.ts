@@ -1,0 +1,113 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventKeys } from '../../services/shared/streams/keys.ts';
+import { useRedisStack } from '../helpers/stack.ts';
+import { deadLetters } from '../helpers/streams.ts';
+import { delay, eventually } from '../helpers/wait.ts';
+import { coordinatorEnv, named, publish, registerAgent, reply, resetRevisions, send, summaries, summaryOf } from './support.ts';
+
+// Revisions on the real pipeline: a coordinator process and redis-server; the test is the host
+// and the guests (docs/EVENTS.md, "Identity and versions", "Lifecycle").
+
+const ctx = useRedisStack();
+beforeEach(() => resetRevisions());
+
+const deadReasons = async () => (await deadLetters(ctx.redis.client)).map((d) => d.fields.dead_letter_reason ?? '');
+
+describe('updates', () => {
+  it('keep the sequence for details (nobody asked again) and bump it for a new date: stale replies kept, everyone asked again, one summary per version', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'a', 4);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'party');
+    await eventually(async () => (await named(redis, 'a', 'party', 'request', 0)).length === 4, 10_000, 'requests');
+    await send(redis, [reply('party', guests[0]!, 'yes'), reply('party', guests[1]!, 'no')]);
+    await eventually(async () => (await redis.hlen(eventKeys('party').replies)) === 2, 10_000, 'two replies counted');
+
+    await publish(redis, 'party', { description: 'Now with a band' });
+    await eventually(async () => (await named(redis, 'a', 'party', 'details', 0)).length === 4, 10_000, 'details to all four');
+    expect(await named(redis, 'a', 'party', 'request')).toHaveLength(4);
+    expect(await summaries(redis, 'party')).toEqual([]);
+    expect(await redis.hlen(eventKeys('party').replies)).toBe(2);
+
+    const moved = await publish(redis, 'party', { sequence: 1, description: 'Now with a band', eventDate: '2027-08-01' });
+    const first = await summaryOf(redis, 'party', 0);
+    expect(first).toMatchObject({ reason: 'updated', totalInvited: 4, yes: 1, no: 1, maybe: 0, noResponse: 2, revision: 3 });
+    expect(first.id).toBe('summary:party:0');
+    await eventually(async () => (await named(redis, 'a', 'party', 'request', 1)).length === 4, 10_000, 'everyone asked again');
+
+    // A reply to the old version is stale: kept, not counted.
+    await send(redis, [reply('party', guests[2]!, 'yes'), ...guests.map((g) => reply('party', g, 'maybe', { sequence: 1 }))]);
+    const second = await summaryOf(redis, 'party', 1);
+    expect(second).toMatchObject({ reason: 'all_replied', totalInvited: 4, maybe: 4, yes: 0, stale: 1, revision: 3 });
+    expect(second.attendees.map((a) => a.state)).toEqual(['tentative', 'tentative', 'tentative', 'tentative']);
+
+    // A replay of the revision changes nothing; a revision that lowers the sequence is refused.
+    await publish(redis, 'party', { ...moved });
+    await publish(redis, 'party', { sequence: 0, description: 'older' });
+    await eventually(async () => (await deadReasons()).some((r) => r.startsWith('invalid_sequence:')), 10_000, 'invalid_sequence dead letter');
+    await delay(300);
+    expect((await summaries(redis, 'party')).map((s) => s.sequence)).toEqual([0, 1]);
+    expect(await named(redis, 'a', 'party', 'request', 1)).toHaveLength(4);
+  });
+});
+
+describe('cancellations', () => {
+  it('close the open version (cancelled), reach every guest, make later replies late and refuse later updates', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'c', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'gala');
+    await eventually(async () => (await named(redis, 'c', 'gala', 'request', 0)).length === 3, 10_000, 'requests');
+    await send(redis, [reply('gala', guests[0]!, 'yes'), reply('gala', guests[1]!, 'no')]);
+    await eventually(async () => (await redis.hlen(eventKeys('gala').replies)) === 2, 10_000, 'replies counted');
+
+    await publish(redis, 'gala', { method: 'CANCEL', sequence: 1 });
+    const summary = await summaryOf(redis, 'gala', 0);
+    expect(summary).toMatchObject({ reason: 'cancelled', yes: 1, no: 1, noResponse: 1 });
+    await eventually(async () => (await named(redis, 'c', 'gala', 'cancel')).length === 3, 10_000, 'cancellation to every guest');
+    expect(await redis.hget(eventKeys('gala').event, 'status')).toBe('cancelled');
+
+    await send(redis, [reply('gala', guests[2]!, 'yes')]);
+    await eventually(async () => (await redis.hlen(eventKeys('gala').late)) === 1, 10_000, 'late reply');
+    await publish(redis, 'gala', { sequence: 2, location: 'Ballroom' });
+    await eventually(async () => (await deadReasons()).some((r) => r.startsWith('cancelled:')), 10_000, 'update after cancel refused');
+    expect(await summaries(redis, 'gala')).toHaveLength(1);
+  });
+
+  it('of a closed event publish one more summary, of the cancellation’s own sequence', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'd', 2);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'brunch');
+    await eventually(async () => (await named(redis, 'd', 'brunch', 'request')).length === 2, 10_000, 'requests');
+    await send(redis, guests.map((g) => reply('brunch', g, 'yes')));
+    expect(await summaryOf(redis, 'brunch', 0)).toMatchObject({ reason: 'all_replied', yes: 2 });
+    await publish(redis, 'brunch', { method: 'CANCEL', sequence: 1 });
+    expect(await summaryOf(redis, 'brunch', 1)).toMatchObject({ reason: 'cancelled', totalInvited: 0 });
+    await eventually(async () => (await named(redis, 'd', 'brunch', 'cancel')).length === 2, 10_000, 'cancellation to both');
+    expect((await summaries(redis, 'brunch')).map((s) => s.sequence)).toEqual([0, 1]);
+  });
+});
+
+describe('targeting', () => {
+  it('asks the guests with a tag or listed, minus the excluded, reports unknown ids, and follows a change of targeting', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 't', 6, (i) => (i < 3 ? ['vip'] : ['staff']));
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'dinner', { targeting: { tags: ['vip'], guests: ['t.4', 'nobody.1'], exclude: ['t.0'] } });
+    await eventually(async () => (await named(redis, 't', 'dinner', 'request')).length === 3, 10_000, 'requests');
+    expect((await named(redis, 't', 'dinner', 'request')).sort()).toEqual(['t.1', 't.2', 't.4']);
+    await send(redis, [reply('dinner', guests[1]!, 'yes'), reply('dinner', guests[4]!, 'yes')]);
+    await eventually(async () => (await redis.hlen(eventKeys('dinner').replies)) === 2, 10_000, 'replies');
+
+    // Same sequence, new targeting: t.5 is added (asked at sequence 0), t.4 removed (its reply forgotten).
+    await publish(redis, 'dinner', { targeting: { tags: ['vip'], guests: ['t.5', 'nobody.1'], exclude: ['t.0'] } });
+    await eventually(async () => (await named(redis, 't', 'dinner', 'cancel')).length === 1, 10_000, 'removed guest told');
+    expect(await named(redis, 't', 'dinner', 'cancel')).toEqual(['t.4']);
+    expect((await named(redis, 't', 'dinner', 'request', 0)).sort()).toEqual(['t.1', 't.2', 't.4', 't.5']);
+    await send(redis, [reply('dinner', guests[2]!, 'no'), reply('dinner', guests[5]!, 'maybe')]);
+    const summary = await summaryOf(redis, 'dinner', 0);
+    expect(summary).toMatchObject({ reason: 'all_replied', totalInvited: 3, yes: 1, no: 1, maybe: 1, unknownGuests: ['nobody.1'] });
+    expect(summary.attendees.map((a) => a.guest_id).sort()).toEqual(['t.1', 't.2', 't.5']);
+  });
+});
