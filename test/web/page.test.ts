@@ -45,11 +45,12 @@ async function stack(): Promise<RoleProcess> {
 
 const rowState = (page: Page, name: string) => page.locator('tr[data-guest]', { hasText: name });
 
+/** Waits until the rows of these guests (by id prefix: `ada-yes` is Ada Yes) show these states. */
 async function expectStates(page: Page, states: Record<string, string>, timeout = 20_000): Promise<void> {
-  for (const [name, state] of Object.entries(states)) {
+  for (const [guest, state] of Object.entries(states)) {
     await page.waitForFunction(
-      ([n, s]) => [...document.querySelectorAll('tr[data-guest]')].some((tr) => tr.textContent?.includes(n!) && tr.getAttribute('data-state') === s),
-      [name, state],
+      ([g, s]) => [...document.querySelectorAll('tr[data-guest]')].some((tr) => tr.getAttribute('data-guest')!.startsWith(`${g}.`) && tr.getAttribute('data-state') === s),
+      [guest, state],
       { timeout },
     );
   }
@@ -108,8 +109,8 @@ describe('the web page in a real browser', () => {
     await page.getByTestId('board').waitFor();
     expect(await page.locator('h1').textContent()).toBe('Browser launch party');
     const boardUrl = page.url();
-    await expectStates(page, { 'Ada Yes': 'needs_action', 'Nils No': 'needs_action', 'Tess Maybe': 'needs_action' });
-    await expectStates(page, { 'Ada Yes': 'accepted', 'Nils No': 'declined', 'Tess Maybe': 'tentative' });
+    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
+    await expectStates(page, { 'ada-yes': 'accepted', 'nils-no': 'declined', 'tess-maybe': 'tentative' });
     expect(page.url()).toBe(boardUrl); // live, not reloaded
     await page.getByTestId('summary').first().waitFor({ timeout: 20_000 });
     const summary = await page.getByTestId('summary').first().textContent();
@@ -148,7 +149,7 @@ describe('the web page in a real browser', () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByTestId('board').waitFor();
-    await expectStates(page, { 'Ada Yes': 'needs_action', 'Nils No': 'needs_action', 'Tess Maybe': 'needs_action' });
+    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
     expect(await page.locator('.event-facts').textContent()).toMatch(/Garden.*version 1/);
 
     // The cancellation.

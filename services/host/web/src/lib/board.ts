@@ -21,7 +21,8 @@ export function applyBoardEvent(view: EventView, e: BoardEvent): EventView {
       if (e.row.sequence < old.sequence) return view;
       if (e.row.sequence === old.sequence && old.reply_rev !== undefined && e.row.reply_rev !== undefined && e.row.reply_rev < old.reply_rev) return view;
       const guests = view.guests.slice();
-      guests[i] = e.row;
+      // A row sent before the guest's first reply may not carry its name yet.
+      guests[i] = e.row.guest_name === undefined && old.guest_name !== undefined ? { ...e.row, guest_name: old.guest_name } : e.row;
       return { ...view, guests };
     }
     case 'counts':
