@@ -3,35 +3,16 @@
 // A real Chromium for the page's tests: Debian's /usr/bin/chromium driven by playwright-core,
 // headless, no sandbox (containers), an empty profile, and no network but loopback: every request
 // to anywhere else is refused and recorded, so a CDN or a web font would fail the test.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
-import { repoRoot } from '../k8s/tools.ts';
+import { buildWebPage, webPageStale } from '../../services/host/web/build-page.ts';
 
-const webDir = join(repoRoot, 'services', 'host', 'web');
-const buildIndex = join(webDir, 'build', 'index.html');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
-  return newest;
-}
-
-/** Builds the page with Vite when its build is missing or older than its sources (what `npm run build` does for it). */
+/** Builds the page when its build is missing or older than its sources (what `npm run build` does for it). */
 export function ensureWebBuild(): void {
-  let built: number;
-  try {
-    built = statSync(buildIndex).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  if (built > Math.max(newestMtime(join(webDir, 'src')), statSync(join(webDir, 'vite.config.ts')).mtimeMs)) return;
-  const vite = join(createRequire(import.meta.url).resolve('vite/package.json'), '..', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(webDir, 'vite.config.ts')], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`vite build failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
+  if (webPageStale()) buildWebPage();
 }
 
 export interface Browser {
