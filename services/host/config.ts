@@ -30,6 +30,8 @@ export interface HostConfig {
   guestTtlMs: number;
   /** The Helm release, for the roster's `kubectl scale deployment/<release>-guest-<group>` hint. */
   releaseName: string;
+  /** Test-only: SIGKILL right after the n-th saved revision, before it is published (`after-save:<n>`). */
+  testCrashAfterSave: number;
 }
 
 export function readHostConfig(env: EnvReader): HostConfig {
@@ -53,8 +55,13 @@ export function readHostConfig(env: EnvReader): HostConfig {
     feedMaxLen: env.int('HOST_FEED_MAXLEN', 2_000, { min: 10, max: 1_000_000 }),
     sseHeartbeatMs: env.int('SSE_HEARTBEAT_MS', 15_000, { min: 100, max: 300_000 }),
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
+    testCrashAfterSave: 0,
     releaseName: env.string('RELEASE_NAME', 'event-planner', { pattern: /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/, patternHint: 'a Helm release name (lower-case letters, digits and -)' }),
   };
+  const crash = env.string('HOST_TEST_CRASH', '');
+  const crashMatch = /^after-save:([1-9]\d{0,5})$/.exec(crash);
+  if (crash !== '' && !crashMatch) env.fail('HOST_TEST_CRASH', crash, 'after-save:<n> with n >= 1 (test-only), or unset');
+  config.testCrashAfterSave = crashMatch ? Number(crashMatch[1]) : 0;
   if (!IANAZone.isValidZone(config.defaultTimezone)) env.fail('DEFAULT_TIMEZONE', config.defaultTimezone, 'an IANA time zone name such as UTC or Europe/Paris');
   if (config.exitAfterSummary && !config.publishSample) {
     // Only the sample's summary ends the process: without the sample it would wait for nothing.

@@ -6,7 +6,7 @@ import { StreamProducer } from '../shared/streams/producer.ts';
 import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
-import { PartsHolder } from './parts.ts';
+import { PartsHolder, crashAfterSave } from './parts.ts';
 import { OutboxDrainer } from './publishing/outbox.ts';
 import { Revisions } from './publishing/revisions.ts';
 import { activityHandler } from './read-model/activity-receiver.ts';
@@ -76,6 +76,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       flow: new FlowHub(redis, flowTail, config.guestTtlMs),
       stats: { collect: async () => stats.collect(await allStreams(redis, config.guestTtlMs)) },
       guestTtlMs: config.guestTtlMs,
+      afterSave: crashAfterSave(config.testCrashAfterSave),
     };
 
     if (config.publishSample) {

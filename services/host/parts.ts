@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../shared/http/errors.ts';
 import type { Logger } from '../shared/logging/logger.ts';
@@ -26,11 +27,28 @@ export interface HostParts {
   flow: FlowHub;
   /** Stream statistics of every stream an operator looks at (GET /api/streams, the flow's rates). */
   stats: { collect(): Promise<StreamStat[]> };
+  /** Called after each saved revision, before it is drained (test-only crash point). */
+  afterSave: () => void;
   /** How long a guest agent counts as live after its last heartbeat. */
   guestTtlMs: number;
 }
 
 export type PartsGetter = () => HostParts;
+
+/**
+ * Test-only fault injection (HOST_TEST_CRASH=after-save:<n>): the process SIGKILLs itself right
+ * after the n-th revision was saved with its outbox item and before it was published, the moment
+ * the outbox drainer exists for. Without the setting, a counter and a comparison.
+ */
+export function crashAfterSave(n: number): () => void {
+  let saves = 0;
+  return () => {
+    saves += 1;
+    if (n === 0 || saves !== n) return;
+    writeSync(2, `HOST_TEST_CRASH: SIGKILL after save ${saves}, before publishing it\n`);
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
 
 export class PartsHolder {
   current: HostParts | undefined;

@@ -15,7 +15,7 @@ interface ListQuery {
   status?: 'scheduled' | 'open' | 'closed' | 'cancelled';
   from?: string;
   to?: string;
-  limit?: number;
+  limit?: string;
   cursor?: string;
 }
 
@@ -67,7 +67,8 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
             status: { type: 'string', enum: ['scheduled', 'open', 'closed', 'cancelled'] },
             from: { type: 'string', description: 'Events starting at or after this ISO 8601 instant.' },
             to: { type: 'string', description: 'Events starting before this ISO 8601 instant.' },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            // Query strings are text and this service coerces nothing: a number written as digits.
+            limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: 'Items per page, 1-500 (default 50).' },
             cursor: { type: 'string', description: 'next_cursor of the previous page.' },
           },
         },
@@ -81,7 +82,8 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
       const q = request.query;
       const from = instant(q.from, 'from');
       const to = instant(q.to, 'to');
-      const limit = q.limit ?? 50;
+      const limit = q.limit === undefined ? 50 : Number(q.limit);
+      if (limit < 1 || limit > 500) throw new ApiError(400, 'invalid_field', 'limit must be from 1 to 500', 'limit');
       const p = parts();
       const index = hostKeys.events(p.config.hostId);
       let cursor: Cursor = q.cursor ? decodeCursor(q.cursor) : { s: Number.POSITIVE_INFINITY, n: 0 };
@@ -99,7 +101,8 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
         for (let i = 0; i < raw.length; i += 2) members.push({ id: raw[i]!, score: Number(raw[i + 1]) });
         const saved = await p.revisions.getMany(members.map((m) => m.id));
         const wanted = saved.map((e) => {
-          if (!e) return false;
+          // Another application's event (its create was refused after the index was written) is not listed.
+          if (!e || e.hostId !== p.config.hostId) return false;
           const start = from !== undefined || to !== undefined ? startOf(e, p.config.defaultTimezone) : undefined;
           if (from !== undefined && (start === undefined || start < from)) return false;
           if (to !== undefined && (start === undefined || start >= to)) return false;

@@ -74,6 +74,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       const result = await p.revisions.create(request.body);
       if (result.kind !== 'saved') p.metrics.published.inc({ outcome: result.kind });
       if (result.kind !== 'saved' && result.kind !== 'duplicate') throw createError(result);
+      if (result.kind === 'saved') p.afterSave();
       const entryId = result.kind === 'saved' ? ((await p.outbox.drain([result.id])).get(result.id) ?? null) : null;
       if (result.kind === 'saved') p.log.info({ eventId: result.id, entryId }, `📤 published invitation "${String(request.body.event_name)}"`);
       return reply
@@ -186,6 +187,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       });
       const created = await p.revisions.createMany(valid.map((v) => v.body));
       const saved = created.filter((c) => c.kind === 'saved').map((c) => (c as { id: string }).id);
+      if (saved.length > 0) p.afterSave();
       await p.outbox.drain(saved);
       created.forEach((result, i) => {
         const { index } = valid[i]!;
@@ -206,6 +208,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
 
 async function answerChange(p: ReturnType<PartsGetter>, id: string, result: ChangeResult, reply: FastifyReply) {
   if (result.kind !== 'saved' && result.kind !== 'duplicate') throw changeError(id, result, reply);
+  if (result.kind === 'saved') p.afterSave();
   const entryId = result.kind === 'saved' ? ((await p.outbox.drain([id])).get(id) ?? null) : null;
   if (result.kind === 'saved') p.log.info({ eventId: id, revision: result.revision, sequence: result.sequence, bumped: result.bumped }, `📤 published revision ${result.revision} of ${id}`);
   return reply

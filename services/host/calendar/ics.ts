@@ -4,13 +4,15 @@
 // once it answered, its invitation otherwise.
 
 import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, type ICalAttendeeData } from 'ical-generator';
+import { DateTime } from 'luxon';
 import { eventTimes } from '../../shared/schema/event-definition.ts';
 import type { EventView } from '../read-model/event-view.ts';
 import type { GuestRow } from '../read-model/read-model.ts';
 
 /** Guests and hosts have no mailboxes: addresses under the reserved .invalid domain (RFC 2606) identify them. */
-const guestAddress = (guestId: string) => `${guestId}@guests.event-planner.invalid`;
-const hostAddress = (hostId: string) => `${hostId}@hosts.event-planner.invalid`;
+// Ids may hold `@` (guest ids do: `<persona>.<n>@<agent>`): percent-encoded in the local part.
+const guestAddress = (guestId: string) => `${encodeURIComponent(guestId)}@guests.event-planner.invalid`;
+const hostAddress = (hostId: string) => `${encodeURIComponent(hostId)}@hosts.event-planner.invalid`;
 
 const partstat: Record<string, ICalAttendeeStatus | undefined> = {
   accepted: ICalAttendeeStatus.ACCEPTED,
@@ -52,8 +54,10 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
     defaultZone,
   );
   // An event without a date still needs a DTSTART: its creation, as a placeholder the file says nothing more about.
-  const start = new Date(times?.start ?? view.created_at);
-  const end = new Date(times?.end ?? view.created_at + Number(d.duration_minutes ?? 120) * 60_000);
+  // Luxon times in the event's zone: ical-generator writes a plain Date in the process' own zone.
+  const zone = times?.zone ?? 'UTC';
+  const start = DateTime.fromMillis(times?.start ?? view.created_at, { zone });
+  const end = DateTime.fromMillis(times?.end ?? view.created_at + Number(d.duration_minutes ?? 120) * 60_000, { zone });
   const calendar = ical({ prodId: { company: 'event-planner', product: 'host', language: 'EN' }, method, name: String(d.event_name ?? view.id) });
   const guests = guest ? [guest] : view.guests.filter((g) => g.sequence === view.sequence && g.state !== 'removed');
   calendar.createEvent({
@@ -63,7 +67,7 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
     start,
     end,
     allDay: times?.allDay ?? false,
-    timezone: times && !times.allDay ? times.zone : null,
+    timezone: times && !times.allDay ? zone : null,
     summary: String(d.event_name ?? ''),
     ...(d.description ? { description: String(d.description) } : {}),
     ...(d.location ? { location: String(d.location) } : {}),

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
-import { type StreamTail, type TailEntry } from './stream-tail.ts';
+import { type StreamTail, type TailEntry, compareIds } from './stream-tail.ts';
+
+/** How often a flow client's set of streams is brought up to date (agents come and go). */
+const REFRESH_MS = 5_000;
 import { allStreams } from './stream-stats.ts';
 
 export type Hop = 'invitation' | 'delivery' | 'reply' | 'summary' | 'activity' | 'dead_letter';
@@ -37,7 +40,7 @@ export function flowMessage(entry: TailEntry): FlowMessage | undefined {
   }
   const hop = hopOf(entry.stream);
   if (!hop) return undefined;
-  const eventId = hop.hop === 'invitation' ? f.id : f.invitation_id;
+  const eventId = hop.hop === 'invitation' ? f.id : hop.hop === 'activity' ? activityEvent(f.events) : f.invitation_id;
   let guest = f.guest_id;
   if (!guest && f.guests) {
     try {
@@ -52,6 +55,16 @@ export function flowMessage(entry: TailEntry): FlowMessage | undefined {
 }
 
 const dead = new Map<string, string>();
+
+/** The event an activity entry is about, when it is about one. */
+function activityEvent(events: string | undefined): string | undefined {
+  try {
+    const list = JSON.parse(events ?? '[]') as { invitation_id?: unknown }[];
+    return list.length === 1 && typeof list[0]!.invitation_id === 'string' ? list[0]!.invitation_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The system-wide message flow for SSE clients: every stream the roles write (the fixed ones, each
@@ -77,20 +90,33 @@ export class FlowHub {
 
   async subscribe(since: string | undefined, send: (id: string, m: FlowMessage) => void): Promise<() => void> {
     const from = since ?? (await this.now());
-    const sources = await allStreams(this.redis, this.guestTtlMs);
-    const watched = [...sources, ...sources.map((s) => {
-      const letters = deadLetterStream(s);
-      dead.set(letters, s);
-      return letters;
-    })];
-    const stops = watched.map((stream) =>
-      this.tail.watch(stream, from, (entry) => {
-        const message = flowMessage(entry);
-        if (message) send(entry.id, message);
-      }),
-    );
+    let last = from;
+    const stops = new Map<string, () => void>();
+    const follow = async () => {
+      const sources = await allStreams(this.redis, this.guestTtlMs);
+      for (const source of sources) {
+        const letters = deadLetterStream(source);
+        dead.set(letters, source);
+        for (const stream of [source, letters]) {
+          if (stops.has(stream)) continue;
+          // A stream that appears later (a new agent's inbox) is followed from what this client saw last.
+          stops.set(
+            stream,
+            this.tail.watch(stream, last, (entry) => {
+              const message = flowMessage(entry);
+              if (!message) return;
+              if (compareIds(entry.id, last) > 0) last = entry.id;
+              send(entry.id, message);
+            }),
+          );
+        }
+      }
+    };
+    await follow();
+    const refresh = setInterval(() => void follow().catch(() => undefined), REFRESH_MS);
     return () => {
-      for (const stop of stops) stop();
+      clearInterval(refresh);
+      for (const stop of stops.values()) stop();
     };
   }
 }

@@ -24,6 +24,8 @@ export interface GuestRow {
   stale?: boolean;
   reason?: string;
   updated_at: number;
+  /** From the version's summary: its last word on the guest (apply-changes.lua). */
+  final?: boolean;
 }
 
 export type Counts = Omit<VersionCounts, 'never_asked'> & { never_asked?: number };
@@ -77,6 +79,7 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
       guest_id: a.guest_id,
       ...(a.guest_name ? { guest_name: a.guest_name } : {}),
       state: a.state === 'accepted' && a.waitlist !== undefined ? 'waitlisted' : a.state,
+      final: true,
       sequence: s.sequence,
       plus_ones: a.plus_ones,
       ...(a.waitlist !== undefined ? { waitlist_position: a.waitlist } : {}),
@@ -85,21 +88,23 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
     }));
   }
   return [
-    ...s.responses.map((r) => ({ guest_id: r.guest_id, guest_name: r.guest_name, state: responseState[r.response] ?? 'needs_action', sequence: s.sequence, message: r.message, updated_at: at })),
-    ...s.noResponseGuests.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'needs_action' as const, sequence: s.sequence, updated_at: at })),
-    ...s.neverAsked.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'never_asked' as const, sequence: s.sequence, updated_at: at })),
+    ...s.responses.map((r) => ({ guest_id: r.guest_id, guest_name: r.guest_name, state: responseState[r.response] ?? 'needs_action', sequence: s.sequence, message: r.message, final: true, updated_at: at })),
+    ...s.noResponseGuests.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'needs_action' as const, sequence: s.sequence, final: true, updated_at: at })),
+    ...s.neverAsked.map((g) => ({ guest_id: g.guest_id, guest_name: g.guest_name, state: 'never_asked' as const, sequence: s.sequence, final: true, updated_at: at })),
   ];
 }
 
 function countsOfSummary(s: Summary): Counts {
+  const confirmed = Math.max(s.confirmed, s.waitlisted === 0 ? s.yes : 0);
   return {
     invited: s.totalInvited,
     accepted: Math.max(s.accepted, s.yes),
     declined: Math.max(s.declined, s.no),
     tentative: Math.max(s.tentative, s.maybe),
     needs_action: Math.max(s.needsAction, s.noResponse),
-    confirmed: Math.max(s.confirmed, s.waitlisted === 0 ? s.yes : 0),
-    headcount: s.headcount,
+    confirmed,
+    // A summary in the original's format has no headcount: each confirmed guest is one person.
+    headcount: Math.max(s.headcount, confirmed),
     waitlisted: s.waitlisted,
     stale: s.stale,
     late: s.late,
@@ -218,7 +223,7 @@ export class ReadModel {
       const versionsRaw = results[3 * i + 1]![1] as Record<string, string>;
       const last = results[3 * i + 2]![1] as [string, string[]][];
       const guests = Object.values(guestsRaw).map((json) => {
-        const { src: _src, ...row } = JSON.parse(json) as GuestRow & { src?: string };
+        const { src: _src, final: _final, ...row } = JSON.parse(json) as GuestRow & { src?: string };
         return row;
       });
       const versions: VersionState = { counts: new Map(), status: new Map(), deadline: new Map(), summaries: new Map() };

@@ -78,16 +78,21 @@ export class StreamTail {
       try {
         const reply = (await this.blocking.xread('COUNT', 500, 'BLOCK', this.blockMs, 'STREAMS', ...streams, ...streams.map((s) => this.cursors.get(s)!))) as [string, RawEntry[]][] | null;
         failures = 0;
+        // Entries of every stream in one order (ids share Redis' clock), so a client resuming after
+        // one id misses nothing that came before it on another stream of the same read.
+        const all: TailEntry[] = [];
         for (const [stream, entries] of reply ?? []) {
           for (const [id, flat] of entries) {
             if (this.cursors.has(stream)) this.cursors.set(stream, id);
-            if (!flat) continue;
-            const entry = { stream, id, fields: toFields(flat) };
-            for (const [listener, state] of this.listeners.get(stream) ?? []) {
-              if (compareIds(id, state.last) <= 0) continue;
-              state.last = id;
-              listener(entry);
-            }
+            if (flat) all.push({ stream, id, fields: toFields(flat) });
+          }
+        }
+        all.sort((a, b) => compareIds(a.id, b.id));
+        for (const entry of all) {
+          for (const [listener, state] of this.listeners.get(entry.stream) ?? []) {
+            if (compareIds(entry.id, state.last) <= 0) continue;
+            state.last = entry.id;
+            listener(entry);
           }
         }
       } catch (error) {

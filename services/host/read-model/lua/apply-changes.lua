@@ -6,7 +6,8 @@
 
   At least once and in any order: each guest row, each version's counts, status and deadline
   remember the id of the entry that set them (`src`) and take a change only from a later entry
-  (stream ids grow with Redis' clock). A replayed or overtaken entry changes nothing and adds
+  (stream ids grow with Redis' clock); a guest row first by its (sequence, reply_rev), so a reply
+  replayed in a new entry does not undo a newer one. An overtaken change is not applied and adds
   nothing to the feed. A summary is kept once per version.
 
   KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
@@ -33,6 +34,19 @@ local function newer(a, b)
   return am > bm or (am == bm and an > bn)
 end
 
+-- A guest's change is later than the stored one by (sequence, reply_rev), then by entry: a
+-- replayed reply (re-emitted as a new entry) carries its old reply_rev and changes nothing, while
+-- changes without a new reply (a promotion, a removal) follow the order of the entries.
+local function later(row, old)
+  local seq, oldSeq = tonumber(row.sequence) or 0, tonumber(old.sequence) or 0
+  if seq ~= oldSeq then return seq > oldSeq end
+  -- The version's summary (`final`) is its last word: no report of the same version overrides it.
+  if row.final ~= old.final then return row.final == true end
+  local rev, oldRev = tonumber(row.reply_rev) or -1, tonumber(old.reply_rev) or -1
+  if rev ~= oldRev then return rev > oldRev end
+  return newer(src, old.src)
+end
+
 local function feed(kind, data)
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', kind, 'sequence', seq, 'data', cjson.encode(data))
   added = added + 1
@@ -56,7 +70,7 @@ if type(change.guests) == 'table' then
     local fresh = true
     if stored then
       local old = cjson.decode(stored)
-      if not newer(src, old.src) then
+      if not later(row, old) then
         fresh = false
       elseif row.guest_name == nil then
         row.guest_name = old.guest_name
@@ -66,6 +80,7 @@ if type(change.guests) == 'table' then
       row.src = src
       redis.call('HSET', KEYS[1], row.guest_id, cjson.encode(row))
       row.src = nil
+      row.final = nil
       feed('guest', row)
     end
   end

@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { type GuestChange, activityFields } from '../../services/shared/schema/activity.ts';
+import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
+import type { RoleProcess } from '../helpers/processes.ts';
+import { useRedisStack } from '../helpers/stack.ts';
+import { flat, readAll } from '../helpers/streams.ts';
+import { delay, eventually } from '../helpers/wait.ts';
+import { call, daysAhead, readSse } from './support.ts';
+
+const ctx = useRedisStack();
+
+interface View {
+  status: string;
+  counts: Record<string, number>;
+  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number }[];
+  waitlist: string[];
+  summaries: { id: string; sequence: number; reason: string }[];
+  feed_id: string;
+}
+
+const hostId = 'replicated';
+
+/** The coordinator's report of a batch of replies, written with the shared writer. */
+async function reportReplies(eventId: string, guests: GuestChange[], counts?: Record<string, number>): Promise<string> {
+  const fields = activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: eventId, host_id: hostId, sequence: 0, revision: 1, guests, ...(counts ? { counts: counts as never } : {}) }] });
+  return (await ctx.redis.client.xadd(streams.activity, '*', ...fields))!;
+}
+
+/** A version's summary as the coordinator publishes it. */
+async function reportSummary(eventId: string, attendees: { guest_id: string; guest_name: string; state: string; plus_ones?: number }[]): Promise<void> {
+  const yes = attendees.filter((a) => a.state === 'accepted').length;
+  await ctx.redis.client.xadd(
+    streams.summaries,
+    '*',
+    ...flat({
+      id: `summary:${eventId}:0`,
+      invitation_id: eventId,
+      host_id: hostId,
+      event_name: 'Replicated',
+      total_invited: String(attendees.length),
+      total_responses: String(attendees.length),
+      yes_count: String(yes),
+      no_count: String(attendees.length - yes),
+      maybe_count: '0',
+      responses: '[]',
+      no_response: '[]',
+      attendees: JSON.stringify(attendees.map((a) => ({ plus_ones: 0, ...a }))),
+      accepted_count: String(yes),
+      declined_count: String(attendees.length - yes),
+      confirmed_count: String(yes),
+      headcount: String(yes),
+      reason: 'all_replied',
+      sequence: '0',
+      revision: '1',
+      timestamp: new Date().toISOString(),
+      v: '2',
+    }),
+  );
+}
+
+const view = async (host: RoleProcess, id: string): Promise<View> => (await call<View>(host, 'GET', `/api/events/${id}`)).body;
+
+const guest = (n: number, state: GuestChange['state'], reply_rev = 0, extra: Partial<GuestChange> = {}): GuestChange => ({
+  guest_id: `g${n}@agent`,
+  guest_name: `Guest ${n}`,
+  outcome: state === 'needs_action' ? 'invited' : 'counted',
+  state,
+  reply_rev,
+  ...extra,
+});
+
+describe('the host read model', () => {
+  it('is the same on every replica, survives a restart of them all, and ignores replays', async () => {
+    const a = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-a' });
+    const b = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-b' });
+    expect((await call(a, 'POST', '/api/events', { id: 'party', event_name: 'Replicated', event_date: daysAhead(9), capacity: 2 })).status).toBe(202);
+
+    await reportReplies('party', [1, 2, 3, 4].map((n) => guest(n, 'needs_action')));
+    const first = await reportReplies('party', [guest(1, 'accepted'), guest(2, 'declined'), guest(3, 'accepted', 0, { waitlist: 1 })]);
+    // A change of mind, then the first report replayed (at least once): the later one stands.
+    await reportReplies('party', [guest(2, 'accepted', 1)], { invited: 4, accepted: 3, declined: 0, tentative: 0, needs_action: 1, confirmed: 2, headcount: 2, waitlisted: 1, stale: 0, late: 0, rejected: 0, reminders_sent: 0, never_asked: 0 });
+    await ctx.redis.client.xadd(streams.activity, '*', ...flat((await readAll(ctx.redis.client, streams.activity)).find((e) => e.id === first)!.fields));
+    // Many entries, read by both replicas in their shared group: each applies its share.
+    for (let round = 0; round < 20; round += 1) await reportReplies('other-host-event', [guest(9, 'accepted')]);
+
+    const settled = await eventually(async () => {
+      const v = await view(a, 'party');
+      return v.guests.find((g) => g.guest_id === 'g2@agent')?.reply_rev === 1 && v.counts.confirmed === 2 ? v : undefined;
+    }, 10_000, 'the replies applied');
+    expect(Object.fromEntries(settled.guests.map((g) => [g.guest_id, g.state]))).toEqual({ 'g1@agent': 'accepted', 'g2@agent': 'accepted', 'g3@agent': 'waitlisted', 'g4@agent': 'needs_action' });
+    expect(settled.waitlist).toEqual(['g3@agent']);
+    expect(settled.counts).toMatchObject({ invited: 4, confirmed: 2, waitlisted: 1, needs_action: 1 });
+
+    await reportSummary('party', [
+      { guest_id: 'g1@agent', guest_name: 'Guest 1', state: 'accepted' },
+      { guest_id: 'g2@agent', guest_name: 'Guest 2', state: 'accepted' },
+      { guest_id: 'g3@agent', guest_name: 'Guest 3', state: 'declined' },
+      { guest_id: 'g4@agent', guest_name: 'Guest 4', state: 'declined' },
+    ]);
+    const closed = await eventually(async () => {
+      const v = await view(b, 'party');
+      return v.summaries.length === 1 && v.status === 'closed' ? v : undefined;
+    }, 10_000, 'the summary applied');
+    expect(closed.summaries[0]).toMatchObject({ id: 'summary:party:0', sequence: 0, reason: 'all_replied', attendees: expect.any(Array) });
+    expect(closed.waitlist).toEqual([]);
+    // Both replicas read the same keys: the same answer, whichever replica applied what.
+    await delay(300);
+    const [fromA, fromB] = [await view(a, 'party'), await view(b, 'party')];
+    expect(fromB).toEqual(fromA);
+
+    // Every replica stopped, a new one started: nothing lost.
+    await Promise.all([a.stop(), b.stop()]);
+    const c = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-c' });
+    expect(await view(c, 'party')).toEqual(fromA);
+    for (const key of Object.values(hostKeys.event('party'))) {
+      const ttl = await ctx.redis.client.pttl(key);
+      expect(ttl === -2 || ttl > 0, key).toBe(true);
+    }
+  });
+
+  it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {
+    const a = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-a' });
+    const b = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-b' });
+    await call(a, 'POST', '/api/events', { id: 'live', event_name: 'Live', event_date: daysAhead(9) });
+    const start = (await view(a, 'live')).feed_id;
+    expect(start).toBe('0-0');
+
+    // Connected before anything happens: the changes arrive live.
+    const live = readSse(a.url(`/api/events/live/stream?since=${start}`), (events) => events.filter((e) => e.event === 'guest').length >= 3);
+    await delay(300);
+    await reportReplies('live', [1, 2, 3].map((n) => guest(n, 'needs_action')));
+    const first = await live;
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const guests = first.events.filter((e) => e.event === 'guest');
+    expect(guests.map((e) => (JSON.parse(e.data) as { guest_id: string }).guest_id).sort()).toEqual(['g1@agent', 'g2@agent', 'g3@agent']);
+    const lastSeen = guests.at(-1)!.id!;
+
+    // Meanwhile (the client away): replies and the counts.
+    await reportReplies('live', [guest(1, 'accepted'), guest(2, 'tentative')], { invited: 3, accepted: 1, declined: 0, tentative: 1, needs_action: 1, confirmed: 1, headcount: 1, waitlisted: 0, stale: 0, late: 0, rejected: 0, reminders_sent: 0, never_asked: 0 });
+    await eventually(async () => (await view(b, 'live')).counts.tentative === 1, 10_000, 'the replies applied');
+
+    // Reconnecting to the other replica with Last-Event-ID: exactly what came after, in order.
+    const resumed = await readSse(b.url('/api/events/live/stream'), (events) => events.length >= 3, { headers: { 'last-event-id': lastSeen } });
+    expect(resumed.events.map((e) => e.event)).toEqual(['guest', 'guest', 'counts']);
+    expect(resumed.events.map((e) => (JSON.parse(e.data) as { state?: string }).state).slice(0, 2)).toEqual(['accepted', 'tentative']);
+    expect(resumed.events.every((e) => e.id! > lastSeen)).toBe(true);
+    expect(JSON.parse(resumed.events[2]!.data)).toMatchObject({ tentative: 1, confirmed: 1 });
+    // ?since works the same; from the start everything is replayed.
+    const all = await readSse(b.url(`/api/events/live/stream?since=0-0`), (events) => events.length >= 6);
+    expect(all.events.map((e) => e.id)).toEqual([...guests.map((e) => e.id), ...resumed.events.map((e) => e.id)]);
+
+    // A since older than what the feed keeps: reset (refetch the event).
+    await ctx.redis.client.xtrim(hostKeys.event('live').feed, 'MAXLEN', 1);
+    const reset = await readSse(b.url(`/api/events/live/stream?since=${lastSeen}`), (events) => events.length >= 1);
+    expect(reset.events[0]!.event).toBe('reset');
+
+    expect((await call(a, 'GET', '/api/events/live/stream?since=yesterday')).status).toBe(400);
+    expect((await call(a, 'GET', '/api/events/nope/stream')).status).toBe(404);
+  });
+
+  it('streams the system-wide message flow, resumable by entry id', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    const before = `${Date.now() - 1}-0`;
+    await call(host, 'POST', '/api/events', { id: 'flowing', event_name: 'Flow', event_date: daysAhead(9) });
+    await reportReplies('flowing', [guest(1, 'needs_action')]);
+    await ctx.redis.client.xadd(streams.responses, '*', ...flat({ id: 'r1', invitation_id: 'flowing', guest_id: 'g1@agent', guest_name: 'Guest 1', response: 'yes', message: '', timestamp: new Date().toISOString() }));
+    const flow = await readSse(host.url(`/api/flow?since=${before}`), (events) => events.filter((e) => e.event === 'flow').length >= 3);
+    const hops = flow.events.filter((e) => e.event === 'flow').map((e) => JSON.parse(e.data) as { hop: string; from: string; to: string; event_id: string });
+    expect(hops.map((h) => [h.hop, h.from, h.to, h.event_id])).toEqual([
+      ['invitation', 'host', 'coordinator', 'flowing'],
+      ['activity', 'coordinator', 'host', 'flowing'],
+      ['reply', 'guest', 'coordinator', 'flowing'],
+    ]);
+    const ids = flow.events.filter((e) => e.event === 'flow').map((e) => e.id!);
+    const resumed = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 2, { headers: { 'last-event-id': ids[0]! } });
+    expect(resumed.events.filter((e) => e.event === 'flow').map((e) => e.id)).toEqual(ids.slice(1));
+    const rates = await readSse(host.url('/api/flow'), (events) => events.some((e) => e.event === 'rates'), { timeoutMs: 5_000 });
+    const stat = (JSON.parse(rates.events.find((e) => e.event === 'rates')!.data) as { streams: { stream: string; length: number }[] }).streams.find((s) => s.stream === streams.invitations);
+    expect(stat).toMatchObject({ length: 1 });
+  });
+});
+
+describe('the outbox', () => {
+  it('publishes a revision saved just before a crash once, when the host is back', async () => {
+    const crashing = await ctx.procs.host({ HOST_ID: 'crashy', HOST_TEST_CRASH: 'after-save:2' });
+    const body = { id: 'survivor', event_name: 'Survivor', event_date: daysAhead(9) };
+    expect((await call(crashing, 'POST', '/api/events', body)).status).toBe(202);
+    await expect(call(crashing, 'PATCH', '/api/events/survivor', { event_name: 'Survivor 2' })).rejects.toThrow();
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    // Saved, not published.
+    expect((await readAll(ctx.redis.client, streams.invitations)).map((e) => e.fields.revision)).toEqual(['1']);
+    expect(await ctx.redis.client.hkeys(hostKeys.event('survivor').outbox)).toEqual(['2']);
+
+    const back = await ctx.procs.host({ HOST_ID: 'crashy' });
+    const entries = await eventually(async () => {
+      const all = await readAll(ctx.redis.client, streams.invitations);
+      return all.length === 2 ? all : undefined;
+    }, 10_000, 'the left-behind revision');
+    expect(entries.map((e) => [e.fields.revision, e.fields.event_name])).toEqual([['1', 'Survivor'], ['2', 'Survivor 2']]);
+    expect(await ctx.redis.client.hlen(hostKeys.event('survivor').outbox)).toBe(0);
+    // The client's retry finds the change made; the create's retry a duplicate; nothing more on the stream.
+    expect((await call(back, 'PATCH', '/api/events/survivor', { event_name: 'Survivor 2' })).body).toMatchObject({ revision: 2, duplicate: true });
+    expect((await call(back, 'POST', '/api/events', body)).body).toMatchObject({ duplicate: true });
+    await delay(300);
+    expect(await ctx.redis.client.xlen(streams.invitations)).toBe(2);
+  });
+});
