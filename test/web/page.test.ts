@@ -163,4 +163,41 @@ describe('the web page in a real browser', () => {
     expect(browser.consoleErrors).toEqual([]);
     expect(browser.offsiteRequests).toEqual([]);
   }, 150_000);
+
+  it('shows a banner while the host is away and catches up without a reload when it is back', async (t) => {
+    chromiumPath = needTools(t, ['chromium']).chromium;
+    const host = await stack();
+    const created = await fetch(host.url('/api/events'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ event_name: 'Outage drill', event_date: new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10), event_time: '12:00' }),
+    });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    browser = await launchBrowser(chromiumPath);
+    const { page } = browser;
+    await page.goto(host.url(`/events/${id}`));
+    await expectStates(page, { 'ada-yes': 'accepted', 'nils-no': 'declined', 'tess-maybe': 'tentative' });
+    await page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
+
+    // The host goes away: the banner says so.
+    await host.stop();
+    const banner = page.getByTestId('api-banner');
+    await banner.waitFor({ timeout: 15_000 });
+    expect(await banner.textContent()).toMatch(/unreachable/);
+
+    // The host is back on the same address: the banner goes, the stream resumes.
+    const again = await ctx.procs.start('host', { HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC', PORT: String(host.port) }, { ready: false });
+    await banner.waitFor({ state: 'detached', timeout: 20_000 });
+    expect(again.running).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true); // no reload
+    const moved = await fetch(host.url(`/api/events/${id}`), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_time: '13:00' }) });
+    expect(moved.status).toBe(202);
+    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
+    await expect.poll(() => page.locator('.event-facts').textContent()).toMatch(/13:00.*version 1/);
+
+    // What the outage logged is the refused connections; nothing else went wrong.
+    expect(browser.consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING|status of 503/.test(e))).toEqual([]);
+    expect(browser.offsiteRequests).toEqual([]);
+  }, 120_000);
 });
