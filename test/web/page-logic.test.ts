@@ -181,6 +181,10 @@ describe('the message flow', () => {
     expect(seenRate(f.seenByHop.reply, 11_500)).toBeCloseTo(1.0);
     expect(seenRate(f.seenByStream.guest_responses, 25_000)).toBe(0);
     expect(seenRate(f.seenByHop.summary, 11_500)).toBe(0);
+    // An entry replayed from minutes ago counts at its own time, not as traffic now.
+    f = addFlowEntry(f, { key: 'old', stream: 'event_summaries', hop: 'summary', from: 'coordinator', to: 'host', at: 1_000 }, 60_000);
+    expect(f.totals.summary).toBe(1);
+    expect(seenRate(f.seenByHop.summary, 60_000)).toBe(0);
     expect(streamLag({ stream: 's', length: 1, dead_letters: 0, groups: [{ name: 'a', consumers: 1, lag: 2, pending: 0, oldest_pending_ms: 0 }, { name: 'b', consumers: 1, lag: 7, pending: 1, oldest_pending_ms: 5 }] })).toBe(7);
     expect([formatRate(12.4), formatRate(0.25), formatRate(undefined)]).toEqual(['12/s', '0.3/s', '–']);
   });

@@ -29,7 +29,7 @@ export interface FlowState {
   byHop: Record<Hop, FlowItem[]>;
   /** Entries seen per hop since the view opened. */
   totals: Record<Hop, number>;
-  /** When entries were seen (ms, the client's clock), per hop and per stream, within the rate window. */
+  /** When the entries were written (ms), per hop and per stream, within the rate window. */
   seenByHop: Record<Hop, number[]>;
   seenByStream: Record<string, number[]>;
   streams: StreamStat[];
@@ -55,12 +55,14 @@ const recent = (times: readonly number[] | undefined, now: number) => (times ?? 
 export function addFlowEntry(state: FlowState, item: FlowItem, now: number, keep = 8): FlowState {
   const hop: Hop = hops.includes(item.hop) ? item.hop : 'activity';
   if (state.byHop[hop].some((i) => i.key === item.key)) return state;
+  // Counted when the entry was written (its stream id's time), so replayed history is not a burst now.
+  const at = Number.isFinite(item.at) && item.at > 0 ? Math.min(item.at, now) : now;
   return {
     ...state,
     byHop: { ...state.byHop, [hop]: [item, ...state.byHop[hop]].slice(0, keep) },
     totals: { ...state.totals, [hop]: state.totals[hop] + 1 },
-    seenByHop: { ...state.seenByHop, [hop]: [...recent(state.seenByHop[hop], now), now] },
-    seenByStream: { ...state.seenByStream, [item.stream]: [...recent(state.seenByStream[item.stream], now), now] },
+    seenByHop: { ...state.seenByHop, [hop]: [...recent(state.seenByHop[hop], now), at].filter((t) => t > now - RATE_WINDOW_MS) },
+    seenByStream: { ...state.seenByStream, [item.stream]: [...recent(state.seenByStream[item.stream], now), at].filter((t) => t > now - RATE_WINDOW_MS) },
   };
 }
 
