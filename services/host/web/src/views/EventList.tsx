@@ -15,7 +15,7 @@ export function EventList() {
   const { recoveries } = useConnectivity();
 
   const query = useCallback((after: string | null) => {
-    // The host's default page size (50); Fastify does not coerce query strings here, so no `limit`.
+    // The host's default page size (50); `cursor` pages on.
     const q = new URLSearchParams();
     if (status) q.set('status', status);
     if (after) q.set('cursor', after);
