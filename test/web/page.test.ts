@@ -56,6 +56,14 @@ async function expectStates(page: Page, states: Record<string, string>, timeout 
   }
 }
 
+/** At this width, nothing is wider than the viewport but the tables' own scrolling boxes. */
+async function fitsWidth(page: Page, width: number): Promise<void> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth), `${page.url()} at ${width} px`).toBeLessThanOrEqual(width);
+  if (before) await page.setViewportSize(before);
+}
+
 async function screenshot(page: Page, name: string, width: number): Promise<Buffer> {
   await page.setViewportSize({ width, height: width < 600 ? 844 : 900 });
   await page.waitForTimeout(150);
@@ -78,6 +86,10 @@ describe('the web page in a real browser', () => {
     const { page } = browser;
     await page.goto(host.url('/'));
     await expect.poll(() => page.locator('h1').textContent()).toBe('Events');
+    // Keyboard: the first Tab reaches the skip link, with a visible focus ring.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
 
     // The guests have registered: the roster shows their group and how to scale it.
     await page.getByRole('link', { name: 'Guests' }).click();
@@ -86,6 +98,9 @@ describe('the web page in a real browser', () => {
 
     // The form: a start in the past is refused by the API, its message shown beside the date.
     await page.getByRole('link', { name: 'New event' }).first().click();
+    await page.getByLabel('Name', { exact: true }).waitFor();
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await fitsWidth(page, 390);
     await page.getByLabel('Name', { exact: true }).fill('Browser launch party');
     await page.getByLabel('Date', { exact: true }).fill('2020-01-01');
     await page.getByLabel('Location').fill('Rooftop');
@@ -103,7 +118,7 @@ describe('the web page in a real browser', () => {
 
     const inTwoWeeks = new Date(Date.now() + 14 * 86_400_000).toISOString().slice(0, 10);
     await date.fill(inTwoWeeks);
-    await page.getByRole('button', { name: 'Create event' }).click();
+    await page.getByLabel('Location').press('Enter'); // submitted from the keyboard
 
     // The board: a row per guest, first waiting, then switching live as the replies arrive.
     await page.getByTestId('board').waitFor();
@@ -130,8 +145,7 @@ describe('the web page in a real browser', () => {
       expect(stats.colours).toBeGreaterThan(20);
       expect(await page.getByTestId('board').isVisible()).toBe(true);
       expect(await rowState(page, 'Ada Yes').isVisible()).toBe(true);
-      // Readable: nothing wider than the viewport but the tables' own scrolling boxes.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      await fitsWidth(page, width);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -139,6 +153,7 @@ describe('the web page in a real browser', () => {
     await page.getByRole('link', { name: 'Message flow' }).click();
     await page.locator('table.streams code', { hasText: 'event_invitations' }).first().waitFor({ timeout: 10_000 });
     expect(await seriousA11yViolations(page)).toEqual([]);
+    await fitsWidth(page, 390);
     await screenshot(page, 'flow', 1280);
     await page.goBack();
     await page.getByTestId('board').waitFor();
