@@ -49,7 +49,7 @@ export function readHostConfig(env: EnvReader): HostConfig {
     summaryTimeoutMs: env.int('SUMMARY_TIMEOUT_MS', 120_000, { min: 100, max: 86_400_000 }),
     rsvpWindowMs: env.int('RSVP_WINDOW_MS', 0, { min: 0, max: 365 * 86_400_000 }),
     defaultTimezone: env.string('DEFAULT_TIMEZONE', 'UTC'),
-    eventRetentionMs: env.int('HOST_EVENT_RETENTION_MS', 30 * 86_400_000, { min: 60_000, max: 3 * 365 * 86_400_000 }),
+    eventRetentionMs: env.int('HOST_EVENT_RETENTION_MS', 30 * 86_400_000, { min: 1_000, max: 3 * 365 * 86_400_000 }),
     outboxDrainIntervalMs: env.int('OUTBOX_DRAIN_INTERVAL_MS', 5_000, { min: 50, max: 3_600_000 }),
     bodyLimitBytes: env.int('API_BODY_LIMIT_BYTES', 32 * 1024 * 1024, { min: 1_024, max: 256 * 1024 * 1024 }),
     feedMaxLen: env.int('HOST_FEED_MAXLEN', 2_000, { min: 10, max: 1_000_000 }),

@@ -97,6 +97,15 @@ const rows: Row[] = [
   ['host', { EXIT_AFTER_SUMMARY: 'true' }, 'EXIT_AFTER_SUMMARY', /needs PUBLISH_SAMPLE_EVENT=true/],
   ['host', { SUMMARY_TIMEOUT_MS: '0' }, 'SUMMARY_TIMEOUT_MS', /integer from 100/],
   ['host', { RSVP_WINDOW_MS: '-1' }, 'RSVP_WINDOW_MS', /integer from 0/],
+  ['host', { DEFAULT_TIMEZONE: 'Mars/Olympus' }, 'DEFAULT_TIMEZONE', /an IANA time zone name/],
+  ['host', { HOST_EVENT_RETENTION_MS: '10' }, 'HOST_EVENT_RETENTION_MS', /integer from 1000/],
+  ['host', { OUTBOX_DRAIN_INTERVAL_MS: '1' }, 'OUTBOX_DRAIN_INTERVAL_MS', /integer from 50/],
+  ['host', { API_BODY_LIMIT_BYTES: '1e9' }, 'API_BODY_LIMIT_BYTES', /integer from 1024/],
+  ['host', { HOST_FEED_MAXLEN: '5' }, 'HOST_FEED_MAXLEN', /integer from 10/],
+  ['host', { SSE_HEARTBEAT_MS: '0' }, 'SSE_HEARTBEAT_MS', /integer from 100/],
+  ['host', { GUEST_TTL_MS: '5' }, 'GUEST_TTL_MS', /integer from 100/],
+  ['host', { RELEASE_NAME: 'My Release' }, 'RELEASE_NAME', /a Helm release name/],
+  ['host', { HOST_TEST_CRASH: 'later' }, 'HOST_TEST_CRASH', /after-save:<n>/],
 ];
 
 /** The stderr line that reports `variable` (a problem line names it first). */

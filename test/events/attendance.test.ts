@@ -13,7 +13,7 @@ const ctx = useRedisStack();
 beforeEach(() => resetRevisions());
 
 describe('capacity and the waitlist', () => {
-  it('with two coordinators and 1,000 acceptances racing for 100 seats: exactly 100 confirmed, 900 waitlisted in arrival order; 10 declines promote the next 10', async () => {
+  it('with two coordinators and 1,000 acceptances racing for 100 seats: exactly 100 confirmed, 900 waitlisted in arrival order; 10 declines promote the next 10, a raised capacity the next 5', async () => {
     const redis = ctx.redis.client;
     // One guest more who stays silent, so the version stays open for the declines.
     const guests = (await registerAgent(redis, 'crowd', 1_001)).slice(0, 1_000);
@@ -39,10 +39,17 @@ describe('capacity and the waitlist', () => {
     expect(await redis.zrange(k.waitlist, 0, -1)).toEqual(waitlist.slice(10));
     expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count', 'no_count')).toEqual(['100', '100', '890', '10']);
 
+    // The host raises the capacity (same sequence): the next five in line are promoted.
+    await publish(redis, 'concert', { capacity: 105 });
+    await eventually(async () => (await named(redis, 'crowd', 'concert', 'promoted')).length === 15, 15_000, 'five more promotions');
+    expect(await redis.zrange(k.waitlist, 0, -1)).toEqual(waitlist.slice(15));
+    expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count')).toEqual(['105', '105', '885']);
+
     // The live feed never showed more than the capacity either.
     const counts = (await activity(redis)).flatMap((a) => a.events).flatMap((e) => (e.counts ? [e.counts] : []));
     expect(counts.length).toBeGreaterThan(0);
-    expect(Math.max(...counts.map((c) => c.headcount))).toBe(100);
+    expect(Math.max(...counts.map((c) => c.headcount))).toBe(105);
+    expect(counts.filter((c) => c.headcount > 100).every((c) => c.headcount === 105)).toBe(true);
     expect(await deadLetters(redis)).toEqual([]);
   });
 });

@@ -53,6 +53,24 @@ describe('reminders', () => {
   });
 });
 
+describe('start reminders', () => {
+  it('go once to the confirmed guests only (not the waitlisted, not the declining)', async () => {
+    const redis = ctx.redis.client;
+    const [yes, waiting, no] = await registerAgent(redis, 'sr', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    // Starts in 62 s (UTC): the 1-minute start reminder falls 2 s from now.
+    const start = new Date(Date.now() + 62_000);
+    const iso = start.toISOString();
+    await publish(redis, 'standup', { eventDate: iso.slice(0, 10), eventTime: iso.slice(11, 19), timezone: 'UTC', startReminders: [1], capacity: 1, rsvpDeadline: Date.now() + 30_000 });
+    await eventually(async () => (await named(redis, 'sr', 'standup', 'request')).length === 3, 10_000, 'requests');
+    await send(redis, [reply('standup', yes!, 'yes'), reply('standup', waiting!, 'yes'), reply('standup', no!, 'no')]);
+    await eventually(async () => (await named(redis, 'sr', 'standup', 'start_reminder')).length > 0, 10_000, 'start reminder');
+    await delay(1_000);
+    expect(await named(redis, 'sr', 'standup', 'start_reminder')).toEqual([yes!.id]);
+    expect(await redis.zrange(eventKeys('standup').waitlist, 0, -1)).toEqual([waiting!.id]);
+  });
+});
+
 describe('scheduling', () => {
   it('delivers nothing before publish_at, applies an update made before it, and publishes once through a SIGKILL at the moment it fires', async () => {
     const redis = ctx.redis.client;

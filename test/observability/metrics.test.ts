@@ -97,14 +97,16 @@ describe('Prometheus metrics', () => {
     expect(families(body).get('event_planner_invitation_round_trip_seconds')).toBe('histogram');
     expect(await roles.host.metric('event_planner_invitation_round_trip_seconds_count', { reason: 'all_replied' })).toBe(1);
     expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'added' })).toBe(1);
-    // The same invitation id again: the once-key turns it into a counted duplicate, not a second entry.
+    // The same invitation id again: the host's record of the event (save-revision.lua) recognises the
+    // retry before anything reaches the stream: a counted duplicate, not a second entry.
     const again = await fetch(roles.host.url('/api/events'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'metrics-event', event_name: 'Metrics meetup' }),
     });
     expect(await again.json()).toMatchObject({ duplicate: true });
-    expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'duplicate' })).toBe(1);
+    expect(await roles.host.metric('event_planner_host_invitations_published_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await roles.host.metric('event_planner_stream_messages_produced_total', { stream: 'event_invitations', outcome: 'added' })).toBe(1);
     expect(await roles.guest.metric('event_planner_guest_replies_sent_total')).toBe(5);
     expect(await roles.guest.metric('event_planner_stream_messages_consumed_total', { stream: 'guest_inbox', group: 'guests', outcome: 'acked' })).toBe(1);
   });

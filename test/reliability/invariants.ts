@@ -107,6 +107,8 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
             problems.push(`${eventId}: delivery ${entry.id} is malformed (${parsed.reason})`);
             continue;
           }
+          // The invitation of the current version; reminders, details, promotions come on top.
+          if (parsed.value.type !== 'request' || parsed.value.sequence !== Number(ev.state.sequence ?? 0)) continue;
           for (const guest of parsed.value.guestIds) received.set(guest, (received.get(guest) ?? 0) + 1);
         }
       }
@@ -140,10 +142,12 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     for (const [eventId, ev] of events) {
       const want = replying.get(eventId) ?? new Set<string>();
       const inReplies = Object.keys(ev.replies);
-      const inLate = Object.keys(ev.late);
-      recorded += inReplies.length + inLate.length;
-      const both = inReplies.filter((g) => g in ev.late);
-      if (both.length > 0) problems.push(`${eventId}: ${both.length} guests recorded as counted and late`);
+      // The late hash is keyed by reply id (a guest may change its answer after the version closed).
+      const lateIds = Object.keys(ev.late);
+      const inLate = Object.values(ev.late).map((json) => (JSON.parse(json) as { guest_id: string }).guest_id);
+      recorded += inReplies.length + lateIds.length;
+      const both = inReplies.filter((g) => lateIds.includes((JSON.parse(ev.replies[g]!) as { id: string }).id));
+      if (both.length > 0) problems.push(`${eventId}: ${both.length} replies recorded as counted and late`);
       const got = new Set([...inReplies, ...inLate]);
       const missing = [...want].filter((g) => !got.has(g));
       const extra = [...got].filter((g) => !want.has(g));
@@ -191,6 +195,9 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     const detail = `${events.size} events, one summary each (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')})`;
     rows.push(row('exactly one summary per event', problems, detail));
   }
+
+  // The event model's rules (one summary per version, capacity, reminders, delivery windows).
+  rows.push(...(await checkEventInvariants(redis, (await scanKeys(redis, inboxPattern, 'stream')).map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}'))))));
 
   // 4. Nothing left pending in any group of any stream.
   {

@@ -182,6 +182,9 @@ export class Revisions {
       indexes.zadd(hostKeys.events(this.d.hostId), 'NX', now, p.id);
       indexes.zadd(hostKeys.outboxIndex(this.d.hostId), now, p.id);
     }
+    // The indexes outlive every event they name: each save extends them as it extends its event.
+    indexes.pexpire(hostKeys.events(this.d.hostId), this.d.retentionMs);
+    indexes.pexpire(hostKeys.outboxIndex(this.d.hostId), this.d.retentionMs);
     if (valid.length > 0) throwFirst(await indexes.exec());
     const results = await execPipeline(
       this.redis,
@@ -264,7 +267,12 @@ export class Revisions {
       if (decided.unchanged) return { kind: 'duplicate', id, revision: event.revision, sequence: event.sequence, status: event.status, bumped: false };
       const keys = hostKeys.event(id);
       const status = statusFor(inv, now);
-      await this.redis.zadd(hostKeys.outboxIndex(this.d.hostId), now, id);
+      await this.redis
+        .multi()
+        .zadd(hostKeys.outboxIndex(this.d.hostId), now, id)
+        .pexpire(hostKeys.outboxIndex(this.d.hostId), this.d.retentionMs)
+        .pexpire(hostKeys.events(this.d.hostId), this.d.retentionMs)
+        .exec();
       const [result] = await execPipeline(
         this.redis,
         [0],

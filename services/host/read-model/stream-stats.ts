@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { GuestRegistry } from '../../shared/registry/guest-registry.ts';
 import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
+import { infoObject } from '../../shared/streams/stream-ids.ts';
 import { entryIdTime } from '../../shared/util/time.ts';
 
 export interface GroupStat {
@@ -27,12 +28,6 @@ export async function allStreams(redis: Redis, guestTtlMs: number): Promise<stri
   const agents = await new GuestRegistry(redis).liveAgentIds(guestTtlMs);
   return [...fixedStreams, ...agents.sort().flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
 }
-
-const pairs = (flat: unknown[]): Record<string, unknown> => {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
-  return out;
-};
 
 /**
  * Length, groups (consumers, lag, pending, age of the oldest pending entry) and dead letters per
@@ -61,14 +56,14 @@ export class StreamStats {
       const [, groups] = results[3 * i + 1]!;
       const [, letters] = results[3 * i + 2]!;
       // A stream that does not exist (yet): nothing in it.
-      const fields = infoErr ? {} : pairs(info as unknown[]);
+      const fields = infoErr ? {} : infoObject(info as unknown[]);
       const stat: StreamStat = { stream, length: Number(fields.length ?? 0), groups: [], dead_letters: Number(letters ?? 0) };
       const added = Number(fields['entries-added'] ?? 0);
       const before = this.previous.get(stream);
       if (before && now > before.at) stat.rate_per_s = Math.max(0, ((added - before.added) * 1000) / (now - before.at));
       this.previous.set(stream, { added, at: now });
       for (const g of (Array.isArray(groups) ? groups : []) as unknown[][]) {
-        const gf = pairs(g);
+        const gf = infoObject(g);
         const group: GroupStat = { name: String(gf.name), consumers: Number(gf.consumers ?? 0), lag: Number(gf.lag ?? 0), pending: Number(gf.pending ?? 0), oldest_pending_ms: 0 };
         stat.groups.push(group);
         if (group.pending > 0) pendingOf.push({ stat: group, stream });

@@ -95,7 +95,7 @@ export async function runService<C>(def: ServiceDefinition<C>, env: EnvReader = 
     genReqId: newRequestId,
     // Ids are up to 128 characters (identifierPattern): a longer one is answered 400 naming it by
     // the route's schema, not 414 by the router (whose default limit is 100).
-    maxParamLength: 1_024,
+    routerOptions: { maxParamLength: 1_024 },
   }) as unknown as FastifyInstance;
   answerErrors(app);
   const writeProbe = new RedisWriteProbe({ connections, consumer: config.consumerName, socketTimeoutMs: config.redis.socketTimeoutMs, log, metrics });

@@ -146,7 +146,7 @@ export const hostSeenKey = (hostId: string, summaryId: string): string => `host:
  * The host's own keys (docs/EVENTS.md: the host is the organizer and keeps each event's definition).
  * An event's keys share the {<eventId>} tag, like the coordinator's, but under `host:event:` so the
  * two roles never read each other's state. Each expires HOST_EVENT_RETENTION_MS after its last
- * change; the two indexes are sorted sets bounded by trimming (persistentKeys).
+ * change; so do the two indexes (every save extends them), which the drainer also trims.
  */
 export const hostKeys = {
   event: (eventId: string) => {
@@ -206,8 +206,6 @@ export const persistentKeys: readonly PersistentKey[] = [
   persistent(deadLetterStream(streams.inbox('<agentId>')), 'stream', `${lettersTrimmed}; deleted once empty after its agent left`),
   persistent(timersKey, 'zset', 'one member per event with a timer ahead, removed when nothing is due any more or its state expired'),
   persistent(registryKeys.agents, 'zset', 'one member per guest agent, removed when it deregisters or after AGENT_GC_MS of silence'),
-  persistent(hostKeys.events('<hostId>'), 'zset', 'one member per event of the host application, trimmed after HOST_EVENT_RETENTION_MS'),
-  persistent(hostKeys.outboxIndex('<hostId>'), 'zset', 'one member per event with an outbox being drained, removed once drained'),
 ];
 
 /** True for a key allowed to live without a TTL (one of persistentKeys). */

@@ -1,0 +1,97 @@
+import ICAL from 'ical.js';
+import { describe, expect, it } from 'vitest';
+import { streams } from '../../services/shared/streams/keys.ts';
+import type { RoleProcess } from '../helpers/processes.ts';
+import { useRedisStack } from '../helpers/stack.ts';
+import { readAll } from '../helpers/streams.ts';
+import { eventually } from '../helpers/wait.ts';
+import { call, daysAhead, msAhead, readSse } from './support.ts';
+
+const ctx = useRedisStack();
+
+interface Row {
+  guest_id: string;
+  state: string;
+  sequence: number;
+}
+interface View {
+  status: string;
+  revision: number;
+  sequence: number;
+  counts: Record<string, number>;
+  guests: Row[];
+  summaries: { sequence: number; reason: string; total_invited: number; attendees: { guest_id: string; state: string }[]; accepted_count: number; declined_count: number; tentative_count: number }[];
+  feed_id: string;
+}
+
+const view = async (host: RoleProcess, id: string) => (await call<View>(host, 'GET', `/api/events/${id}`)).body;
+
+/** The version's summary, once the read model has it. */
+const summaryOf = (host: RoleProcess, id: string, sequence: number) =>
+  eventually(async () => {
+    const v = await view(host, id);
+    const s = v.summaries.find((x) => x.sequence === sequence);
+    return s ? { v, s } : undefined;
+  }, 30_000, `the summary of version ${sequence}`);
+
+function partstats(text: string): { method: string; sequence: number; states: Record<string, string> } {
+  const calendar = new ICAL.Component(ICAL.parse(text) as unknown[]);
+  const vevent = calendar.getFirstSubcomponent('vevent')!;
+  const states = Object.fromEntries(
+    vevent.getAllProperties('attendee').map((p) => [decodeURIComponent(String(p.getFirstValue()).replace(/^mailto:/i, '').split('@guests')[0]!), String(p.getParameter('partstat'))]),
+  );
+  return { method: String(calendar.getFirstPropertyValue('method')), sequence: Number(vevent.getFirstPropertyValue('sequence')), states };
+}
+
+const partstatOf: Record<string, string> = { accepted: 'ACCEPTED', waitlisted: 'ACCEPTED', declined: 'DECLINED', tentative: 'TENTATIVE', needs_action: 'NEEDS-ACTION' };
+
+describe('the host on the real pipeline (coordinator and guests)', () => {
+  it('shows every guest answering live, the summary of each version, an update that asks again and the cancellation', async () => {
+    await ctx.procs.coordinator();
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '5', GUEST_AGENT_ID: 'board-agent' });
+    const host = await ctx.procs.host({ HOST_ID: 'board-host' });
+    const created = await call(host, 'POST', '/api/events', { id: 'board', event_name: 'Board', event_date: daysAhead(7), event_time: '18:00', timezone: 'Europe/Paris', rsvp_deadline: msAhead(20_000) });
+    expect(created.status).toBe(202);
+
+    // The live stream from the start: the guests' rows change as the coordinator reports them.
+    const live = readSse(host.url('/api/events/board/stream?since=0-0'), (events) => events.some((e) => e.event === 'summary'), { timeoutMs: 30_000 });
+    const { v: first, s: summary0 } = await summaryOf(host, 'board', 0);
+    const events = (await live).events;
+    const answered = events.filter((e) => e.event === 'guest').map((e) => JSON.parse(e.data) as Row & { outcome?: string });
+    expect(answered.some((r) => r.state === 'needs_action')).toBe(true);
+    expect(answered.some((r) => r.state !== 'needs_action')).toBe(true);
+    expect(events.some((e) => e.event === 'counts')).toBe(true);
+
+    // The board agrees with the summary: five guests, each in the state the summary gives.
+    expect(summary0.total_invited).toBe(5);
+    expect(first.guests).toHaveLength(5);
+    const summaryStates = Object.fromEntries(summary0.attendees.map((a) => [a.guest_id, a.state]));
+    expect(Object.fromEntries(first.guests.map((g) => [g.guest_id, g.state === 'waitlisted' ? 'accepted' : g.state]))).toEqual(summaryStates);
+    expect(first.counts).toMatchObject({ invited: 5, accepted: summary0.accepted_count, declined: summary0.declined_count, tentative: summary0.tentative_count });
+    expect(first.status).toBe('closed');
+    // The calendar file says the same, attendee by attendee.
+    const ics0 = partstats((await call<string>(host, 'GET', '/api/events/board.ics')).body);
+    expect(ics0).toMatchObject({ method: 'REQUEST', sequence: 0 });
+    expect(ics0.states).toEqual(Object.fromEntries(first.guests.map((g) => [g.guest_id, partstatOf[g.state]])));
+
+    // A new time: a new version, everyone asked again, a summary of its own.
+    const moved = await call(host, 'PATCH', '/api/events/board', { event_time: '19:00', rsvp_deadline: msAhead(20_000) }, { 'if-match': '"1"' });
+    expect(moved.body).toMatchObject({ revision: 2, sequence: 1, bumped: true });
+    const { v: second, s: summary1 } = await summaryOf(host, 'board', 1);
+    expect(summary1.total_invited).toBe(5);
+    expect(second.guests.every((g) => g.sequence === 1)).toBe(true);
+    expect(second.summaries.map((s) => s.sequence)).toEqual([0, 1]);
+    expect(partstats((await call<string>(host, 'GET', '/api/events/board.ics')).body).sequence).toBe(1);
+
+    // Cancelled: the closed version gets the cancellation's own summary; the calendar says CANCEL.
+    const cancelled = await call(host, 'POST', '/api/events/board/cancel', {});
+    expect(cancelled.body).toMatchObject({ revision: 3, sequence: 2, status: 'cancelled' });
+    const { v: last, s: summary2 } = await summaryOf(host, 'board', 2);
+    expect(summary2.reason).toBe('cancelled');
+    expect(last.status).toBe('cancelled');
+    expect(partstats((await call<string>(host, 'GET', '/api/events/board.ics')).body)).toMatchObject({ method: 'CANCEL', sequence: 2 });
+    // One invitation entry per revision, one summary per version.
+    expect((await readAll(ctx.redis.client, streams.invitations)).map((e) => e.fields.revision)).toEqual(['1', '2', '3']);
+    expect((await readAll(ctx.redis.client, streams.summaries)).map((e) => e.fields.sequence)).toEqual(['0', '1', '2']);
+  }, 120_000);
+});
