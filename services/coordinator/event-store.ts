@@ -16,8 +16,8 @@ const rescheduleScript = loadLuaScript(join(dir, 'reschedule-timer.lua'));
 export interface Effects {
   /** When the event next needs a tick (ms), -1 for never. */
   nextDue: number;
-  /** Items in the event's outbox, to be drained before the entry is acknowledged. */
-  outbox: number;
+  /** The event's outbox as the script left it (field, item, …), to be drained before the entry is acknowledged. */
+  outbox: string[];
 }
 
 export type RevisionResult = ({ kind: 'ok' | 'replay' } & Effects) | { kind: 'dead'; reason: string };
@@ -123,9 +123,9 @@ export class EventStore {
       tracestate: meta.trace.tracestate ?? '',
     };
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), JSON.stringify(def), ...guestArgs(meta.resolution.guests)];
-    const reply = await runScript<[string, string | number, number?]>(this.redis, applyRevisionScript, eventKeyList(inv.id), args);
+    const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, eventKeyList(inv.id), args);
     if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
-    return { kind: reply[0] === 'replay' ? 'replay' : 'ok', nextDue: Number(reply[1]), outbox: Number(reply[2] ?? 0) };
+    return { kind: reply[0] === 'replay' ? 'replay' : 'ok', nextDue: Number(reply[1]), outbox: reply[2] ?? [] };
   }
 
   /**
@@ -144,19 +144,19 @@ export class EventStore {
       [recordRepliesScript],
     );
     return raw.map(([error, value]: PipelineResult) => {
-      if (error) return { results: [], nextDue: -1, outbox: 0, error };
-      const [results, nextDue, outbox] = value as [ReplyResult[], string, number];
-      return { results, nextDue: Number(nextDue), outbox: Number(outbox) };
+      if (error) return { results: [], nextDue: -1, outbox: [], error };
+      const [results, nextDue, outbox] = value as [ReplyResult[], string, string[]];
+      return { results, nextDue: Number(nextDue), outbox: outbox ?? [] };
     });
   }
 
   /** Does what is due for the event now; `resolution` publishes a scheduled version. */
   async tick(eventId: string, now: number, resolution?: Resolution): Promise<TickResult> {
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), ...guestArgs(resolution?.guests ?? [])];
-    const reply = await runScript<[string, string?, number?]>(this.redis, tickEventScript, eventKeyList(eventId), args);
+    const reply = await runScript<[string, string?, string[]?]>(this.redis, tickEventScript, eventKeyList(eventId), args);
     if (reply[0] === 'gone') return { kind: 'gone' };
     if (reply[0] === 'need_guests') return { kind: 'need_guests', targeting: String(reply[1] ?? '') };
-    return { kind: 'ok', nextDue: Number(reply[1]), outbox: Number(reply[2] ?? 0) };
+    return { kind: 'ok', nextDue: Number(reply[1]), outbox: reply[2] ?? [] };
   }
 
   /**

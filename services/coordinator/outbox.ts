@@ -41,16 +41,18 @@ export class OutboxDrainer {
     this.log = deps.log;
   }
 
-  async drain(eventId: string): Promise<void> {
+  /** Drains the event's outbox; `known` is its content as a script just returned it (field, item, …), saving a read. */
+  async drain(eventId: string, known?: string[]): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
-      if (!(await this.drainOnce(eventId))) return;
+      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined))) return;
     }
   }
 
   /** One pass; true when it recorded expiries (their effects may have put new items in the outbox). */
-  private async drainOnce(eventId: string): Promise<boolean> {
+  private async drainOnce(eventId: string, known: string[] | undefined): Promise<boolean> {
     const keys = eventKeys(eventId);
-    const raw = await this.redis.hgetall(keys.outbox);
+    const raw: Record<string, string> = known ? {} : await this.redis.hgetall(keys.outbox);
+    if (known) for (let i = 0; i + 1 < known.length; i += 2) raw[known[i]!] = known[i + 1]!;
     const fields = Object.keys(raw).sort();
     if (fields.length === 0) return false;
     const items = fields.map((f) => JSON.parse(raw[f]!) as OutboxItem);
@@ -94,6 +96,28 @@ export class OutboxDrainer {
       if (result?.error) throw result.error;
       this.metrics.expiredDeliveries.inc(expired.length);
       this.log.info({ eventId, guests: expired.length }, 'request not delivered: past the event’s expires_at; guests recorded as never asked');
+    }
+    // What was delivered, for the hosts' live boards: per type, the guests named (one entry per pass).
+    const deliveredGuests = new Map<string, { type: DeliveryType; sequence: number; revision: number; guests: GuestChange[] }>();
+    for (const item of items) {
+      if (item.k !== 'd' || (item.t === 'request' && item.x !== undefined && item.x <= now)) continue;
+      const key = `${item.t}:${item.s}:${item.r}`;
+      const entry = deliveredGuests.get(key) ?? { type: item.t, sequence: item.s, revision: item.r, guests: [] };
+      for (const guestId of item.g) if (entry.guests.length < 2_000) entry.guests.push({ guest_id: guestId, outcome: item.t === 'reminder' || item.t === 'start_reminder' ? 'reminded' : item.t === 'promoted' ? 'promoted' : item.t === 'cancel' ? 'removed' : 'invited', state: item.t === 'promoted' || item.t === 'start_reminder' ? 'accepted' : 'needs_action' });
+      deliveredGuests.set(key, entry);
+    }
+    if (deliveredGuests.size > 0) {
+      const first = items.find((i) => i.k === 'd')!;
+      const events: EventActivity[] = [...deliveredGuests.values()].map((d) => ({
+        invitation_id: eventId,
+        host_id: defs.get(d.revision)?.host_id ?? '',
+        sequence: d.sequence,
+        revision: d.revision,
+        delivery: d.type,
+        guests: d.guests.slice(0, 100),
+      }));
+      messages.push({ stream: streams.activity, fields: activityFields({ type: 'delivered', at: now, events }), onceKey: `delivered:${first.key}` });
+      counts.push({ activity: 'delivered' });
     }
     const ids = await this.producer.addMany(messages);
     for (const s of summaries) await this.summaries.publish(eventId, s.fields, s.key);

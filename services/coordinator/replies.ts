@@ -95,7 +95,7 @@ export class ReplyHandler {
           });
           // Drain before acknowledging: if this fails, the replies are redelivered (duplicates
           // now) and the outbox is drained then.
-          if (outbox > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId));
+          if (outbox.length > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId, outbox));
         } catch (drainError) {
           span.recordException(drainError as Error);
           for (const item of call.items) outcomes[item.index] = retry(drainError);

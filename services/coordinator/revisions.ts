@@ -98,7 +98,7 @@ export class InvitationHandler {
     // The timer goes in before anything is delivered: whatever happens to this entry from here on,
     // the event is ticked at its next moment (and a tick drains its outbox too).
     await this.store.scheduleTimer(inv.id, result.nextDue);
-    if (result.outbox > 0) await this.outbox.drain(inv.id);
+    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox);
     return ack;
   }
 }

@@ -77,10 +77,10 @@ export class TimerSweeper {
       this.log.info({ eventId, invited: resolution.guests.length }, 'scheduled invitation published (publish_at reached)');
     }
     this.metrics.timerTicks.inc({ outcome: 'due' });
-    if (result.kind === 'ok' && result.outbox > 0) {
+    if (result.kind === 'ok' && result.outbox.length > 0) {
       this.decided += 1;
       if (this.decided === this.crashAfter) crash(`after timer tick ${this.decided} (event ${eventId}), before draining its outbox`);
-      await this.outbox.drain(eventId);
+      await this.outbox.drain(eventId, result.outbox);
     }
     await this.store.reschedule(eventId, score, result.kind === 'ok' ? result.nextDue : -1);
   }

@@ -3,7 +3,7 @@ import { eventKeys } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { deadLetters } from '../helpers/streams.ts';
 import { delay, eventually } from '../helpers/wait.ts';
-import { coordinatorEnv, named, publish, registerAgent, reply, resetRevisions, send, summaries, summaryOf } from './support.ts';
+import { activity, coordinatorEnv, named, publish, registerAgent, reply, resetRevisions, send, summaries, summaryOf } from './support.ts';
 
 // Revisions on the real pipeline: a coordinator process and redis-server; the test is the host
 // and the guests (docs/EVENTS.md, "Identity and versions", "Lifecycle").
@@ -109,5 +109,13 @@ describe('targeting', () => {
     const summary = await summaryOf(redis, 'dinner', 0);
     expect(summary).toMatchObject({ reason: 'all_replied', totalInvited: 3, yes: 1, no: 1, maybe: 1, unknownGuests: ['nobody.1'] });
     expect(summary.attendees.map((a) => a.guest_id).sort()).toEqual(['t.1', 't.2', 't.5']);
+
+    // The live feed tells hosts every step: the version, what was delivered, the replies, the close.
+    const feed = await activity(redis);
+    expect(new Set(feed.map((a) => a.type))).toEqual(new Set(['version', 'delivered', 'replies', 'closed']));
+    const removed = feed.filter((a) => a.type === 'delivered').flatMap((a) => a.events).find((e) => e.delivery === 'cancel');
+    expect(removed?.guests).toEqual([{ guest_id: 't.4', outcome: 'removed', state: 'needs_action' }]);
+    const counted = feed.filter((a) => a.type === 'replies').flatMap((a) => a.events.flatMap((e) => e.guests ?? []));
+    expect(counted.find((g) => g.guest_id === 't.5')).toMatchObject({ outcome: 'counted', state: 'tentative', reply_rev: 0 });
   });
 });

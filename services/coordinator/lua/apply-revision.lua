@@ -15,7 +15,7 @@
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
-  Output: {'ok' | 'replay', next due (ms, -1 none), outbox length}
+  Output: {'ok' | 'replay', next due (ms, -1 none), outbox (field, item, ...)}
         | {'dead', reason}
 ]]
 --- @include "event"

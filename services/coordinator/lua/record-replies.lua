@@ -12,7 +12,7 @@
           rejection reason ('' when the answers fit the questions), reply JSON (the original's
           fields plus reply_rev, plus_ones, answers)
 
-  Output: { per-item results, next due, outbox length }
+  Output: { per-item results, next due, outbox (field, item, ...) }
     results: counted | changed | duplicate | outdated | stale | late | rejected | never_asked |
              ignored | not_invited | unknown_sequence; all 'unknown' when there is no such event.
 ]]
@@ -29,7 +29,7 @@ if not ev or ev.status == 'new' then
   for i = 1, n do
     results[i] = 'unknown'
   end
-  return { results, '-1', 0 }
+  return { results, '-1', {} }
 end
 
 local current = num(ev.sequence)
@@ -42,6 +42,26 @@ local max_plus = num(ev.plus_ones_max)
 local results = {}
 local changes = {}
 local promoted = {}
+
+-- The batch's guests read in two calls, not per reply; counted replies written in one call at the
+-- end (`replies` keeps each guest's latest within the batch).
+local ids = {}
+for i = 1, n do
+  ids[i] = ARGV[3 + (i - 1) * 7 + 2]
+end
+local invited = {}
+local replies = {}
+do
+  local homes = hmget_many(K_INVITED, ids)
+  local recs = hmget_many(K_REPLIES, ids)
+  for i, id in ipairs(ids) do
+    invited[id] = homes[i] ~= false and homes[i] ~= nil
+    if recs[i] then
+      replies[id] = recs[i]
+    end
+  end
+end
+local written = {}
 
 local function record(i, result, change)
   results[i] = result
@@ -66,19 +86,19 @@ for i = 1, n do
     else
       record(i, 'duplicate')
     end
-  elseif redis.call('HEXISTS', K_INVITED, id) == 0 then
+  elseif not invited[id] then
     record(i, kind == 'receipt' and 'ignored' or 'not_invited')
   elseif kind == 'receipt' then
     -- An expired delivery: never asked, once, unless the guest already answered.
     if not open then
       record(i, 'ignored')
-    elseif #never_asked(ev, { id }) == 1 then
+    elseif not replies[id] and #never_asked(ev, { id }) == 1 then
       record(i, 'never_asked', { guest_id = id, outcome = 'never_asked', state = 'never_asked' })
     else
       record(i, 'ignored')
     end
   elseif not open then
-    local counted = redis.call('HGET', K_REPLIES, id)
+    local counted = replies[id]
     if counted and cjson.decode(counted).id == reply_id then
       record(i, 'duplicate')
     elseif redis.call('HSETNX', K_LATE, reply_id, json) == 1 then
@@ -89,7 +109,7 @@ for i = 1, n do
     end
   else
     local rec = cjson.decode(json)
-    local prev_json = redis.call('HGET', K_REPLIES, id)
+    local prev_json = replies[id]
     local prev = prev_json and cjson.decode(prev_json)
     local rev = num(rec.reply_rev)
     if prev and (rev < num(prev.reply_rev) or (rev == num(prev.reply_rev) and reply_id == prev.id)) then
@@ -110,18 +130,26 @@ for i = 1, n do
         local arrival_at = arrival
         if prev then
           -- A waitlisted guest who still accepts keeps its place in line.
-          local place = redis.call('ZSCORE', K_WAIT, id)
+          local place = prev.response == 'yes' and ev.waitlisted_count > 0 and redis.call('ZSCORE', K_WAIT, id)
           if place and rec.response == 'yes' and num(rec.plus_ones) == num(prev.plus_ones) then
             arrival_at = tonumber(place)
           end
           freed = remove_effect(ev, id, prev)
-        elseif redis.call('HDEL', K_NEVER, id) == 1 then
+        elseif ev.never_asked_count > 0 and redis.call('HDEL', K_NEVER, id) == 1 then
           ev.never_asked_count = ev.never_asked_count - 1
         end
-        redis.call('HSET', K_REPLIES, id, json)
+        replies[id] = json
+        if not written[id] then
+          written[id] = true
+          written[#written + 1] = id
+        end
+        -- promote() reads the waitlisted guests' replies from the hash: keep it current for them.
+        if num(ev.capacity) > 0 then
+          redis.call('HSET', K_REPLIES, id, json)
+        end
         add_effect(ev, id, rec, arrival_at)
         local extra = nil
-        if rec.response == 'yes' and waitlisted(id) then
+        if rec.response == 'yes' and ev.waitlisted_count > 0 and waitlisted(id) then
           extra = { waitlist = redis.call('ZRANK', K_WAIT, id) + 1 }
         end
         record(i, prev and 'changed' or 'counted', guest_change(id, prev and 'changed' or 'counted', STATE_OF[rec.response], rec, extra))
@@ -135,6 +163,14 @@ for i = 1, n do
   end
 end
 
+if #written > 0 and num(ev.capacity) == 0 then
+  local flat = {}
+  for _, id in ipairs(written) do
+    flat[#flat + 1] = id
+    flat[#flat + 1] = replies[id]
+  end
+  hset_many(K_REPLIES, flat)
+end
 if #changes > 0 then
   activity(ev, 'replies', changes)
 end

@@ -15,7 +15,7 @@
   ARGV[6] unknown guest ids (JSON) of that resolution
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
-  Output: {'ok', next due, outbox length} | {'need_guests', definition JSON} | {'gone'}
+  Output: {'ok', next due, outbox (field, item, ...)} | {'need_guests', definition JSON} | {'gone'}
 ]]
 --- @include "event"
 

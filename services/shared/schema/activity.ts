@@ -74,6 +74,8 @@ export interface EventActivity {
   reminder?: number;
   reason?: SummaryReason;
   deadline?: number;
+  /** For `delivered`: the delivery type the guests were sent (request, details, reminder, …). */
+  delivery?: string;
 }
 
 export interface Activity {

@@ -543,9 +543,14 @@ local function next_due(ev)
   return best
 end
 
--- Every key of the event lives until its last moment of interest plus the retention.
+-- Every key of the event lives until its last moment of interest plus the retention: its deadline
+-- or publish_at, and its start only when a start reminder still needs the state then.
 local function extend_life(ev, now, retention_ms)
-  local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), num(ev.start), num(ev.rsvp_deadline))
+  local start = 0
+  if #decode_list(ev.start_reminders) > 0 and ev.status ~= 'cancelled' then
+    start = num(ev.start)
+  end
+  local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), start, num(ev.rsvp_deadline))
   local ttl = horizon - now + retention_ms
   for i = 1, 10 do
     redis.call('PEXPIRE', KEYS[i], ttl)
@@ -555,6 +560,7 @@ end
 local function finish(ev, now, retention_ms, extra)
   save_counts(ev)
   extend_life(ev, now, retention_ms)
-  local out = { extra or 'ok', tostring(next_due(ev)), redis.call('HLEN', K_OUTBOX) }
+  -- The outbox comes back with the answer: the caller drains it without reading it first.
+  local out = { extra or 'ok', tostring(next_due(ev)), redis.call('HGETALL', K_OUTBOX) }
   return out
 end
