@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { buildWebPage } from '../services/host/web/build-page.ts';
+import { webBuildDir } from '../services/host/web/serve.ts';
 
 const root = join(import.meta.dirname, '..');
 const outDir = join(root, 'dist');
@@ -30,12 +32,11 @@ process.stdout.write(`build: compiled services/ to dist/services/ and copied ${l
 
 // The web page (React + Vite) into services/host/web/build/, read by services/host/web/serve.ts
 // beside itself: copied to the same place under dist/ as the Lua scripts are.
-const webDir = join(sourceDir, 'host', 'web');
-const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-const bundled = spawnSync(process.execPath, [vite, 'build', '--config', join(webDir, 'vite.config.ts')], { cwd: root, stdio: 'inherit' });
-if (bundled.status !== 0) {
-  process.stderr.write(`build: vite build of the web page failed (exit ${bundled.status ?? bundled.signal})\n`);
-  process.exit(bundled.status ?? 1);
+try {
+  buildWebPage({ output: 'inherit' });
+} catch (error) {
+  process.stderr.write(`build: ${(error as Error).message}\n`);
+  process.exit(1);
 }
-cpSync(join(webDir, 'build'), join(outDir, 'services', 'host', 'web', 'build'), { recursive: true });
+cpSync(webBuildDir, join(outDir, 'services', 'host', 'web', 'build'), { recursive: true });
 process.stdout.write('build: built the web page into services/host/web/build/ and dist/services/host/web/build/\n');

@@ -71,6 +71,11 @@ describe('npm start', () => {
         body: JSON.stringify({ event_name: 'Second event' }),
       });
       expect(res.status).toBe(202);
+      // It says where the web page is, and the page is there.
+      expect(run.output).toContain(`web page: http://localhost:${env.HOST_PORT}/`);
+      const page = await fetch(`http://127.0.0.1:${env.HOST_PORT}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="root"></div>');
       await eventually(() => run.output.includes('summary received for "Second event"'), 40_000, 'the second summary');
       child.kill('SIGINT');
       expect(await exited, run.output).toBe(0);

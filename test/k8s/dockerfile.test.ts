@@ -101,6 +101,10 @@ describe('the runtime image, assembled without Docker', () => {
     const sourceLua = readdirSync(join(repoRoot, 'services'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.lua'));
     expect(sourceLua.length).toBeGreaterThan(0);
     for (const lua of sourceLua) expect(existsSync(join(app, 'dist', 'services', lua)), `dist/services/${lua}`).toBe(true);
+    // The web page, built by the build stage beside the host module that serves it.
+    const page = join(app, 'dist', 'services', 'host', 'web', 'build');
+    expect(readFileSync(join(page, 'index.html'), 'utf8')).toMatch(/<script type="module"[^>]* src="\/assets\/index-[\w-]+\.js"/);
+    expect(readdirSync(join(page, 'assets')).some((f) => /^index-[\w-]+\.css$/.test(f))).toBe(true);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     // The lockfile marks what only development needs (a devDependency a production package also
     // needs, like @types/node for protobufjs, is not marked and rightly ships).
@@ -129,6 +133,6 @@ describe('the runtime image, assembled without Docker', () => {
     } finally {
       await coordinator.stop('SIGKILL');
     }
-    // A full compile plus copying the production tree: a minute on a quiet machine, more on a shared one.
+    // Two npm installs and the build (tsc and the page's Vite build): about a minute on 2 quiet cores, more on a shared machine.
   }, 240_000);
 });

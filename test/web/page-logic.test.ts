@@ -2,7 +2,7 @@
 // handling of a replayed stream, the flow view's lanes, the client routes.
 import { describe, expect, it } from 'vitest';
 import { applyBoardEvent, answerLines, rowState, sortedRows } from '../../services/host/web/src/lib/board.ts';
-import { addFlowEntry, emptyFlow, formatRate, streamLag } from '../../services/host/web/src/lib/flow.ts';
+import { addFlowEntry, emptyFlow, formatRate, seenRate, streamLag } from '../../services/host/web/src/lib/flow.ts';
 import { changedFields, dietaryDraft, emptyForm, fieldOfError, formFromBody, formToBody } from '../../services/host/web/src/lib/form.ts';
 import { parseRoute, routePath } from '../../services/host/web/src/lib/routes.ts';
 import { type EventView, emptyCounts } from '../../services/host/web/src/lib/types.ts';
@@ -156,8 +156,11 @@ describe('the live board', () => {
     expect(answerLines(v.summaries[0]!)).toEqual(['dietary: none 3, vegan 1']);
     v = applyBoardEvent(v, { kind: 'counts', counts: { ...emptyCounts, invited: 3, accepted: 2 } });
     expect(v.counts.accepted).toBe(2);
-    v = applyBoardEvent(v, { kind: 'status', status: 'cancelled', revision: 3, sequence: 1 });
     v = applyBoardEvent(v, { kind: 'status', status: 'open', revision: 2, sequence: 1 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'closed', revision: 2, sequence: 0 });
+    expect(v).toMatchObject({ status: 'open', sequence: 1, revision: 2 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'cancelled', revision: 3, sequence: 2 });
+    v = applyBoardEvent(v, { kind: 'status', status: 'open', revision: 4, sequence: 2 });
     expect(v.status).toBe('cancelled');
   });
 
@@ -170,10 +173,18 @@ describe('the live board', () => {
 describe('the message flow', () => {
   it('keeps the latest entries per hop, once each, and counts them', () => {
     let f = emptyFlow();
-    for (let i = 0; i < 12; i += 1) f = addFlowEntry(f, { key: String(i), stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 });
-    f = addFlowEntry(f, { key: '11', stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 });
+    for (let i = 0; i < 12; i += 1) f = addFlowEntry(f, { key: String(i), stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 }, i * 1000);
+    f = addFlowEntry(f, { key: '11', stream: 'guest_responses', hop: 'reply', from: 'guest', to: 'coordinator', at: 0 }, 11_000);
     expect(f.byHop.reply.map((e) => e.key)).toEqual(['11', '10', '9', '8', '7', '6', '5', '4']);
     expect(f.totals.reply).toBe(12);
+    // Rates over the last 10 s: entries at 2..11 s seen at 11.5 s, none on another hop.
+    expect(seenRate(f.seenByHop.reply, 11_500)).toBeCloseTo(1.0);
+    expect(seenRate(f.seenByStream.guest_responses, 25_000)).toBe(0);
+    expect(seenRate(f.seenByHop.summary, 11_500)).toBe(0);
+    // An entry replayed from minutes ago counts at its own time, not as traffic now.
+    f = addFlowEntry(f, { key: 'old', stream: 'event_summaries', hop: 'summary', from: 'coordinator', to: 'host', at: 1_000 }, 60_000);
+    expect(f.totals.summary).toBe(1);
+    expect(seenRate(f.seenByHop.summary, 60_000)).toBe(0);
     expect(streamLag({ stream: 's', length: 1, dead_letters: 0, groups: [{ name: 'a', consumers: 1, lag: 2, pending: 0, oldest_pending_ms: 0 }, { name: 'b', consumers: 1, lag: 7, pending: 1, oldest_pending_ms: 5 }] })).toBe(7);
     expect([formatRate(12.4), formatRate(0.25), formatRate(undefined)]).toEqual(['12/s', '0.3/s', '–']);
   });

@@ -25,6 +25,9 @@ function cacheHeaders(reply: FastifyReply, path: string): void {
   reply.header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
 }
 
+// The page's paths are not part of the API: kept out of /openapi.json (as @fastify/static keeps its files).
+const pageRoute = { schema: { hide: true } };
+
 /** The web page at `/`, its hashed assets, and the page again for its client-side routes. */
 export async function webPage(app: FastifyInstance, opts: WebPageOptions = {}): Promise<void> {
   const root = opts.root ?? webBuildDir;
@@ -37,8 +40,7 @@ export async function webPage(app: FastifyInstance, opts: WebPageOptions = {}): 
         .header('cache-control', 'no-store')
         .type('text/html; charset=utf-8')
         .send('<!doctype html><html lang="en"><title>event-planner</title><p>The web page has not been built: run <code>npm run build</code>, then restart the host.</p></html>');
-    app.get('/', notBuilt);
-    for (const route of clientRoutes) app.get(route, notBuilt);
+    for (const route of ['/', ...clientRoutes]) app.get(route, pageRoute, notBuilt);
     return;
   }
   // wildcard: false registers one route per file present now (the build is immutable once the
@@ -54,6 +56,6 @@ export async function webPage(app: FastifyInstance, opts: WebPageOptions = {}): 
     setHeaders: cacheHeaders,
   });
   for (const route of clientRoutes) {
-    app.get(route, (_request, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false }));
+    app.get(route, pageRoute, (_request, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false }));
   }
 }

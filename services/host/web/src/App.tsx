@@ -20,14 +20,13 @@ export function App() {
   const { path } = useNavigation();
   const route = parseRoute(path);
   const main = useRef<HTMLElement>(null);
-  const first = useRef(true);
+  const shown = useRef(path);
 
-  // After a navigation, focus moves to the new view (its heading is read out), as a page load would.
+  // After a navigation, focus moves to the new view (its heading is read out), as a page load would;
+  // on the first load it stays at the top, where the skip link is.
   useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
+    if (shown.current === path) return;
+    shown.current = path;
     main.current?.focus();
   }, [path]);
 

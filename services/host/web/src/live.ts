@@ -6,10 +6,12 @@ import { markUp, suspect } from './connectivity.ts';
 
 export type Handlers = Record<string, (data: unknown, id: string) => void>;
 
-export function useEventStream(url: string | null, handlers: Handlers, opts: { sinceParam?: string } = {}): void {
+/** `generation`: a new value reopens the stream even when the url is the same. */
+export function useEventStream(url: string | null, handlers: Handlers, opts: { sinceParam?: string; generation?: number } = {}): void {
   const handlersRef = useRef(handlers);
   handlersRef.current = handlers;
   const sinceParam = opts.sinceParam ?? 'since';
+  const generation = opts.generation ?? 0;
 
   useEffect(() => {
     if (!url) return;
@@ -56,8 +58,8 @@ export function useEventStream(url: string | null, handlers: Handlers, opts: { s
       if (retry) clearTimeout(retry);
       source?.close();
     };
-    // The handler names are fixed per call site; a new url opens a new stream.
-  }, [url, sinceParam]);
+    // The handler names are fixed per call site; a new url or generation opens a new stream.
+  }, [url, sinceParam, generation]);
 }
 
 /** Calls `fn` every `ms` while the page is visible. */

@@ -48,7 +48,7 @@ export function StatusBadge({ status }: { status: string }) {
 export function ApiBanner() {
   const c = useConnectivity();
   return (
-    <div className="banner-slot" role="status" aria-live="assertive">
+    <div className="banner-slot" aria-live="assertive" aria-atomic="true">
       {!c.up && (
         <div className="banner" data-testid="api-banner">
           <strong>The API is unreachable</strong> ({c.reason}). Retrying; the page will catch up by itself.

@@ -21,14 +21,17 @@ export function applyBoardEvent(view: EventView, e: BoardEvent): EventView {
       if (e.row.sequence < old.sequence) return view;
       if (e.row.sequence === old.sequence && old.reply_rev !== undefined && e.row.reply_rev !== undefined && e.row.reply_rev < old.reply_rev) return view;
       const guests = view.guests.slice();
-      guests[i] = e.row;
+      // A row sent before the guest's first reply may not carry its name yet.
+      guests[i] = e.row.guest_name === undefined && old.guest_name !== undefined ? { ...e.row, guest_name: old.guest_name } : e.row;
       return { ...view, guests };
     }
     case 'counts':
       return { ...view, counts: e.counts };
     case 'status':
-      if (e.revision < view.revision) return view;
-      return { ...view, status: e.status, revision: e.revision, sequence: e.sequence };
+      // A report about an earlier version (closed as `updated`) says nothing about the current one;
+      // a cancellation is final.
+      if (e.sequence < view.sequence || view.status === 'cancelled') return view;
+      return { ...view, status: e.status, revision: Math.max(view.revision, e.revision), sequence: e.sequence };
     case 'summary': {
       const key = summaryKey(e.summary);
       if (view.summaries.some((s) => summaryKey(s) === key)) return view;

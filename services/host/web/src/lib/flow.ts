@@ -29,8 +29,14 @@ export interface FlowState {
   byHop: Record<Hop, FlowItem[]>;
   /** Entries seen per hop since the view opened. */
   totals: Record<Hop, number>;
+  /** When the entries were written (ms), per hop and per stream, within the rate window. */
+  seenByHop: Record<Hop, number[]>;
+  seenByStream: Record<string, number[]>;
   streams: StreamStat[];
 }
+
+/** Rates are entries per second over this window. */
+export const RATE_WINDOW_MS = 10_000;
 
 const hops = lanes.map((l) => l.hop);
 
@@ -38,18 +44,31 @@ export function emptyFlow(): FlowState {
   return {
     byHop: Object.fromEntries(hops.map((h) => [h, []])) as unknown as Record<Hop, FlowItem[]>,
     totals: Object.fromEntries(hops.map((h) => [h, 0])) as unknown as Record<Hop, number>,
+    seenByHop: Object.fromEntries(hops.map((h) => [h, []])) as unknown as Record<Hop, number[]>,
+    seenByStream: {},
     streams: [],
   };
 }
 
-export function addFlowEntry(state: FlowState, item: FlowItem, keep = 8): FlowState {
+const recent = (times: readonly number[] | undefined, now: number) => (times ?? []).filter((t) => t > now - RATE_WINDOW_MS);
+
+export function addFlowEntry(state: FlowState, item: FlowItem, now: number, keep = 8): FlowState {
   const hop: Hop = hops.includes(item.hop) ? item.hop : 'activity';
   if (state.byHop[hop].some((i) => i.key === item.key)) return state;
+  // Counted when the entry was written (its stream id's time), so replayed history is not a burst now.
+  const at = Number.isFinite(item.at) && item.at > 0 ? Math.min(item.at, now) : now;
   return {
     ...state,
     byHop: { ...state.byHop, [hop]: [item, ...state.byHop[hop]].slice(0, keep) },
     totals: { ...state.totals, [hop]: state.totals[hop] + 1 },
+    seenByHop: { ...state.seenByHop, [hop]: [...recent(state.seenByHop[hop], now), at].filter((t) => t > now - RATE_WINDOW_MS) },
+    seenByStream: { ...state.seenByStream, [item.stream]: [...recent(state.seenByStream[item.stream], now), at].filter((t) => t > now - RATE_WINDOW_MS) },
   };
+}
+
+/** Entries per second seen on a hop or a stream over the last RATE_WINDOW_MS. */
+export function seenRate(times: readonly number[] | undefined, now: number): number {
+  return recent(times, now).length / (RATE_WINDOW_MS / 1000);
 }
 
 export function withStreams(state: FlowState, streams: StreamStat[]): FlowState {

@@ -33,17 +33,22 @@ export function Board({ id }: { id: string }) {
   }, [path]);
   useEffect(load, [load, recoveries]);
 
+  const revision = useRef(0);
+  revision.current = view?.revision ?? 0;
   const apply = (e: BoardEvent) => setView((v) => (v ? applyBoardEvent(v, e) : v));
-  useEventStream(generation > 0 ? `${path}/stream?since=${encodeURIComponent(since.current)}&g=${generation}` : null, {
+  const streamUrl = generation > 0 ? `${path}/stream${since.current ? `?since=${encodeURIComponent(since.current)}` : ''}` : null;
+  useEventStream(streamUrl, {
     guest: (d) => apply({ kind: 'guest', row: d as GuestRow }),
     counts: (d) => apply({ kind: 'counts', counts: d as Counts }),
     status: (d) => {
       const s = d as { status: EventStatus; revision: number; sequence: number };
-      apply({ kind: 'status', ...s });
+      // A revision this view has not seen (a change made elsewhere): its details come with the event.
+      if (s.revision > revision.current) load();
+      else apply({ kind: 'status', ...s });
     },
     summary: (d) => apply({ kind: 'summary', summary: d as Summary }),
     reset: () => load(),
-  });
+  }, { generation });
 
   if (error instanceof ApiProblem && error.status === 404) {
     return (

@@ -85,7 +85,10 @@ export function EventEditor({ id }: { id?: string }) {
       }
     } catch (error) {
       if (error instanceof ApiProblem) {
-        const where = fieldOfError(error.field, form);
+        let where = fieldOfError(error.field, form);
+        // A field this form does not show now (the id of an existing event, a list the targeting hides): the message goes on top.
+        const hidden = (where === 'id' && original) || (where === 'target_tags' && form.targeting !== 'tags') || (where === 'target_guests' && form.targeting !== 'guests');
+        if (hidden) where = 'form';
         const message = error.status === 412 ? 'The event changed meanwhile: reload it and apply your change again.' : error.message;
         setErrors({ [where]: message });
       } else {

@@ -15,7 +15,8 @@ export function EventList() {
   const { recoveries } = useConnectivity();
 
   const query = useCallback((after: string | null) => {
-    const q = new URLSearchParams({ limit: '50' });
+    // The host's default page size (50); `cursor` pages on.
+    const q = new URLSearchParams();
     if (status) q.set('status', status);
     if (after) q.set('cursor', after);
     return getJson<EventListBody>(`/api/events?${q}`);

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { getJson } from '../api.ts';
 import { useConnectivity } from '../connectivity.ts';
-import { type FlowState, addFlowEntry, emptyFlow, formatRate, lanes, streamLag, streamPending, withStreams } from '../lib/flow.ts';
+import { type FlowState, RATE_WINDOW_MS, addFlowEntry, emptyFlow, formatRate, lanes, seenRate, streamLag, streamPending, withStreams } from '../lib/flow.ts';
 import type { FlowEntry, StreamStat } from '../lib/types.ts';
 import { useEventStream } from '../live.ts';
 import { Link } from '../navigation.tsx';
@@ -21,19 +21,28 @@ export function Flow() {
     );
   }, [recoveries]);
 
-  useEventStream('/api/flow', {
+  // The last five minutes first (stream ids share Redis' clock: one id starts every stream), then live.
+  const [since] = useState(() => `${Date.now() - 5 * 60_000}-0`);
+  const [now, setNow] = useState(() => Date.now());
+  useEventStream(`/api/flow?since=${since}`, {
     flow: (d, id) => {
       counter.current += 1;
       const entry = d as FlowEntry;
-      setFlow((f) => addFlowEntry(f, { ...entry, key: id || `local-${counter.current}` }));
+      setFlow((f) => addFlowEntry(f, { ...entry, key: id ? `${entry.stream}/${id}` : `local-${counter.current}` }, Date.now()));
     },
-    rates: (d) => setFlow((f) => withStreams(f, (d as { streams: StreamStat[] }).streams ?? [])),
+    rates: (d) => {
+      setNow(Date.now());
+      setFlow((f) => withStreams(f, (d as { streams: StreamStat[] }).streams ?? []));
+    },
   });
 
   return (
     <section aria-labelledby="flow-title">
       <h1 id="flow-title">Message flow</h1>
-      <p className="muted">Entries as they cross the Redis streams, newest first in each lane.</p>
+      <p className="muted">
+        Entries as they cross the Redis streams (the last five minutes, then live), newest first in each lane; rates over the last{' '}
+        {RATE_WINDOW_MS / 1000} s.
+      </p>
       <ol className="lanes" data-testid="flow-lanes">
         {lanes.map((lane) => (
           <li key={lane.hop} className={`lane lane-${lane.hop}`}>
@@ -43,8 +52,8 @@ export function Flow() {
                 {lane.from} → {lane.to}
               </span>
             </h2>
-            <p className="lane-total" aria-live="off">
-              {flow.totals[lane.hop]} seen
+            <p className="lane-total">
+              {flow.totals[lane.hop]} seen · {formatRate(seenRate(flow.seenByHop[lane.hop], now))}
             </p>
             <ul aria-label={`${lane.title}, latest entries`}>
               {flow.byHop[lane.hop].map((e) => (
@@ -96,7 +105,7 @@ export function Flow() {
                       <code>{s.stream}</code>
                     </th>
                     <td className="num">{s.length}</td>
-                    <td className="num">{formatRate(s.rate_per_s)}</td>
+                    <td className="num">{formatRate(s.rate_per_s ?? seenRate(flow.seenByStream[s.stream], now))}</td>
                     <td className={`num${lag ? ' warn' : ''}`}>{lag}</td>
                     <td className="num">{streamPending(s)}</td>
                     <td>{s.groups.map((g) => `${g.name} (${g.consumers})`).join(', ') || '–'}</td>
