@@ -77,6 +77,7 @@ describe('npm run e2e:kind, offline', () => {
     expect(checks).toEqual([
       'every pod Ready',
       "an event POSTed through the host's Service gets its summary",
+      'a malformed invitation is dead-lettered, not processed',
       'scaling enthusiasts 1 -> 4 -> 1 changes who is invited, no reply lost scaling down',
       'deleting a coordinator pod and the Redis pod mid-event loses nothing',
       "Redis data survives its pod's deletion",
