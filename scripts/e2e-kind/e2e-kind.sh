@@ -100,6 +100,8 @@ kind_config="$CACHE/kind-config.yaml"
 } >"$kind_config"
 profiles=()
 [ "$images" = local ] && profiles=(-p no-grafana)
+# No update check or survey prompt: both reach out to the internet, and nobody answers a prompt here.
+export SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_INTERACTIVE=false
 skaffold_run=(skaffold run --kube-context "$CONTEXT" --namespace "$NAMESPACE" "${profiles[@]}" --status-check=true)
 
 if [ "$mode" = dry-run ]; then
