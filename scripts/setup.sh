@@ -4,7 +4,7 @@
 # `scripts/run` calls it before every command (about a second when nothing is missing).
 #
 #   scripts/setup.sh            # everything: Node 24, npm packages, redis-server, Prometheus and promtool,
-#                               # redis_exporter, chromium, helm, kubeconform, hadolint, Jaeger
+#                               # redis_exporter, chromium, helm, kubeconform, hadolint, actionlint, Jaeger
 #   scripts/setup.sh --core     # what `npm start`, `npm run demo`, chaos and bench need: Node 24, npm packages, redis-server
 #   scripts/setup.sh --quiet    # only say what it does, and one line at the end
 #   source scripts/env.sh       # afterwards, in your shell: puts the tools first on PATH (scripts/run does this itself)
@@ -103,6 +103,16 @@ if command -v go >/dev/null 2>&1; then
     log "go install kubeconform v0.6.7"
     GOBIN="$tools/bin" go install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7 2>&1 | tail -5 || true
   fi
+  # actionlint: validates .github/workflows offline (test/ci/workflow.test.ts).
+  actionlint_version=v1.7.12
+  if [ ! -x "$tools/bin/actionlint-$actionlint_version" ]; then
+    log "go install actionlint $actionlint_version"
+    if GOBIN="$tools/bin/.actionlint.$$" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" 2>&1 | tail -5; then
+      mv "$tools/bin/.actionlint.$$/actionlint" "$tools/bin/actionlint-$actionlint_version" 2>/dev/null || true
+    fi
+    rm -rf "$tools/bin/.actionlint.$$"
+  fi
+  [ -x "$tools/bin/actionlint-$actionlint_version" ] && ln -sf "actionlint-$actionlint_version" "$tools/bin/actionlint"
   # Jaeger v2 (Go module v1.75.0 is Jaeger 2.12.0, the chart's jaeger.image.tag), for the trace test.
   # .tools is shared by every checkout: the binary carries its version in its name, and is built
   # under a temporary name and moved into place, so two checkouts never see half a binary.
@@ -161,7 +171,7 @@ if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
 fi
 
 missing=()
-for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint "jaeger-${jaeger_version:-v1.75.0}"; do
+for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint actionlint "jaeger-${jaeger_version:-v1.75.0}"; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   ((quiet)) || { if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi; }
 done

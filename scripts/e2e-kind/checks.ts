@@ -7,7 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { parseSummary, type Summary } from '../../services/shared/schema/summary.ts';
 import { toFields } from '../../services/shared/streams/entry.ts';
-import { registryKeys, streams } from '../../services/shared/streams/keys.ts';
+import { deadLetterPattern, registryKeys, streams } from '../../services/shared/streams/keys.ts';
 import { allPanels, interpolate, loadDashboards } from '../../test/k8s/dashboards.ts';
 
 const context = process.env.E2E_CONTEXT ?? 'kind-event-planner-e2e';
@@ -83,12 +83,16 @@ class Forward {
 const host = new Forward(`${release}-host`, 8080);
 const prometheus = new Forward(`${release}-prometheus`, 9090);
 
-/** A Lua script run by redis-cli in the Redis pod (the password is in its environment), JSON back. */
-function redisEval<T>(script: string, keys: string[] = [], args: string[] = []): T {
+/**
+ * A Lua expression run by redis-cli in the Redis pod (the password is in its environment); its value
+ * comes back JSON-encoded (cjson: an empty list reads as {}, nil as false).
+ */
+function redisEval<T>(expression: string, keys: string[] = [], args: string[] = []): T {
+  const script = `return cjson.encode(${expression})`;
   const out = kubectl(['exec', `${release}-redis-0`, '-c', 'redis', '--', 'redis-cli', '--no-auth-warning', 'EVAL', script, String(keys.length), ...keys, ...args]);
-  return JSON.parse(out.trim() || 'null') as T;
+  return JSON.parse(out.trim()) as T;
 }
-const xrangeJson = "return cjson.encode(redis.call('XRANGE', KEYS[1], '-', '+'))";
+const xrangeJson = "redis.call('XRANGE', KEYS[1], '-', '+')";
 
 /** Every summary in event_summaries, read with the shared schema (the host's own reader). */
 function summaries(): Summary[] {
@@ -98,7 +102,7 @@ function summaries(): Summary[] {
     return parsed.ok ? [parsed.value] : [];
   });
 }
-const liveGuests = () => redisEval<number>("return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')", [registryKeys.agents], [String(Date.now() - 10_000)]) * perAgent;
+const liveGuests = () => redisEval<number>("redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')", [registryKeys.agents], [String(Date.now() - 10_000)]) * perAgent;
 
 async function publish(id: string, extra: Record<string, string> = {}): Promise<void> {
   const res = await fetch(`${await host.url()}/api/events`, {
@@ -179,6 +183,25 @@ async function main(): Promise<void> {
     return `${id}: invited ${s.totalInvited}, ${s.totalResponses} replies, reason ${s.reason}`;
   });
 
+  await check('a malformed invitation is dead-lettered, not processed', async () => {
+    // An id with spaces breaks the invitation schema: the coordinator must park it, not loop on it.
+    const id = `poison entry ${randomUUID().slice(0, 8)}`;
+    const fields = { id, event_name: 'poison', event_date: '2025-02-15', event_time: '14:00', location: 'nowhere', host_name: 'e2e', host_id: 'host-1', timestamp: '2025-01-20T10:30:00' };
+    redisEval("redis.call('XADD', KEYS[1], '*', unpack(ARGV))", [streams.invitations], Object.entries(fields).flat());
+    const where = await until(`${id} in a dead-letter stream`, 60_000, () => {
+      const found = redisEval<string[] | Record<string, never>>(
+        `(function() local hits = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do
+           if redis.call('TYPE', k).ok == 'stream' then for _, e in ipairs(redis.call('XRANGE', k, '-', '+')) do
+             for i = 1, #e[2] do if e[2][i] == ARGV[2] then table.insert(hits, k) end end end end end return hits end)()`,
+        [],
+        [deadLetterPattern, id],
+      );
+      return Array.isArray(found) && found.length > 0 ? found : undefined;
+    }, 2000);
+    if (summaries().some((x) => x.invitationId === id)) throw new Error(`${id} got a summary`);
+    return `"${id}" parked in ${[...new Set(where)].join(', ')}, no summary`;
+  });
+
   await check('scaling enthusiasts 1 -> 4 -> 1 changes who is invited, no reply lost scaling down', async () => {
     scale('enthusiasts', 4);
     await agentsOf('enthusiasts', 4);
@@ -203,7 +226,7 @@ async function main(): Promise<void> {
   const marker = randomUUID();
   let before = 0;
   await check('deleting a coordinator pod and the Redis pod mid-event loses nothing', async () => {
-    redisEval("return redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600)", ['e2e:marker'], [marker]);
+    redisEval("redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600)", ['e2e:marker'], [marker]);
     const id = `e2e-chaos-${randomUUID().slice(0, 8)}`;
     await publish(id, { rsvp_deadline: deadlineIn(150_000) });
     await sleep(1000);
@@ -221,7 +244,7 @@ async function main(): Promise<void> {
   });
 
   await check("Redis data survives its pod's deletion", async () => {
-    const got = redisEval<string | null>("return redis.call('GET', KEYS[1])", ['e2e:marker']);
+    const got = redisEval<string | false>("redis.call('GET', KEYS[1])", ['e2e:marker']);
     const count = summaries().length;
     if (got !== marker) throw new Error(`marker key is ${JSON.stringify(got)} after the restart, expected ${marker}`);
     if (count < before) throw new Error(`${before} summaries before the restart, ${count} after`);

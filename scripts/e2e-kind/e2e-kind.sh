@@ -18,6 +18,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+cd "$root"
 mode=run
 for arg in "$@"; do
   case "$arg" in
@@ -99,6 +100,8 @@ kind_config="$CACHE/kind-config.yaml"
 } >"$kind_config"
 profiles=()
 [ "$images" = local ] && profiles=(-p no-grafana)
+# No update check or survey prompt: both reach out to the internet, and nobody answers a prompt here.
+export SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_INTERACTIVE=false
 skaffold_run=(skaffold run --kube-context "$CONTEXT" --namespace "$NAMESPACE" "${profiles[@]}" --status-check=true)
 
 if [ "$mode" = dry-run ]; then
@@ -113,7 +116,7 @@ if [ "$mode" = dry-run ]; then
   log "  checks.ts; a second skaffold run (Redis and Prometheus stay); helm test; teardown unless KEEP=1"
   log "kind config:"; sed 's/^/    /' "$kind_config"
   # The checks load (their imports resolve) without a cluster.
-  log "checks:"; (cd "$root" && node scripts/e2e-kind/checks.ts --list) | sed 's/^/    /'
+  log "checks:"; node scripts/e2e-kind/checks.ts --list | sed 's/^/    /'
   exit 0
 fi
 
@@ -159,18 +162,18 @@ if [ "$images" = local ]; then
 fi
 kubectl --context "$CONTEXT" create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl --context "$CONTEXT" apply -f - >/dev/null
 kubectl --context "$CONTEXT" label --overwrite namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
-(cd "$root" && timed skaffold-run "${skaffold_run[@]}")
+timed skaffold-run "${skaffold_run[@]}"
 
 # --- checks --------------------------------------------------------------------------------------------
 status=0
 log "checks (scripts/e2e-kind/checks.ts) ..."
 t=$(date +%s)
-(cd "$root" && E2E_CONTEXT="$CONTEXT" E2E_NAMESPACE="$NAMESPACE" E2E_RELEASE="$RELEASE" KUBECTL="$(command -v kubectl)" node scripts/e2e-kind/checks.ts) || status=1
+(E2E_CONTEXT="$CONTEXT" E2E_NAMESPACE="$NAMESPACE" E2E_RELEASE="$RELEASE" KUBECTL="$(command -v kubectl)" node scripts/e2e-kind/checks.ts) || status=1
 timings+=("checks=$(( $(date +%s) - t ))s")
 
 pod_uids() { kubectl --context "$CONTEXT" -n "$NAMESPACE" get pods -l "app.kubernetes.io/component in (redis,prometheus)" -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid} {end}'; }
 before="$(pod_uids)"
-(cd "$root" && timed skaffold-rerun "${skaffold_run[@]}")
+timed skaffold-rerun "${skaffold_run[@]}"
 after="$(pod_uids)"
 if [ -n "$before" ] && [ "$before" = "$after" ]; then
   log "PASS a second skaffold run leaves Redis and Prometheus running (same pods: $after)"

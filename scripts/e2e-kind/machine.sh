@@ -23,6 +23,10 @@ ensure_dockerd() {
 # capabilities, register the wrapper (a copy in $CACHE, so the checkout can move) as default runtime.
 ensure_privileged() {
   local image="$1" out
+  # Registered by an earlier run: keep the copy in the cache up to date with the checkout's.
+  if [ -f /etc/docker/daemon.json ] && grep -q '"e2e-runc-caps"' /etc/docker/daemon.json; then
+    install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/runc-caps.py" "$BIN/runc-caps"
+  fi
   out="$(docker run --rm --privileged --net=none "$image" true 2>&1)" && return 0
   case "$out" in *"apply caps"*|*"operation not permitted"*) ;; *) die "docker run --privileged fails: $out" ;; esac
   [ -f /etc/docker/daemon.json ] && grep -q '"e2e-runc-caps"' /etc/docker/daemon.json && die "docker run --privileged fails even with the runtime wrapper: $out"

@@ -25,6 +25,32 @@ def held():
     return set(CAPS)
 
 
+def drop_missing(path, caps_of):
+    """Rewrites the JSON file at path without the capabilities this machine does not hold."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return
+    caps = caps_of(doc)
+    if caps:
+        have = held()
+        for kind in list(caps):
+            caps[kind] = [c for c in caps[kind] if c in have]
+        with open(path, "w") as f:
+            json.dump(doc, f)
+
+
+def option(args, *names):
+    for i, a in enumerate(args):
+        if a in names and i + 1 < len(args):
+            return args[i + 1]
+        for n in names:
+            if n.startswith("--") and a.startswith(n + "="):
+                return a.split("=", 1)[1]
+    return None
+
+
 def bundle(args):
     for i, a in enumerate(args):
         if a in ("--bundle", "-b") and i + 1 < len(args):
@@ -36,17 +62,10 @@ def bundle(args):
 
 args = sys.argv[1:]
 if any(a in ("create", "run") for a in args):
-    path = os.path.join(bundle(args), "config.json")
-    try:
-        with open(path) as f:
-            spec = json.load(f)
-        caps = spec.get("process", {}).get("capabilities")
-        if caps:
-            have = held()
-            for kind in list(caps):
-                caps[kind] = [c for c in caps[kind] if c in have]
-            with open(path, "w") as f:
-                json.dump(spec, f)
-    except FileNotFoundError:
-        pass
+    drop_missing(os.path.join(bundle(args), "config.json"), lambda spec: spec.get("process", {}).get("capabilities"))
+elif "exec" in args:
+    # `docker exec --privileged`: the process to start comes as a JSON file of its own.
+    process = option(args, "--process", "-p")
+    if process:
+        drop_missing(process, lambda proc: proc.get("capabilities"))
 os.execvp(os.environ.get("E2E_RUNC", "runc"), ["runc"] + args)
