@@ -152,5 +152,5 @@ describe('retention', () => {
     expect(last.filter((k) => k.pttl === -1 && !fixed.includes(k.key))).toEqual([]);
     expect(last.map((k) => k.key)).toEqual(expect.arrayContaining([streams.invitations, streams.responses, streams.summaries, 'dead_letters:{event_invitations}']));
     expect(infoObject((await c.xinfo('STREAM', streams.summaries)) as unknown[]).groups, 'the host group on event_summaries').toBe(1);
-  });
+  }, 180_000);
 });
