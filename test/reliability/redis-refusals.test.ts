@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
-import { onceKey, streams } from '../../services/shared/streams/keys.ts';
+import { hostKeys, onceKey, streams } from '../../services/shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from '../../services/shared/streams/scripts.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
 import { useRedisStack } from '../helpers/stack.ts';
@@ -132,8 +132,8 @@ describe('Redis that is up but refuses the work', () => {
 
   it('an unexpected Redis error is a generic 500 with a request id; the details are in the log only', async () => {
     const { host } = await startRoles();
-    // The once-marker's key holds a hash: SET … GET on it fails with WRONGTYPE inside the script.
-    await ctx.redis.client.hset(onceKey(streams.invitations, 'wrong-type'), 'a', 'b');
+    // The event's definition key holds a string: the host's save script fails with WRONGTYPE on it.
+    await ctx.redis.client.set(hostKeys.event('wrong-type').definition, 'not a hash', 'PX', 60_000);
     const answer = await post(host, { id: 'wrong-type', event_name: 'Broken key' });
     expect(answer.status).toBe(500);
     expect(answer.json).toEqual({ error: 'internal error; the service log has the details under this request id', code: 'internal_error', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
