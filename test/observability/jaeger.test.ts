@@ -133,7 +133,7 @@ describe('traces in a real Jaeger', () => {
     const expectedNames = [
       'POST /api/events',
       'send event_invitations',
-      'fan-out',
+      'apply revision',
       'send guest_inbox',
       'process guest_inbox',
       'send guest_responses',
@@ -188,7 +188,10 @@ describe('traces in a real Jaeger', () => {
         expect((s.warnings ?? []).filter((w) => !w.startsWith('clock skew adjustment disabled')), `${s.operationName}: Jaeger warnings`).toEqual([]);
       }
       const follows = trace.spans.filter((x) => x.references[0]?.refType === 'FOLLOWS_FROM').map((x) => x.operationName).sort();
-      expect(follows).toEqual(['process event_summaries', 'process guest_inbox', 'process guest_inbox']);
+      // The host's reads of event_activity follow the coordinator's activity entries too: as many as
+      // the batches the event's effects fell into, so their number varies; the others are fixed.
+      expect(follows.filter((n) => n !== 'process event_activity')).toEqual(['process event_summaries', 'process guest_inbox', 'process guest_inbox']);
+      expect(follows).toContain('process event_activity');
       expect(trace.warnings ?? []).toEqual([]);
     }
     expect(seenTraces.size).toBe(events.length);

@@ -77,7 +77,7 @@ describe('one event is one trace across host, coordinator and guests', () => {
     expect(publish!.attributes).toMatchObject({ 'messaging.system': 'redis', 'messaging.destination.name': 'event_invitations' });
 
     // coordinator fan-out: child of the publish, one delivery per agent
-    const [fanOut] = named(trace, 'fan-out');
+    const [fanOut] = named(trace, 'apply revision');
     expect(fanOut).toMatchObject({ service: services.coordinator, parentSpanId: publish!.spanId });
     const deliveries = named(trace, 'send guest_inbox', 2);
     expect(deliveries).toHaveLength(2);
