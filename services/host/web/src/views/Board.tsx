@@ -206,7 +206,7 @@ function CountsPanel({ counts, deadline, status }: { counts: Counts; deadline: s
             </>
           )}
         </p>
-        )}
+      )}
     </div>
   );
 }
