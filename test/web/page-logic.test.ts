@@ -147,6 +147,12 @@ describe('the live board', () => {
     v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'a', state: 'accepted', sequence: 0, reply_rev: 5, updated_at: 0 } });
     expect(v.guests.find((g) => g.guest_id === 'a')).toMatchObject({ state: 'needs_action', sequence: 1 });
     expect(sortedRows(v.guests).map((g) => g.guest_id)).toEqual(['a', 'b']);
+    // The same answer restated without its message keeps it; a new answer does not inherit it.
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'b', state: 'accepted', sequence: 0, reply_rev: 0, message: 'Count me in', answers: { dietary: 'vegan' }, updated_at: 1 } });
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'b', state: 'accepted', sequence: 0, updated_at: 2 } });
+    expect(v.guests.find((g) => g.guest_id === 'b')).toMatchObject({ guest_name: 'Bob', message: 'Count me in', answers: { dietary: 'vegan' }, updated_at: 2 });
+    v = applyBoardEvent(v, { kind: 'guest', row: { guest_id: 'b', state: 'declined', sequence: 0, reply_rev: 1, updated_at: 3 } });
+    expect(v.guests.find((g) => g.guest_id === 'b')).toEqual({ guest_id: 'b', guest_name: 'Bob', state: 'declined', sequence: 0, reply_rev: 1, updated_at: 3 });
   });
 
   it('keeps each summary once, applies counts and newer status only', () => {

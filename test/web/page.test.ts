@@ -16,12 +16,13 @@ import { type Browser, ensureWebBuild, imageStats, launchBrowser, seriousA11yVio
 const ctx = useRedisStack();
 const results = join(repoRoot, 'test-results');
 
-// Three guests whose answers are certain (followLikely 1), each after 2.5-4 s: long enough to see
-// the rows wait at "needs action" first.
+// Four guests whose answers are certain (followLikely 1), each after 2.5-4 s (long enough to see
+// the rows wait at "needs action" first); Yuri accepts last, when Ada holds the only seat.
 const personas = JSON.stringify([
   { name: 'Ada Yes', likely: 'yes', followLikely: 1, delayMs: [2500, 4000], plusOnes: { rate: 0 } },
   { name: 'Nils No', likely: 'no', followLikely: 1, delayMs: [2500, 4000] },
   { name: 'Tess Maybe', likely: 'maybe', followLikely: 1, delayMs: [2500, 4000] },
+  { name: 'Yuri Yes', likely: 'yes', followLikely: 1, delayMs: [5000, 5500], plusOnes: { rate: 0 } },
 ]);
 
 let browser: Browser | undefined;
@@ -39,7 +40,7 @@ afterEach(async (t) => {
 
 async function stack(): Promise<RoleProcess> {
   await ctx.procs.coordinator();
-  await ctx.procs.guests({ GUESTS_PER_AGENT: '3', PERSONAS: personas, PERSONA_GROUP: 'testers', GUEST_SEED: 'page', REPLY_DELAY_SCALE: '1', GUEST_AGENT_ID: 'agent-page' });
+  await ctx.procs.guests({ GUESTS_PER_AGENT: '4', PERSONAS: personas, PERSONA_GROUP: 'testers', GUEST_SEED: 'page', REPLY_DELAY_SCALE: '1', GUEST_AGENT_ID: 'agent-page' });
   return ctx.procs.host({ HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC' });
 }
 
@@ -105,7 +106,7 @@ describe('the web page in a real browser', () => {
     await page.getByLabel('Date', { exact: true }).fill('2020-01-01');
     await page.getByLabel('Location').fill('Rooftop');
     await page.getByLabel('Reminders (minutes before the deadline)').fill('1');
-    await page.getByLabel('Capacity (headcount)').fill('10');
+    await page.getByLabel('Capacity (headcount)').fill('1');
     await page.getByLabel('Plus-ones per guest').fill('1');
     await page.getByRole('button', { name: 'Ask about dietary needs' }).click();
     await page.getByRole('button', { name: 'Create event' }).click();
@@ -124,14 +125,16 @@ describe('the web page in a real browser', () => {
     await page.getByTestId('board').waitFor();
     expect(await page.locator('h1').textContent()).toBe('Browser launch party');
     const boardUrl = page.url();
-    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
-    await expectStates(page, { 'ada-yes': 'accepted', 'nils-no': 'declined', 'tess-maybe': 'tentative' });
+    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action', 'yuri-yes': 'needs_action' });
+    await expectStates(page, { 'ada-yes': 'accepted', 'nils-no': 'declined', 'tess-maybe': 'tentative', 'yuri-yes': 'waitlisted' });
     expect(page.url()).toBe(boardUrl); // live, not reloaded
     await page.getByTestId('summary').first().waitFor({ timeout: 20_000 });
     const summary = await page.getByTestId('summary').first().textContent();
     expect(summary).toMatch(/all replied/);
-    expect(summary).toMatch(/3 invited, 3 replied: 1 yes, 1 no, 1 maybe/);
-    await expect.poll(() => page.locator('[data-count=accepted] dd').textContent()).toBe('1');
+    expect(summary).toMatch(/4 invited, 4 replied: 2 yes, 1 no, 1 maybe; headcount 1, 1 waitlisted/);
+    expect(summary).toMatch(/dietary: /);
+    await expect.poll(() => page.locator('[data-count=headcount] dd').textContent()).toBe('1');
+    await expect.poll(() => page.locator('[data-count=waitlisted] dd').textContent()).toBe('1');
     await expect.poll(() => page.locator('[data-count=declined] dd').textContent()).toBe('1');
     await expect.poll(() => page.locator('[data-count=tentative] dd').textContent()).toBe('1');
 
@@ -164,7 +167,7 @@ describe('the web page in a real browser', () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByTestId('board').waitFor();
-    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
+    await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action', 'yuri-yes': 'needs_action' });
     expect(await page.locator('.event-facts').textContent()).toMatch(/Garden.*version 1/);
 
     // The cancellation.

@@ -21,8 +21,10 @@ export function applyBoardEvent(view: EventView, e: BoardEvent): EventView {
       if (e.row.sequence < old.sequence) return view;
       if (e.row.sequence === old.sequence && old.reply_rev !== undefined && e.row.reply_rev !== undefined && e.row.reply_rev < old.reply_rev) return view;
       const guests = view.guests.slice();
-      // A row sent before the guest's first reply may not carry its name yet.
-      guests[i] = e.row.guest_name === undefined && old.guest_name !== undefined ? { ...e.row, guest_name: old.guest_name } : e.row;
+      // A row sent before the guest's first reply may not carry its name yet; one restating the same
+      // answer (the version closing) may leave out its message and answers: keep what is known.
+      const same = e.row.sequence === old.sequence && e.row.state === old.state && (e.row.reply_rev ?? old.reply_rev) === old.reply_rev;
+      guests[i] = same ? { ...old, ...e.row } : e.row.guest_name === undefined && old.guest_name !== undefined ? { ...e.row, guest_name: old.guest_name } : e.row;
       return { ...view, guests };
     }
     case 'counts':

@@ -179,6 +179,7 @@ function CountsPanel({ counts, deadline, status }: { counts: Counts; deadline: s
   if (counts.stale) items.push(['Stale replies', counts.stale, 'stale']);
   if (counts.late) items.push(['Late replies', counts.late, 'late']);
   if (counts.rejected) items.push(['Rejected replies', counts.rejected, 'rejected']);
+  const showDeadline = !Number.isNaN(deadlineMs) || status === 'open' || status === 'scheduled';
   return (
     <div className="counts-row">
       <dl className="counts" aria-live="polite" aria-label="Replies so far">
@@ -189,21 +190,23 @@ function CountsPanel({ counts, deadline, status }: { counts: Counts; deadline: s
           </div>
         ))}
       </dl>
-      <p className="deadline">
-        <span className="muted">RSVP deadline</span>{' '}
-        {Number.isNaN(deadlineMs) ? (
-          '–'
-        ) : (
-          <>
-            <time dateTime={deadline}>{formatTime(deadline)}</time>{' '}
-            {status === 'open' && (
-              <span role="timer" aria-label="time left to reply">
-                ({countdown(deadlineMs, now)} left)
-              </span>
-            )}
-          </>
-        )}
-      </p>
+      {showDeadline && (
+        <p className="deadline">
+          <span className="muted">RSVP deadline</span>{' '}
+          {Number.isNaN(deadlineMs) ? (
+            '–'
+          ) : (
+            <>
+              <time dateTime={deadline}>{formatTime(deadline)}</time>{' '}
+              {status === 'open' && (
+                <span role="timer" aria-label="time left to reply">
+                  ({countdown(deadlineMs, now)} left)
+                </span>
+              )}
+            </>
+          )}
+        </p>
+      )}
     </div>
   );
 }
