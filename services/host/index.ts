@@ -4,6 +4,7 @@ import { StreamConsumer } from '../shared/streams/consumer.ts';
 import { groups, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { ensureScripts } from '../shared/streams/scripts.ts';
+import { closeLiveStreams } from './api/live.ts';
 import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
@@ -110,6 +111,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       ],
       info: () => ({ hostId: config.hostId, hostName: config.hostName, summaryGroup: groups.host(config.hostId) }),
       stop: async (graceMs) => {
+        closeLiveStreams();
         await outbox.stop();
         await Promise.all([feedTail.close(), flowTail.close(), summaries.close(graceMs), activity.close(graceMs)]);
       },
