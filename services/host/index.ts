@@ -3,16 +3,18 @@ import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/
 import { StreamConsumer } from '../shared/streams/consumer.ts';
 import { groups, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
+import { ensureScripts } from '../shared/streams/scripts.ts';
+import { closeLiveStreams } from './api/live.ts';
 import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
 import { PartsHolder, crashAfterSave } from './parts.ts';
 import { OutboxDrainer } from './publishing/outbox.ts';
-import { Revisions } from './publishing/revisions.ts';
+import { Revisions, saveRevisionScript } from './publishing/revisions.ts';
 import { activityHandler } from './read-model/activity-receiver.ts';
 import { FeedHub } from './read-model/feed-hub.ts';
 import { FlowHub } from './read-model/flow-hub.ts';
-import { ReadModel } from './read-model/read-model.ts';
+import { ReadModel, applyScript } from './read-model/read-model.ts';
 import { StreamStats, allStreams } from './read-model/stream-stats.ts';
 import { StreamTail } from './read-model/stream-tail.ts';
 import { sampleBody } from './sample.ts';
@@ -33,6 +35,8 @@ export const hostService: ServiceDefinition<HostConfig> = {
     const { connections, log, metrics } = ctx;
     const redis = connections.command;
     const hm = new HostMetrics(metrics);
+    // Loaded once: a first batch of 10,000 saves would otherwise meet NOSCRIPT 10,000 times and run again.
+    await ensureScripts(redis, [saveRevisionScript, applyScript]);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
     const readModel = new ReadModel(redis, { feedMaxLen: config.feedMaxLen, retentionMs: config.eventRetentionMs });
     const receiver = new SummaryReceiver({
@@ -107,6 +111,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       ],
       info: () => ({ hostId: config.hostId, hostName: config.hostName, summaryGroup: groups.host(config.hostId) }),
       stop: async (graceMs) => {
+        closeLiveStreams();
         await outbox.stop();
         await Promise.all([feedTail.close(), flowTail.close(), summaries.close(graceMs), activity.close(graceMs)]);
       },

@@ -1,4 +1,5 @@
 import ICAL from 'ical.js';
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { activityFields } from '../../services/shared/schema/activity.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
@@ -192,6 +193,13 @@ describe('the host API: events', () => {
     expect(ics).toMatchObject({ method: 'REQUEST', uid: 'dinner', sequence: 0, status: 'CONFIRMED' });
     expect(ics.start.getParameter('tzid')).toBe('America/New_York');
     expect(String(ics.start.getFirstValue())).toBe(`${date}T19:30:00`);
+    // The TZID names a VTIMEZONE of the file, and with it the start is the right instant.
+    const calendar = new ICAL.Component(ICAL.parse(res.body) as unknown[]);
+    const vtimezone = calendar.getFirstSubcomponent('vtimezone')!;
+    expect(vtimezone.getFirstPropertyValue('tzid')).toBe('America/New_York');
+    ICAL.TimezoneService.register(vtimezone);
+    const start = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!).startDate.toJSDate().getTime();
+    expect(start).toBe(DateTime.fromISO(`${date}T19:30`, { zone: 'America/New_York' }).toMillis());
     const byAddress = Object.fromEntries(ics.attendees.map((a) => [decodeURIComponent(a.address.replace(/^mailto:/i, '').split('@guests')[0]!), a]));
     expect(byAddress['ann@agent-1']).toMatchObject({ partstat: 'ACCEPTED', rsvp: 'TRUE', plusOnes: '1' });
     expect(byAddress['bo@agent-1']).toMatchObject({ partstat: 'ACCEPTED', waitlist: '1' });

@@ -94,4 +94,39 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
     expect((await readAll(ctx.redis.client, streams.invitations)).map((e) => e.fields.revision)).toEqual(['1', '2', '3']);
     expect((await readAll(ctx.redis.client, streams.summaries)).map((e) => e.fields.sequence)).toEqual(['0', '1', '2']);
   }, 120_000);
+
+  it('shows the guest roster with liveness and the streams with their groups, lag and dead letters', async () => {
+    await ctx.procs.coordinator();
+    const agent = await ctx.procs.guests({ GUESTS_PER_AGENT: '5', GUEST_AGENT_ID: 'roster-agent' });
+    const host = await ctx.procs.host({ HOST_ID: 'ops-host', GUEST_TTL_MS: '1500', RELEASE_NAME: 'party' });
+    interface Roster {
+      guests: { guest_id: string; name: string; persona: string; group: string; tags: string[]; agent: string; live: boolean }[];
+      groups: { group: string; live: number; total: number; scale_hint: string }[];
+    }
+    const roster = (await call<Roster>(host, 'GET', '/api/guests')).body;
+    expect(roster.guests).toHaveLength(5);
+    expect(roster.guests.every((g) => g.agent === 'roster-agent' && g.live && g.group === 'original' && g.tags.includes('original'))).toBe(true);
+    expect(roster.guests.map((g) => g.name)).toContain('Alice Chen');
+    expect(roster.groups).toEqual([{ group: 'original', live: 5, total: 5, scale_hint: 'kubectl scale deployment/party-guest-original --replicas=N' }]);
+
+    await call(host, 'POST', '/api/events', { id: 'ops', event_name: 'Ops', event_date: daysAhead(3), rsvp_deadline: msAhead(30_000) });
+    await ctx.redis.client.xadd(streams.invitations, '*', 'id', 'broken');
+    interface Stats { streams: { stream: string; length: number; dead_letters: number; groups: { name: string; consumers: number; lag: number; pending: number }[] }[] }
+    const stats = await eventually(async () => {
+      const s = (await call<Stats>(host, 'GET', '/api/streams')).body.streams;
+      const invitations = s.find((x) => x.stream === streams.invitations)!;
+      return invitations.dead_letters === 1 && invitations.groups[0]?.lag === 0 ? s : undefined;
+    }, 15_000, 'the invitations read and the broken one dead-lettered');
+    expect(stats.find((x) => x.stream === streams.invitations)).toMatchObject({ length: 2, groups: [{ name: 'coordinators', consumers: 1, pending: 0 }] });
+    expect(stats.map((x) => x.stream)).toEqual(expect.arrayContaining([streams.summaries, streams.activity, streams.inbox('roster-agent'), streams.inboxHigh('roster-agent')]));
+    expect(stats.find((x) => x.stream === streams.summaries)!.groups.map((g) => g.name)).toContain('host:ops-host');
+
+    // An agent that died: its guests are shown, no longer live.
+    await agent.stop('SIGKILL');
+    const dead = await eventually(async () => {
+      const r = (await call<Roster>(host, 'GET', '/api/guests')).body;
+      return r.guests.length === 5 && r.guests.every((g) => !g.live) ? r : undefined;
+    }, 10_000, 'the agent seen as gone');
+    expect(dead.groups[0]).toMatchObject({ live: 0, total: 5 });
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../shared/http/errors.ts';
 import type { PartsGetter } from '../parts.ts';
@@ -14,14 +15,26 @@ function resumeFrom(request: FastifyRequest<{ Querystring: { since?: string } }>
   return since;
 }
 
+/** Open SSE answers: ended at shutdown, or the HTTP server would wait for their clients to leave. */
+const open = new Set<ServerResponse>();
+
+/** Ends every open SSE answer (the clients reconnect to another replica and resume with Last-Event-ID). */
+export function closeLiveStreams(): void {
+  for (const raw of open) raw.end();
+  open.clear();
+}
+
 /** Starts an SSE answer; returns a writer and registers the clean-up for when the client leaves. */
-function openStream(request: FastifyRequest, reply: FastifyReply, heartbeatMs: number, onClose: () => void): (event: string, id: string | undefined, data: string) => void {
+function openStream(reply: FastifyReply, heartbeatMs: number, onClose: () => void): (event: string, id: string | undefined, data: string) => void {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   raw.write(': connected\n\n');
+  open.add(raw);
   const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), heartbeatMs);
-  request.raw.on('close', () => {
+  // The response closes when the client goes away (or at shutdown).
+  raw.on('close', () => {
+    open.delete(raw);
     clearInterval(heartbeat);
     onClose();
   });
@@ -58,7 +71,7 @@ export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
       const saved = await p.revisions.get(id);
       if (!saved || saved.hostId !== p.config.hostId) throw new ApiError(404, 'not_found', `no event ${id}`);
       const client: { stop?: () => void; closed: boolean } = { closed: false };
-      const send = openStream(request, reply, p.config.sseHeartbeatMs, () => {
+      const send = openStream(reply, p.config.sseHeartbeatMs, () => {
         client.closed = true;
         client.stop?.();
       });
@@ -87,7 +100,7 @@ export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
           .then((stats) => send('rates', undefined, JSON.stringify({ streams: stats })))
           .catch(() => undefined);
       }, 2_000);
-      const send = openStream(request, reply, p.config.sseHeartbeatMs, () => {
+      const send = openStream(reply, p.config.sseHeartbeatMs, () => {
         client.closed = true;
         clearInterval(rates);
         client.stop?.();

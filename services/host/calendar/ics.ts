@@ -5,6 +5,7 @@
 
 import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, type ICalAttendeeData } from 'ical-generator';
 import { DateTime } from 'luxon';
+import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { eventTimes } from '../../shared/schema/event-definition.ts';
 import type { EventView } from '../read-model/event-view.ts';
 import type { GuestRow } from '../read-model/read-model.ts';
@@ -38,6 +39,12 @@ function attendee(g: GuestRow, rsvp: boolean): ICalAttendeeData {
   };
 }
 
+/** The VTIMEZONE block of an IANA zone (timezones-ical-library, Apache-2.0, no dependencies). */
+function vtimezone(zone: string): string | null {
+  const block = tzlib_get_ical_block(zone);
+  return Array.isArray(block) && typeof block[0] === 'string' && block[0].startsWith('BEGIN:VTIMEZONE') ? block[0] : null;
+}
+
 export type CalendarKind = 'event' | 'reply' | 'invitation';
 
 /**
@@ -58,7 +65,13 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
   const zone = times?.zone ?? 'UTC';
   const start = DateTime.fromMillis(times?.start ?? view.created_at, { zone });
   const end = DateTime.fromMillis(times?.end ?? view.created_at + Number(d.duration_minutes ?? 120) * 60_000, { zone });
-  const calendar = ical({ prodId: { company: 'event-planner', product: 'host', language: 'EN' }, method, name: String(d.event_name ?? view.id) });
+  const calendar = ical({
+    prodId: { company: 'event-planner', product: 'host', language: 'EN' },
+    method,
+    name: String(d.event_name ?? view.id),
+    // A TZID must name a VTIMEZONE of the file (RFC 5545 3.2.19): generated from a maintained library's zone data.
+    timezone: { name: null, generator: vtimezone },
+  });
   const guests = guest ? [guest] : view.guests.filter((g) => g.sequence === view.sequence && g.state !== 'removed');
   calendar.createEvent({
     id: view.id,

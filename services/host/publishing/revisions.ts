@@ -8,7 +8,7 @@ import { SCHEMA_VERSION } from '../../shared/schema/validation.ts';
 import { hostKeys, lanes } from '../../shared/streams/keys.ts';
 import { type PipelineResult, execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
 
-const saveRevisionScript = loadLuaScript(join(import.meta.dirname, 'lua', 'save-revision.lua'));
+export const saveRevisionScript = loadLuaScript(join(import.meta.dirname, 'lua', 'save-revision.lua'));
 
 /** Where an event is in its life as its organizer knows it (the read model adds `closed`). */
 export type HostStatus = 'scheduled' | 'open' | 'cancelled';

@@ -5,7 +5,7 @@ import type { Summary } from '../../shared/schema/summary.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
 
-const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
+export const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
 
 export type GuestState = 'needs_action' | 'accepted' | 'declined' | 'tentative' | 'waitlisted' | 'removed' | 'never_asked';
 

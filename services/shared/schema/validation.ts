@@ -240,16 +240,27 @@ export class FieldReader {
   }
 }
 
+/** Answers of isTimeZone: building an Intl.DateTimeFormat costs about a third of a millisecond, a 10,000-event batch 10,000 of them. */
+const zoneAnswers = new Map<string, boolean>();
+const ZONE_ANSWERS_MAX = 2_000;
+
 /** Whether `name` is a time zone this runtime knows (IANA names and their aliases, UTC). */
 export function isTimeZone(name: string): boolean {
   // Offsets such as +01:00 are time zones to ECMA-402 but not to iCalendar, which needs a TZID.
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name)) return false;
+  const known = zoneAnswers.get(name);
+  if (known !== undefined) return known;
+  let answer: boolean;
   try {
     new Intl.DateTimeFormat('en', { timeZone: name });
-    return true;
+    answer = true;
   } catch {
-    return false;
+    answer = false;
   }
+  // Bounded: names come from anyone's entries; a full cache is simply started anew.
+  if (zoneAnswers.size >= ZONE_ANSWERS_MAX) zoneAnswers.clear();
+  zoneAnswers.set(name, answer);
+  return answer;
 }
 
 function isCalendarDate(year: number, month: number, day: number): boolean {
