@@ -108,6 +108,9 @@ describe('the event form', () => {
     expect(form).toMatchObject({ rsvp_deadline: '2026-05-30T12:00', targeting: 'guests', target_guests: 'a, b', reminders: '30', capacity: '10' });
     const same = formToBody(form, 'UTC').body;
     expect(changedFields(stored, same)).toEqual({});
+    // A deadline stored with seconds shows to the minute: left alone, it is no change.
+    const withSeconds = { ...stored, rsvp_deadline: '2026-05-30T10:00:42.123Z' };
+    expect(changedFields(withSeconds, formToBody(formFromBody(withSeconds, 'UTC'), 'UTC').body)).toEqual({});
     const moved = formToBody({ ...form, location: 'Garden', capacity: '' }, 'UTC').body;
     expect(changedFields(stored, moved)).toEqual({ location: 'Garden', capacity: 0 });
   });

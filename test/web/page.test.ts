@@ -16,13 +16,15 @@ import { type Browser, ensureWebBuild, imageStats, launchBrowser, seriousA11yVio
 const ctx = useRedisStack();
 const results = join(repoRoot, 'test-results');
 
-// Four guests whose answers are certain (followLikely 1), each after 2.5-4 s (long enough to see
-// the rows wait at "needs action" first); Yuri accepts last, when Ada holds the only seat.
+// Four guests whose answers are certain (followLikely 1, every question answered), each after
+// 2.5-4 s (long enough to see the rows wait at "needs action" first); Yuri accepts last, when Ada
+// holds the only seat.
+const always = { followLikely: 1, answers: { skipOptional: 0 } };
 const personas = JSON.stringify([
-  { name: 'Ada Yes', likely: 'yes', followLikely: 1, delayMs: [2500, 4000], plusOnes: { rate: 0 } },
-  { name: 'Nils No', likely: 'no', followLikely: 1, delayMs: [2500, 4000] },
-  { name: 'Tess Maybe', likely: 'maybe', followLikely: 1, delayMs: [2500, 4000] },
-  { name: 'Yuri Yes', likely: 'yes', followLikely: 1, delayMs: [5000, 5500], plusOnes: { rate: 0 } },
+  { name: 'Ada Yes', likely: 'yes', ...always, delayMs: [2500, 4000], plusOnes: { rate: 0 } },
+  { name: 'Nils No', likely: 'no', ...always, delayMs: [2500, 4000] },
+  { name: 'Tess Maybe', likely: 'maybe', ...always, delayMs: [2500, 4000] },
+  { name: 'Yuri Yes', likely: 'yes', ...always, delayMs: [5000, 5500], plusOnes: { rate: 0 } },
 ]);
 
 let browser: Browser | undefined;

@@ -179,10 +179,11 @@ export function changedFields(before: EventBody, after: EventBody): EventBody {
   return patch;
 }
 
-// Absent and empty mean the same to the host (a default), so they are no change.
+// Absent and empty mean the same to the host (a default), so they are no change. Instants compare
+// to the minute, as the form shows them: an untouched deadline is not sent back without its seconds.
 function normalise(v: unknown): unknown {
   if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0) || v === false || v === 0) return null;
-  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) return new Date(v).getTime() || v;
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) return Math.floor(new Date(v).getTime() / 60_000) || v;
   return v;
 }
 
