@@ -10,14 +10,20 @@ command -v go >/dev/null || die "go not found: install Go 1.24 or newer (https:/
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 # gobuild NAME VERSION-STAMP MODULE@VERSION PACKAGE... : a throwaway module requiring MODULE, so that
-# modules whose go.mod has replace directives (which `go install m@v` refuses) build too.
+# modules whose go.mod has replace directives (which `go install m@v` refuses) build too; the
+# module's own versioned replaces are copied (as a dependency they would be ignored), its local ones
+# (./staging, ../api) are not needed: the published versions stand in for them. OUT names the binary.
 gobuild() {
   local name="$1" stampname="$2" req="$3"; shift 3
   have_stamp "$stampname" && return 0
-  local ws="$CACHE/src/$name"
+  local ws="$CACHE/src/$name" gomod
   rm -rf "$ws"; mkdir -p "$ws"
-  (cd "$ws" && printf 'module event-planner-e2e/%s\n\ngo 1.24\n' "$name" >go.mod \
-    && go get "$req" && go build -trimpath -ldflags "-s -w" -o "${OUT:-$BIN/}" "$@")
+  gomod="$(go mod download -json "$req" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')" || return 1
+  {
+    printf 'module event-planner-e2e/%s\n\ngo 1.24\n\n' "$name"
+    grep -E '^replace [^ ]+ => [^ .][^ ]* v[^ ]+$' "$gomod" || true
+  } >"$ws/go.mod"
+  (cd "$ws" && go get "$req" && go build -trimpath -ldflags "-s -w" -o "${OUT:-$BIN/}" "$@") || return 1
   set_stamp "$stampname"
 }
 

@@ -33,7 +33,10 @@ step() {
   local name="$1"; shift
   local t=$(date +%s) logf="$CACHE/logs/$name.log"
   log "$name ..."
-  if "$@" >"$logf" 2>&1; then
+  # In the background and then waited for: a function called as an `if` condition would run with
+  # `set -e` switched off, and a failed build would pass for a finished one.
+  "$@" >"$logf" 2>&1 &
+  if wait $!; then
     log "$name done in $(( $(date +%s) - t )) s"
   else
     local rc=$?
