@@ -80,6 +80,8 @@ export class CoordinatorMetrics {
     for (const reply of replyValues) this.replies.inc({ reply }, 0);
     for (const outcome of ['created', 'updated', 'cancelled', 'duplicate']) this.invitations.inc({ outcome }, 0);
     for (const type of deliveryTypes) this.deliveries.inc({ type }, 0);
+    // Every outcome starts at 0, so a panel of a rare one (never_asked) shows 0 rather than no data.
+    for (const outcome of ['counted', 'changed', 'duplicate', 'outdated', 'stale', 'late', 'rejected', 'never_asked', 'ignored']) this.replyOutcomes.inc({ outcome }, 0);
     for (const type of activityTypes) this.activity.inc({ type }, 0);
     for (const outcome of ['due', 'published']) this.timerTicks.inc({ outcome }, 0);
   }
