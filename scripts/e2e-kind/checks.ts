@@ -225,6 +225,7 @@ async function main(): Promise<void> {
 
   const marker = randomUUID();
   let before = 0;
+  let redisRestarted = false;
   await check('deleting a coordinator pod and the Redis pod mid-event loses nothing', async () => {
     redisEval("redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600)", ['e2e:marker'], [marker]);
     const id = `e2e-chaos-${randomUUID().slice(0, 8)}`;
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
     const early = summaries().some((x) => x.invitationId === id);
     kubectl(['delete', 'pod', `${release}-redis-0`, '--wait=true']);
     await until('Redis Ready again', 180_000, () => pods().find((p) => p.metadata.name === `${release}-redis-0` && ready(p)), 2000);
+    redisRestarted = true;
     const s = await summaryOf(id, 240_000);
     const problems = countedOnce(id, s);
     if (s.totalResponses !== s.totalInvited) problems.push(`${s.totalResponses} of ${s.totalInvited} replies counted (reason ${s.reason})`);
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
   });
 
   await check("Redis data survives its pod's deletion", async () => {
+    if (!redisRestarted) throw new Error('the Redis pod was not deleted and back (the check before stopped first): nothing to compare');
     const got = redisEval<string | false>("redis.call('GET', KEYS[1])", ['e2e:marker']);
     const count = summaries().length;
     if (got !== marker) throw new Error(`marker key is ${JSON.stringify(got)} after the restart, expected ${marker}`);

@@ -110,13 +110,17 @@ describe('skaffold.yaml', () => {
     expect(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8')).toMatch(/^ARG BUILT_BY=/m);
   });
 
-  it("keeps skaffold's run-id label off pod templates, so a new skaffold run restarts neither Redis nor Prometheus", (ctx) => {
+  it("keeps skaffold's run-id label off pod templates and claim templates: a new skaffold run restarts neither Redis nor Prometheus, and is not refused", (ctx) => {
     const { helm } = needTools(ctx, ['helm'] as const);
     const denied = new Map((config.resourceSelector?.deny ?? []).map((d) => [d.groupKind, d.labels ?? []]));
     const r = Rendered.render(helm, { release: 'event-planner' });
     // Every workload kind the chart renders (Redis is a StatefulSet, Prometheus a Deployment).
     const kinds = new Set(r.objects.filter((o) => 'spec' in o && (o.spec as { template?: unknown }).template).map((o) => `${o.kind}.apps`));
     expect([...kinds].sort()).toEqual(['Deployment.apps', 'StatefulSet.apps']);
-    for (const kind of kinds) expect(denied.get(kind), kind).toEqual(['.spec.template.metadata.labels']);
+    expect(denied.get('Deployment.apps')).toEqual(['.spec.template.metadata.labels']);
+    // A StatefulSet's volumeClaimTemplates cannot change: with a new label on every run, the second
+    // `skaffold run` was refused by the API server.
+    expect(denied.get('StatefulSet.apps')).toEqual(['.spec.template.metadata.labels', '.spec.volumeClaimTemplates.metadata.labels']);
+    expect(r.ofKind('StatefulSet').every((s) => Array.isArray((s.spec as { volumeClaimTemplates?: unknown[] }).volumeClaimTemplates))).toBe(true);
   });
 });
