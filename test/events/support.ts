@@ -2,11 +2,12 @@ import type { Redis } from 'ioredis';
 import { GuestRegistry, type GuestProfile } from '../../services/shared/registry/guest-registry.ts';
 import { type Activity, parseActivity } from '../../services/shared/schema/activity.ts';
 import { type Delivery, parseDelivery } from '../../services/shared/schema/delivery.ts';
-import { type EventDefinition, defaultEventOptions } from '../../services/shared/schema/event-definition.ts';
+import type { EventDefinition } from '../../services/shared/schema/event-definition.ts';
 import { type Invitation, invitationFields } from '../../services/shared/schema/invitation.ts';
 import { type Reply, receiptFields, replyFields } from '../../services/shared/schema/response.ts';
 import { type Summary, parseSummary } from '../../services/shared/schema/summary.ts';
 import { lanes, streams } from '../../services/shared/streams/keys.ts';
+import { eventDefinition } from '../guests/support.ts';
 import { readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
 
@@ -38,15 +39,7 @@ export async function publish(redis: Redis, id: string, def: Partial<Invitation>
   const revision = def.revision ?? (revisions.get(id) ?? 0) + 1;
   revisions.set(id, Math.max(revision, revisions.get(id) ?? 0));
   const inv: Invitation = {
-    ...defaultEventOptions,
-    eventName: 'Summer Party',
-    eventDate: '',
-    eventTime: '',
-    location: 'Garden',
-    description: '',
-    hostName: 'Sarah Johnson',
-    hostId: 'host-1',
-    rsvpDeadline: Date.now() + 600_000,
+    ...eventDefinition({ rsvpDeadline: Date.now() + 600_000 }),
     id,
     method: 'REQUEST',
     sequence: 0,
