@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { parseDelivery } from '../../services/shared/schema/delivery.ts';
 import { parseReply } from '../../services/shared/schema/response.ts';
+import { parseSummary } from '../../services/shared/schema/summary.ts';
 import { toFields } from '../../services/shared/streams/entry.ts';
 import { deadLetterPattern, eventKeys, inboxPattern, registryKeys, streams } from '../../services/shared/streams/keys.ts';
 import { infoObject } from '../../services/shared/streams/stream-ids.ts';
@@ -296,7 +297,9 @@ export function failures(rows: InvariantRow[]): string {
  */
 export async function checkEventInvariants(redis: Redis, agentIds: string[]): Promise<InvariantRow[]> {
   const rows: InvariantRow[] = [];
-  const summaries = await readStream(redis, streams.summaries);
+  // Only well-formed summaries: hostile runs write junk to event_summaries on purpose, and the
+  // host dead-letters it (checked by the dead-letter rows), so it is no summary of any version.
+  const summaries = (await readStream(redis, streams.summaries)).filter((s) => parseSummary(s.fields).ok);
   {
     const problems: string[] = [];
     const seen = new Map<string, number>();
