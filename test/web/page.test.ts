@@ -17,14 +17,14 @@ const ctx = useRedisStack();
 const results = join(repoRoot, 'test-results');
 
 // Four guests whose answers are certain (followLikely 1, every question answered), each after
-// 2.5-4 s (long enough to see the rows wait at "needs action" first); Yuri accepts last, when Ada
-// holds the only seat.
+// 4-5.5 s (long enough to see the rows wait at "needs action" first, on a busy machine too); Yuri
+// accepts last, when Ada holds the only seat.
 const always = { followLikely: 1, answers: { skipOptional: 0 } };
 const personas = JSON.stringify([
-  { name: 'Ada Yes', likely: 'yes', ...always, delayMs: [2500, 4000], plusOnes: { rate: 0 } },
-  { name: 'Nils No', likely: 'no', ...always, delayMs: [2500, 4000] },
-  { name: 'Tess Maybe', likely: 'maybe', ...always, delayMs: [2500, 4000] },
-  { name: 'Yuri Yes', likely: 'yes', ...always, delayMs: [5000, 5500], plusOnes: { rate: 0 } },
+  { name: 'Ada Yes', likely: 'yes', ...always, delayMs: [4000, 5500], plusOnes: { rate: 0 } },
+  { name: 'Nils No', likely: 'no', ...always, delayMs: [4000, 5500] },
+  { name: 'Tess Maybe', likely: 'maybe', ...always, delayMs: [4000, 5500] },
+  { name: 'Yuri Yes', likely: 'yes', ...always, delayMs: [7500, 8000], plusOnes: { rate: 0 } },
 ]);
 
 let browser: Browser | undefined;

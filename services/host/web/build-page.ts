@@ -33,6 +33,13 @@ export function webPageStale(): boolean {
 /** Runs `vite build`; throws with Vite's output when it fails. `inherit` shows Vite's own output. */
 export function buildWebPage(opts: { output?: 'inherit' | 'capture' } = {}): void {
   const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', config], { cwd: join(webDir, '..', '..', '..'), encoding: 'utf8', stdio: opts.output === 'inherit' ? 'inherit' : 'pipe' });
+  // NODE_ENV decides which React is bundled: under vitest it is `test`, which would ship React's
+  // development build (double effects, no minification). The page is always built for production.
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', config, '--mode', 'production'], {
+    cwd: join(webDir, '..', '..', '..'),
+    env: { ...process.env, NODE_ENV: 'production' },
+    encoding: 'utf8',
+    stdio: opts.output === 'inherit' ? 'inherit' : 'pipe',
+  });
   if (r.status !== 0) throw new Error(`vite build of the web page failed (exit ${r.status ?? r.signal}):\n${r.stderr ?? ''}${r.stdout ?? ''}`);
 }

@@ -34,7 +34,8 @@ export function EventEditor({ id }: { id?: string }) {
     apiCall<EventView>('GET', `/api/events/${encodeURIComponent(id)}`).then(
       ({ body, etag }) => {
         setOriginal({ view: body, etag });
-        setForm(formFromBody(body.definition, browserZone));
+        // Once shown, the form is the person's: a late answer never overwrites what they typed.
+        setForm((f) => f ?? formFromBody(body.definition, browserZone));
       },
       setLoadError,
     );
