@@ -106,6 +106,13 @@ const rows: Row[] = [
   ['host', { GUEST_TTL_MS: '5' }, 'GUEST_TTL_MS', /integer from 100/],
   ['host', { RELEASE_NAME: 'My Release' }, 'RELEASE_NAME', /a Helm release name/],
   ['host', { HOST_TEST_CRASH: 'later' }, 'HOST_TEST_CRASH', /after-save:<n>/],
+  ['host', { API_AUTH: 'maybe' }, 'API_AUTH', /one of on, off/],
+  ['host', { API_AUTH: 'on' }, 'API_JWT_SECRET', /is required while API_AUTH=on/],
+  ['host', { API_JWT_SECRET: 'short' }, 'API_JWT_SECRET', /at least 32 are needed/],
+  ['host', { API_JWT_SECRET_FILE: '/nonexistent/key' }, 'API_JWT_SECRET_FILE', /a readable file/],
+  ['host', { API_JWT_SECRET: 'x'.repeat(40), API_JWT_SECRET_FILE: '/etc/hostname' }, 'API_JWT_SECRET_FILE', /set only one of/],
+  ['host', { API_CORS_ORIGINS: 'https://ok.example,*' }, 'API_CORS_ORIGINS', /comma-separated origins/],
+  ['host', { API_RATE_LIMIT_PER_MINUTE: '-1' }, 'API_RATE_LIMIT_PER_MINUTE', /integer from 0/],
 ];
 
 /** The stderr line that reports `variable` (a problem line names it first). */

@@ -153,8 +153,13 @@ export class Processes {
     return this.start('guest', { REPLY_DELAY_SCALE: '0.05', ...env });
   }
 
+  /**
+   * A host. Its API runs open (API_AUTH=off) unless the test asks for tokens with `withAuth`
+   * (test/helpers/auth.ts): tests of the pipeline are not about authentication; test/host and
+   * test/web are, and send tokens.
+   */
   host(env: Record<string, string> = {}): Promise<RoleProcess> {
-    return this.start('host', env);
+    return this.start('host', { API_AUTH: 'off', ...env });
   }
 
   async stopAll(): Promise<void> {
