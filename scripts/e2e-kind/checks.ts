@@ -5,6 +5,7 @@
 // delete); the host and Prometheus through `kubectl port-forward` to their Services.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { SigningKey, mintToken } from '../../services/host/auth/tokens.ts';
 import { parseSummary, type Summary } from '../../services/shared/schema/summary.ts';
 import { toFields } from '../../services/shared/streams/entry.ts';
 import { deadLetterPattern, registryKeys, streams } from '../../services/shared/streams/keys.ts';
@@ -104,10 +105,21 @@ function summaries(): Summary[] {
 }
 const liveGuests = () => redisEval<number>("redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')", [registryKeys.agents], [String(Date.now() - 10_000)]) * perAgent;
 
+/** An admin token signed with the key of the chart's Secret (the API requires one; docs/SECURITY-API.md). */
+let apiToken: string | undefined;
+async function apiAuth(): Promise<Record<string, string>> {
+  apiToken ??= await mintToken(new SigningKey(Buffer.from(kubectl(['get', 'secret', `${release}-api-auth`, '-o', 'jsonpath={.data.jwt-secret}']).trim(), 'base64').toString()), {
+    role: 'admin',
+    sub: 'e2e-kind',
+    ttlSeconds: 3_600,
+  });
+  return { authorization: `Bearer ${apiToken}` };
+}
+
 async function publish(id: string, extra: Record<string, string> = {}): Promise<void> {
   const res = await fetch(`${await host.url()}/api/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(await apiAuth()) },
     body: JSON.stringify({ id, event_name: `kind e2e ${id}`, location: 'a kind cluster', ...extra }),
   });
   if (res.status !== 202) throw new Error(`POST /api/events ${id}: ${res.status} ${await res.text()}`);

@@ -6,7 +6,7 @@ import { calendarRoutes } from './api/calendar.ts';
 import { eventChangeRoutes } from './api/events.ts';
 import { eventViewRoutes } from './api/event-views.ts';
 import { guestRoutes } from './api/guests.ts';
-import { registerHardening } from './api/hardening.ts';
+import { docsCsp, registerHardening } from './api/hardening.ts';
 import { errors } from './api/schemas.ts';
 import { accessOfRoute, installGuard } from './auth/guard.ts';
 import { sessionRoutes } from './auth/session.ts';
@@ -53,7 +53,7 @@ export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, 
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsCsp });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   sessionRoutes(app, key);

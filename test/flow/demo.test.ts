@@ -65,9 +65,13 @@ describe('npm start', () => {
     try {
       await eventually(() => run.output.includes('📊 EVENT SUMMARY'), 40_000, 'the sample summary');
       // Still serving after the summary: the host API takes another event.
+      // The API requires a token; the launcher printed an admin one with the page's sign-in link.
+      const token = /sign in to the page: http:\/\/localhost:\d+\/#token=([\w.-]+)/.exec(run.output)?.[1];
+      expect(token, run.output).toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
       const res = await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ event_name: 'Second event' }),
       });
       expect(res.status).toBe(202);

@@ -23,7 +23,7 @@ describe('API authentication', () => {
     const ops = await operations(host, 'x1');
     expect(ops.length).toBeGreaterThanOrEqual(14);
     for (const op of ops) {
-      if (op.method === 'DELETE' && op.path === '/api/session') continue; // signing out needs nothing
+      if (op.path === '/api/session' && op.method !== 'POST') continue; // who am I, and signing out, need nothing
       expect(op.security, `${op.method} ${op.path}`).toEqual(expect.arrayContaining([{ bearerAuth: [] }]));
       const answer = await call(host, op.method, op.path, op.method === 'GET' ? undefined : {}, none);
       expect(answer.status, `${op.method} ${op.path}`).toBe(401);
@@ -136,7 +136,9 @@ describe('API authentication', () => {
     expect(cookie).toMatch(/SameSite=Strict/i);
     expect(cookie).toMatch(/Path=\/api/);
     const jar = { ...none, cookie: cookie.split(';')[0]! };
-    expect((await call(host, 'GET', '/api/session', undefined, jar)).body).toMatchObject({ sub: 'alice', role: 'host' });
+    expect((await call(host, 'GET', '/api/session', undefined, none)).body).toEqual({ signed_in: false, auth: true });
+    expect((await call(host, 'GET', '/api/session', undefined, { authorization: 'Bearer x.y.z' })).body).toEqual({ signed_in: false, auth: true, reason: 'the token is not valid' });
+    expect((await call(host, 'GET', '/api/session', undefined, jar)).body).toMatchObject({ signed_in: true, sub: 'alice', role: 'host' });
     expect((await call(host, 'GET', '/api/events', undefined, jar)).status).toBe(200);
     // A write with the cookie alone (what a cross-site form could make a browser send) is refused.
     expect((await call(host, 'POST', '/api/events', event('Via cookie'), jar)).status).toBe(401);
@@ -155,6 +157,11 @@ describe('API hardening', () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(csp).not.toContain('unsafe-inline');
+    // /docs alone allows inline styles (Swagger UI sets them from script), never inline scripts.
+    const docs = (await call(host, 'GET', '/docs/', undefined, none)).headers.get('content-security-policy') ?? '';
+    expect(docs).toContain("style-src 'self' 'unsafe-inline'");
+    expect(docs).toContain("script-src 'self';");
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     // Another site's page: no CORS header, so its script cannot read the answer; the preflight of a write gets none either.
@@ -180,7 +187,7 @@ describe('API hardening', () => {
 
   it('API_AUTH=off opens the API explicitly and says so loudly', async () => {
     const host = await ctx.procs.host({ HOST_ID: 'open', API_AUTH: 'off' });
-    expect((await call(host, 'GET', '/api/session', undefined, none)).body).toEqual({ sub: 'anonymous', role: 'admin', auth: false });
+    expect((await call(host, 'GET', '/api/session', undefined, none)).body).toEqual({ signed_in: true, sub: 'anonymous', role: 'admin', auth: false });
     expect((await call(host, 'POST', '/api/events', event('Open'), none)).status).toBe(202);
     expect(host.logs.some((l) => l.level === 40 && String(l.msg).includes('API_AUTH=off'))).toBe(true);
   });

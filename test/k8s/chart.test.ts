@@ -309,6 +309,9 @@ describe('NOTES.txt', () => {
       expect(notes).toContain(`kubectl -n planning scale deployment/demo-guest-${group} --replicas=5`);
     }
     expect(notes).toContain('port-forward svc/demo-grafana 3000:3000');
+    // The API needs a token: the notes say where its key is and how to send one.
+    expect(notes).toContain("get secret demo-api-auth -o jsonpath='{.data.jwt-secret}'");
+    expect(notes).toContain('-H "authorization: Bearer $TOKEN"');
     expect(notes).toContain('delete pvc -l app.kubernetes.io/instance=demo,app.kubernetes.io/component=redis');
     const quiet = renderNotes(helm, { valuesFiles: ['observability-off.yaml'] });
     expect(quiet).not.toContain('grafana');

@@ -70,7 +70,7 @@ interface SummaryFields {
 async function publishAndSummarize(id: string): Promise<{ summary: SummaryFields; guestIds: string[] }> {
   const res = await fetch(`${cluster.resolveUrl(`http://${release}-host:8080`)}/api/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...stack.apiAuth },
     body: JSON.stringify({ id, event_name: `Kubernetes check ${id}`, location: 'one machine' }),
   });
   expect(res.status, await res.clone().text()).toBe(202);

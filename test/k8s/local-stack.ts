@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { SigningKey, mintToken } from '../../services/host/auth/tokens.ts';
 import { Rendered, type Workload, appComponents, componentOf } from './chart-render.ts';
 import { type ImageRoot, assembleRuntimeImage } from './image-root.ts';
 import { LocalCluster } from './local-cluster.ts';
@@ -20,6 +21,8 @@ export interface LocalStack {
   redis: Redis;
   /** `http://<release>-host:<port>` as reachable here. */
   hostUrl: string;
+  /** An admin token's Authorization header, signed with the key of the chart's Secret (the host's API needs one). */
+  apiAuth: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -52,7 +55,9 @@ export async function startLocalStack(valuesFiles: string[], release = 'event-pl
       await cluster.scale(w.metadata.name, w.spec.replicas ?? 1);
     }
     prometheus = await LocalPrometheus.start(findTool('prometheus')!, rendered, cluster, join(dir, 'prometheus'));
-    return { rendered, cluster, prometheus, redis, hostUrl: cluster.resolveUrl(`http://${release}-host:8080`), stop };
+    const key = cluster.podsOf(`${release}-host`)[0]?.env.API_JWT_SECRET;
+    const apiAuth: Record<string, string> = key ? { authorization: `Bearer ${await mintToken(new SigningKey(key), { role: 'admin', sub: 'local-cluster-test', ttlSeconds: 6 * 3_600 })}` } : {};
+    return { rendered, cluster, prometheus, redis, hostUrl: cluster.resolveUrl(`http://${release}-host:8080`), apiAuth, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -212,6 +212,9 @@ re-render never reorders them (which would roll the pods for nothing).
         fieldRef:
           fieldPath: metadata.name
     {{- end }}
+    {{- with .secretEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- $env := .env }}
     {{- range $name := keys $env | sortAlpha }}
     - name: {{ $name }}

@@ -25,6 +25,19 @@ export const contentSecurityPolicy = {
   'style-src': ["'self'"],
 } as const;
 
+/** The policy as a header value, with changes for one page. */
+export function cspHeader(changes: Partial<Record<keyof typeof contentSecurityPolicy, readonly string[]>> = {}): string {
+  return Object.entries({ ...contentSecurityPolicy, ...changes })
+    .map(([name, values]) => `${name} ${values.join(' ')}`)
+    .join('; ');
+}
+
+/**
+ * /docs: Swagger UI sets inline styles from its script, so its pages alone allow inline styles
+ * (never inline scripts); a style cannot run code, and /docs shows nothing but the public document.
+ */
+export const docsCsp = cspHeader({ 'style-src': ["'self'", "'unsafe-inline'"] });
+
 export async function registerHardening(app: FastifyInstance, config: HostConfig): Promise<void> {
   await app.register(helmet, {
     global: true,

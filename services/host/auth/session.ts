@@ -3,13 +3,15 @@
 // HttpOnly, SameSite=Strict cookie limited to /api, because the browser's EventSource (the live
 // board and the message flow) cannot send headers. The cookie is accepted for reads only.
 import type { FastifyInstance } from 'fastify';
-import { SESSION_COOKIE, bearerToken, principalOf } from './guard.ts';
+import { SESSION_COOKIE, anonymousAdmin, bearerToken, principalOf } from './guard.ts';
 import { type SigningKey, verifyToken } from './tokens.ts';
 
 const sessionBody = {
   type: 'object',
-  required: ['sub', 'role', 'auth'],
+  required: ['signed_in', 'auth'],
   properties: {
+    signed_in: { type: 'boolean', description: 'The request carries a valid token (header or cookie); always true when auth is off.' },
+    reason: { type: 'string', description: 'Why a token that was sent is not accepted.' },
     sub: { type: 'string', description: 'The token’s subject (the owner of the events it creates).' },
     role: { type: 'string', enum: ['admin', 'host', 'viewer'] },
     auth: { type: 'boolean', description: 'false when the host runs with API_AUTH=off (everyone is an anonymous admin).' },
@@ -24,13 +26,25 @@ export function sessionRoutes(app: FastifyInstance, key: SigningKey | undefined)
     return v.ok ? v.expiresAt : undefined;
   };
 
+  // Public, so that the page learns whether it must sign in without provoking a 401 on every load.
   app.get(
     '/api/session',
-    { config: { access: 'read' }, schema: { tags: ['session'], summary: 'Who the token (or the session cookie) is: subject, role, expiry', response: { 200: sessionBody } } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['session'], summary: 'Whether the request is signed in, and as whom (subject, role, expiry); needs no token', response: { 200: sessionBody } },
+    },
     async (request) => {
-      const p = principalOf(request);
-      const exp = await expiresAt(bearerToken(request));
-      return { sub: p.sub, role: p.role, auth: key !== undefined, ...(exp !== undefined ? { expires_at: exp } : {}) };
+      if (!key) return { signed_in: true, ...anonymousAdmin, auth: false };
+      let token: string | undefined;
+      try {
+        token = bearerToken(request);
+      } catch (error) {
+        return { signed_in: false, auth: true, reason: (error as Error).message };
+      }
+      if (token === undefined) return { signed_in: false, auth: true };
+      const v = await verifyToken(key, token);
+      if (!v.ok) return { signed_in: false, auth: true, reason: v.reason };
+      return { signed_in: true, sub: v.principal.sub, role: v.principal.role, auth: true, expires_at: v.expiresAt };
     },
   );
 
@@ -57,7 +71,7 @@ export function sessionRoutes(app: FastifyInstance, key: SigningKey | undefined)
           maxAge: Math.max(1, Math.floor((exp - Date.now()) / 1000)),
         });
       }
-      return { sub: p.sub, role: p.role, auth: key !== undefined, ...(exp !== undefined ? { expires_at: exp } : {}) };
+      return { signed_in: true, sub: p.sub, role: p.role, auth: key !== undefined, ...(exp !== undefined ? { expires_at: exp } : {}) };
     },
   );
 
