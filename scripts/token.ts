@@ -1,7 +1,7 @@
 // `npm run token -- --role admin --sub alice [--ttl 12h]`: mints an API token for an operator
 // (docs/SECURITY-API.md). The key is the host's: API_JWT_SECRET, or the file API_JWT_SECRET_FILE
 // names (in a cluster: kubectl get secret <release>-api-auth -o jsonpath='{.data.jwt-secret}' | base64 -d).
-// The token alone goes to stdout, so `TOKEN=$(npm run -s token -- --role viewer --sub bob)` works.
+// The token alone goes to stdout, so `TOKEN=$(npm -s run token -- --role viewer --sub bob)` works.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MIN_KEY_BYTES, type Role, SigningKey, mintToken, roles } from '../services/host/auth/tokens.ts';
