@@ -96,7 +96,8 @@ const slots: Slot[] = [
       slot(`agent-${i + 1}`, 'guest', { GUEST_AGENT_ID: `chaos-${i + 1}`, GUESTS_PER_AGENT: '12', PERSONAS: personas, REPLY_DELAY_SCALE: '0.2', GUEST_SEED: seed }),
     ),
   )),
-  await slot('host', 'host', { HOST_ID: 'chaos-host' }),
+  // The API open, explicitly: chaos is about processes and Redis dying, not about tokens.
+  await slot('host', 'host', { HOST_ID: 'chaos-host', API_AUTH: 'off' }),
 ];
 const host = slots.find((s) => s.role === 'host')!;
 for (const s of slots) await s.proc.waitReady(30_000);

@@ -133,7 +133,10 @@ export class Processes {
 
   async start(role: Role, env: Record<string, string> = {}, opts: { ready?: boolean } = {}): Promise<RoleProcess> {
     for (let attempt = 1; ; attempt += 1) {
-      const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...this.baseEnv, ...env });
+      // A host's API runs open (API_AUTH=off, explicitly) unless the test asks for tokens with
+      // `withAuth` (test/helpers/auth.ts): tests of the pipeline are not about authentication;
+      // test/host and test/web are, and send tokens.
+      const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...(role === 'host' ? { API_AUTH: 'off' } : {}), ...this.baseEnv, ...env });
       this.all.push(p);
       if (opts.ready === false) return p;
       try {
@@ -153,13 +156,8 @@ export class Processes {
     return this.start('guest', { REPLY_DELAY_SCALE: '0.05', ...env });
   }
 
-  /**
-   * A host. Its API runs open (API_AUTH=off) unless the test asks for tokens with `withAuth`
-   * (test/helpers/auth.ts): tests of the pipeline are not about authentication; test/host and
-   * test/web are, and send tokens.
-   */
   host(env: Record<string, string> = {}): Promise<RoleProcess> {
-    return this.start('host', { API_AUTH: 'off', ...env });
+    return this.start('host', env);
   }
 
   async stopAll(): Promise<void> {
