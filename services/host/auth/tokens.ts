@@ -2,6 +2,7 @@
 // (docs/SECURITY-API.md). `jose` does the cryptography and the claim checks; this module fixes
 // what this project accepts: one algorithm (so `alg: none` or an RS/HS confusion cannot pass), our
 // issuer and audience, an expiry, a subject and one of three roles.
+import { type KeyObject, createSecretKey } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 
 export const roles = ['admin', 'host', 'viewer'] as const;
@@ -27,13 +28,20 @@ export interface Principal {
  */
 export class SigningKey {
   readonly #bytes: Uint8Array;
+  /** Made once: verifying with raw bytes would import the key again on every request. */
+  readonly #key: KeyObject;
 
   constructor(secret: string) {
     this.#bytes = new TextEncoder().encode(secret);
+    this.#key = createSecretKey(this.#bytes);
   }
 
   get bytes(): Uint8Array {
     return this.#bytes;
+  }
+
+  get keyObject(): KeyObject {
+    return this.#key;
   }
 
   get length(): number {
@@ -66,7 +74,7 @@ export async function mintToken(key: SigningKey, opts: MintOptions): Promise<str
     .setAudience(TOKEN_AUDIENCE)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + opts.ttlSeconds)
-    .sign(key.bytes);
+    .sign(key.keyObject);
 }
 
 export type Verified = { ok: true; principal: Principal; expiresAt: number } | { ok: false; reason: string };
@@ -76,7 +84,7 @@ export async function verifyToken(key: SigningKey, token: string): Promise<Verif
   // A JWT of any real use is far below this; a megabyte header is refused before any parsing.
   if (token.length > 4_096) return { ok: false, reason: 'token too long' };
   try {
-    const { payload } = await jwtVerify(token, key.bytes, {
+    const { payload } = await jwtVerify(token, key.keyObject, {
       algorithms: [ALGORITHM],
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
