@@ -242,6 +242,17 @@ describe('the web page in a real browser', () => {
     await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
     await expect.poll(() => page.locator('.event-facts').textContent()).toMatch(/13:00.*version 1/);
 
+    // Signing out brings the form back; a viewer sees the same board, with nothing to change it.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in');
+    await page.getByLabel('Token', { exact: true }).fill(await tokenFor('viewer', 'page-vera'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('board').waitFor();
+    expect(await page.locator('.who').textContent()).toMatch(/page-vera \(viewer\)/);
+    expect(await page.getByRole('link', { name: 'Update event' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Cancel event' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'New event' }).count()).toBe(0);
+
     // What the outage logged is the refused connections; nothing else went wrong.
     expect(browser.consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING|status of 503/.test(e))).toEqual([]);
     expect(browser.offsiteRequests).toEqual([]);

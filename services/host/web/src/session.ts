@@ -33,6 +33,12 @@ export function useSession(): SessionState {
   );
 }
 
+/** Whether the signed-in role changes events (a viewer does not; a host sees only its own, which it may change). */
+export function useCanWrite(): boolean {
+  const s = useSession();
+  return s.kind === 'signed_in' && s.role !== 'viewer';
+}
+
 export function currentToken(): string | null {
   try {
     return sessionStorage.getItem(STORAGE_KEY);
