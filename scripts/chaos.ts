@@ -97,7 +97,7 @@ const slots: Slot[] = [
     ),
   )),
   // The API open, explicitly: chaos is about processes and Redis dying, not about tokens.
-  await slot('host', 'host', { HOST_ID: 'chaos-host', API_AUTH: 'off' }),
+  await slot('host', 'host', { HOST_ID: 'chaos-host', API_AUTH: 'off', API_RATE_LIMIT_PER_MINUTE: '0' }),
 ];
 const host = slots.find((s) => s.role === 'host')!;
 for (const s of slots) await s.proc.waitReady(30_000);
