@@ -12,7 +12,7 @@ const ctx = useRedisStack();
 interface View {
   status: string;
   counts: Record<string, number>;
-  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number }[];
+  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number; message?: string; message_sequence?: number }[];
   waitlist: string[];
   summaries: { id: string; sequence: number; reason: string }[];
   feed_id: string;
@@ -21,8 +21,9 @@ interface View {
 const hostId = 'replicated';
 
 /** The coordinator's report of a batch of replies, written with the shared writer. */
-async function reportReplies(eventId: string, guests: GuestChange[], counts?: Record<string, number>): Promise<string> {
-  const fields = activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: eventId, host_id: hostId, sequence: 0, revision: 1, guests, ...(counts ? { counts: counts as never } : {}) }] });
+async function reportReplies(eventId: string, guests: GuestChange[], counts?: Record<string, number>, version: { sequence: number; revision: number; type?: 'replies' | 'version' } = { sequence: 0, revision: 1 }): Promise<string> {
+  const { sequence, revision, type = 'replies' } = version;
+  const fields = activityFields({ type, at: Date.now(), events: [{ invitation_id: eventId, host_id: hostId, sequence, revision, guests, ...(counts ? { counts: counts as never } : {}) }] });
   return (await ctx.redis.client.xadd(streams.activity, '*', ...fields))!;
 }
 
@@ -116,6 +117,47 @@ describe('the host read model', () => {
       const ttl = await ctx.redis.client.pttl(key);
       expect(ttl === -2 || ttl > 0, key).toBe(true);
     }
+  });
+
+  it('keeps a guest’s reply message when the version’s summary arrives and across an update', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    expect((await call(host, 'POST', '/api/events', { id: 'talkative', event_name: 'Replicated', event_date: daysAhead(9) })).status).toBe(202);
+    await reportReplies('talkative', [1, 2].map((n) => guest(n, 'needs_action')));
+    await reportReplies('talkative', [guest(1, 'accepted', 0, { message: 'Wouldn’t miss it!' }), guest(2, 'declined', 0, { message: 'Sorry, away' })]);
+    const rowOf = (v: View, n: number) => v.guests.find((g) => g.guest_id === `g${n}@agent`)!;
+    await eventually(async () => rowOf(await view(host, 'talkative'), 2).state === 'declined' || undefined, 10_000, 'the replies applied');
+
+    // The summary lists the guests without their messages: its rows are the version's last word, not a loss of what was said.
+    await reportSummary('talkative', [
+      { guest_id: 'g1@agent', guest_name: 'Guest 1', state: 'accepted' },
+      { guest_id: 'g2@agent', guest_name: 'Guest 2', state: 'declined' },
+    ]);
+    const closed = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return v.summaries.length === 1 ? v : undefined;
+    }, 10_000, 'the summary applied');
+    expect([rowOf(closed, 1), rowOf(closed, 2)].map((g) => [g.state, g.message, g.message_sequence])).toEqual([
+      ['accepted', 'Wouldn’t miss it!', 0],
+      ['declined', 'Sorry, away', 0],
+    ]);
+
+    // A new version asks everyone again: the rows go back to needs action, and still show what each guest said to the last version.
+    await reportReplies('talkative', [1, 2].map((n) => guest(n, 'needs_action')), undefined, { sequence: 1, revision: 2, type: 'version' });
+    const bumped = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return rowOf(v, 1).sequence === 1 && rowOf(v, 2).sequence === 1 ? v : undefined;
+    }, 10_000, 'the new version applied');
+    expect([rowOf(bumped, 1), rowOf(bumped, 2)].map((g) => [g.state, g.message, g.message_sequence])).toEqual([
+      ['needs_action', 'Wouldn’t miss it!', 0],
+      ['needs_action', 'Sorry, away', 0],
+    ]);
+    // An answer to the new version brings its own message (an empty one too).
+    await reportReplies('talkative', [guest(1, 'tentative', 0, { message: '' })], undefined, { sequence: 1, revision: 2 });
+    const answered = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return rowOf(v, 1).state === 'tentative' ? v : undefined;
+    }, 10_000, 'the new answer applied');
+    expect([rowOf(answered, 1).message, rowOf(answered, 1).message_sequence]).toEqual(['', 1]);
   });
 
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {

@@ -72,10 +72,17 @@ if type(change.guests) == 'table' then
       local old = cjson.decode(stored)
       if not later(row, old) then
         fresh = false
-      elseif row.guest_name == nil then
-        row.guest_name = old.guest_name
+      else
+        if row.guest_name == nil then row.guest_name = old.guest_name end
+        -- What the guest last said stays with its row until it says something new: a summary's
+        -- attendees and a new version's invitation carry no message, and are no reason to drop it.
+        if row.message == nil and old.message ~= nil then
+          row.message = old.message
+          row.message_sequence = old.message_sequence or old.sequence
+        end
       end
     end
+    if row.message ~= nil and row.message_sequence == nil then row.message_sequence = row.sequence end
     if fresh then
       row.src = src
       redis.call('HSET', KEYS[1], row.guest_id, cjson.encode(row))
