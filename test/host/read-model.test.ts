@@ -12,7 +12,7 @@ const ctx = useRedisStack();
 interface View {
   status: string;
   counts: Record<string, number>;
-  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number; message?: string; message_sequence?: number }[];
+  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number; message?: string; message_sequence?: number; answers?: Record<string, unknown> }[];
   waitlist: string[];
   summaries: { id: string; sequence: number; reason: string }[];
   feed_id: string;
@@ -158,6 +158,34 @@ describe('the host read model', () => {
       return rowOf(v, 1).state === 'tentative' ? v : undefined;
     }, 10_000, 'the new answer applied');
     expect([rowOf(answered, 1).message, rowOf(answered, 1).message_sequence]).toEqual(['', 1]);
+  });
+
+  it('shows a promotion from the waitlist at once (a change that is no reply), and the SSE feed sends it', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    expect((await call(host, 'POST', '/api/events', { id: 'queue', event_name: 'Replicated', event_date: daysAhead(9), capacity: 1 })).status).toBe(202);
+    await reportReplies('queue', [1, 2].map((n) => guest(n, 'needs_action')));
+    await reportReplies('queue', [guest(1, 'accepted', 0, { plus_ones: 0 }), guest(2, 'accepted', 0, { waitlist: 1, plus_ones: 0, answers: { dietary: 'vegan' } })]);
+    const waiting = await eventually(async () => {
+      const v = await view(host, 'queue');
+      return v.waitlist.length === 1 ? v : undefined;
+    }, 10_000, 'the waitlist');
+    expect(waiting.waitlist).toEqual(['g2@agent']);
+    // g1 changes to no; the coordinator promotes g2 in an entry of its own, without a reply_rev.
+    await reportReplies('queue', [guest(1, 'declined', 1)]);
+    const since = (await view(host, 'queue')).feed_id;
+    const promotedAt = await ctx.redis.client.xadd(
+      streams.activity,
+      '*',
+      ...activityFields({ type: 'promoted', at: Date.now(), events: [{ invitation_id: 'queue', host_id: hostId, sequence: 0, revision: 1, guests: [{ guest_id: 'g2@agent', outcome: 'promoted', state: 'accepted' }] }] }),
+    );
+    expect(promotedAt).toBeTruthy();
+    const promoted = await eventually(async () => {
+      const v = await view(host, 'queue');
+      return v.waitlist.length === 0 ? v : undefined;
+    }, 10_000, 'the promotion shown');
+    expect(promoted.guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0, answers: { dietary: 'vegan' } });
+    const feed = await readSse(host.url(`/api/events/queue/stream?since=${since}`), (events) => events.some((e) => e.event === 'guest'));
+    expect(JSON.parse(feed.events.find((e) => e.event === 'guest')!.data)).toMatchObject({ guest_id: 'g2@agent', state: 'accepted', outcome: 'promoted' });
   });
 
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {

@@ -42,6 +42,8 @@ local function later(row, old)
   if seq ~= oldSeq then return seq > oldSeq end
   -- The version's summary (`final`) is its last word: no report of the same version overrides it.
   if row.final ~= old.final then return row.final == true end
+  -- A change that is no reply (a promotion, a removal: no reply_rev) follows the order of entries.
+  if row.reply_rev == nil then return newer(src, old.src) end
   local rev, oldRev = tonumber(row.reply_rev) or -1, tonumber(old.reply_rev) or -1
   if rev ~= oldRev then return rev > oldRev end
   return newer(src, old.src)
@@ -74,6 +76,11 @@ if type(change.guests) == 'table' then
         fresh = false
       else
         if row.guest_name == nil then row.guest_name = old.guest_name end
+        -- A change that is no reply keeps what the guest's reply said (its rev, party, answers).
+        if row.reply_rev == nil and row.sequence == old.sequence then
+          row.reply_rev, row.answers = old.reply_rev, old.answers
+          if row.plus_ones == nil then row.plus_ones = old.plus_ones end
+        end
         -- What the guest last said stays with its row until it says something new: a summary's
         -- attendees and a new version's invitation carry no message, and are no reason to drop it.
         if row.message == nil and old.message ~= nil then
