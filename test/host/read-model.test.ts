@@ -186,6 +186,15 @@ describe('the host read model', () => {
     expect(promoted.guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0, answers: { dietary: 'vegan' } });
     const feed = await readSse(host.url(`/api/events/queue/stream?since=${since}`), (events) => events.some((e) => e.event === 'guest'));
     expect(JSON.parse(feed.events.find((e) => e.event === 'guest')!.data)).toMatchObject({ guest_id: 'g2@agent', state: 'accepted', outcome: 'promoted' });
+
+    // Every report carries the version's status; the feed says it once per change.
+    const before = (await view(host, 'queue')).feed_id;
+    for (const status of ['open', 'open', 'closed'] as const) {
+      await ctx.redis.client.xadd(streams.activity, '*', ...activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: 'queue', host_id: hostId, sequence: 0, revision: 1, status }] }));
+    }
+    await eventually(async () => (await view(host, 'queue')).status === 'closed' || undefined, 10_000, 'closed');
+    const statuses = await readSse(host.url(`/api/events/queue/stream?since=${before}`), (events) => events.some((e) => e.event === 'status' && e.data.includes('closed')));
+    expect(statuses.events.filter((e) => e.event === 'status').map((e) => (JSON.parse(e.data) as { status: string }).status)).toEqual(['open', 'closed']);
   });
 
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {
@@ -253,11 +262,22 @@ describe('the host read model', () => {
       ['reply', 'guest', 'coordinator', 'flowing'],
     ].sort());
     const ids = flow.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort();
-    const resumed = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 2, { headers: { 'last-event-id': ids[0]! } });
-    expect(resumed.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort()).toEqual(ids.slice(1));
+    // Resumed with Last-Event-ID: what came after it, and the entries sharing its id once more (at least once).
+    const resumed = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 3, { headers: { 'last-event-id': ids[0]! } });
+    expect(resumed.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort()).toEqual(ids);
+
+    // Two streams' entries with the same id (each stream numbers its own entries): a client that
+    // saw one of them and resumes from that id gets the other too.
+    const [seconds] = (await ctx.redis.client.time()).map(Number);
+    const twin = `${seconds! * 1000 + 60_000}-0`;
+    await ctx.redis.client.xadd(streams.invitations, twin, ...flat({ id: 'twin-a', event_name: 'A', v: '2' }));
+    await ctx.redis.client.xadd(streams.responses, twin, ...flat({ id: 'r-twin', invitation_id: 'twin-b', guest_id: 'g', guest_name: 'G', response: 'yes', message: '', timestamp: new Date().toISOString() }));
+    const twins = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 2, { headers: { 'last-event-id': twin } });
+    const seen = twins.events.filter((e) => e.event === 'flow').map((e) => [e.id, (JSON.parse(e.data) as { event_id: string }).event_id]);
+    expect(seen.sort()).toEqual([[twin, 'twin-a'], [twin, 'twin-b']]);
     const rates = await readSse(host.url('/api/flow'), (events) => events.some((e) => e.event === 'rates'), { timeoutMs: 5_000 });
     const stat = (JSON.parse(rates.events.find((e) => e.event === 'rates')!.data) as { streams: { stream: string; length: number }[] }).streams.find((s) => s.stream === streams.invitations);
-    expect(stat).toMatchObject({ length: 1 });
+    expect(stat).toMatchObject({ length: 2 });
   });
 });
 

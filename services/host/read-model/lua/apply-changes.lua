@@ -103,7 +103,9 @@ end
 if type(change.counts) == 'table' then take('counts:' .. seq, change.counts, 'counts') end
 if change.deadline ~= nil and change.deadline ~= cjson.null then take('deadline:' .. seq, change.deadline, nil) end
 if type(change.status) == 'string' then
-  if take('status:' .. seq, change.status, nil) then
+  -- Every report carries the version's status: the feed says it only when it changes.
+  local before = redis.call('HGET', KEYS[2], 'status:' .. seq)
+  if take('status:' .. seq, change.status, nil) and (not before or cjson.decode(before).value ~= change.status) then
     feed('status', { status = change.status, revision = change.revision, sequence = change.sequence })
   end
 end
