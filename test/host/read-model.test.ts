@@ -184,6 +184,11 @@ describe('the host read model', () => {
       return v.waitlist.length === 0 ? v : undefined;
     }, 10_000, 'the promotion shown');
     expect(promoted.guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0, answers: { dietary: 'vegan' } });
+    // A change that is no reply and no move (a stale reply's note, added after) leaves the row as it is.
+    await reportReplies('queue', [{ guest_id: 'g2@agent', outcome: 'stale', state: 'needs_action' }]);
+    await reportReplies('queue', [guest(1, 'declined', 1, { message: 'marker' })]);
+    await eventually(async () => (await view(host, 'queue')).guests.find((g) => g.guest_id === 'g1@agent')?.message === 'marker' || undefined, 10_000, 'the marker applied');
+    expect((await view(host, 'queue')).guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0 });
     const feed = await readSse(host.url(`/api/events/queue/stream?since=${since}`), (events) => events.some((e) => e.event === 'guest'));
     expect(JSON.parse(feed.events.find((e) => e.event === 'guest')!.data)).toMatchObject({ guest_id: 'g2@agent', state: 'accepted', outcome: 'promoted' });
 

@@ -42,8 +42,10 @@ local function later(row, old)
   if seq ~= oldSeq then return seq > oldSeq end
   -- The version's summary (`final`) is its last word: no report of the same version overrides it.
   if row.final ~= old.final then return row.final == true end
-  -- A change that is no reply (a promotion, a removal: no reply_rev) follows the order of entries.
-  if row.reply_rev == nil then return newer(src, old.src) end
+  -- A promotion or a removal is no reply (no reply_rev) but changes the guest's place: it follows
+  -- the order of entries. Other changes without a reply (invited, reminded, stale, late) never
+  -- override a reply: their entries may be added after the reply's (an outbox drained late).
+  if row.reply_rev == nil and (row.outcome == 'promoted' or row.outcome == 'removed') then return newer(src, old.src) end
   local rev, oldRev = tonumber(row.reply_rev) or -1, tonumber(old.reply_rev) or -1
   if rev ~= oldRev then return rev > oldRev end
   return newer(src, old.src)
@@ -76,8 +78,8 @@ if type(change.guests) == 'table' then
         fresh = false
       else
         if row.guest_name == nil then row.guest_name = old.guest_name end
-        -- A change that is no reply keeps what the guest's reply said (its rev, party, answers).
-        if row.reply_rev == nil and row.sequence == old.sequence then
+        -- A promotion keeps what the guest's reply said (its rev, party, answers).
+        if row.outcome == 'promoted' and row.reply_rev == nil and row.sequence == old.sequence then
           row.reply_rev, row.answers = old.reply_rev, old.answers
           if row.plus_ones == nil then row.plus_ones = old.plus_ones end
         end
