@@ -556,9 +556,12 @@ const eventSet = new Set(events);
 const versionCount = new Set(summaries.filter((s) => eventSet.has(s.fields.invitation_id!)).map((s) => `${s.fields.invitation_id} ${s.fields.sequence}`)).size;
 const reminderCount = summaries.filter((s) => eventSet.has(s.fields.invitation_id!)).reduce((n, s) => n + Number(s.fields.reminders_sent ?? 0), 0);
 let promotionCount = 0;
+let displacedCount = 0;
 for (const entry of await readStream(checker, streams.activity)) {
-  if (entry.fields.type !== 'promoted') continue;
-  for (const e of JSON.parse(entry.fields.events ?? '[]') as { guests?: unknown[] }[]) promotionCount += e.guests?.length ?? 0;
+  for (const e of JSON.parse(entry.fields.events ?? '[]') as { guests?: { outcome?: string }[] }[]) {
+    if (entry.fields.type === 'promoted') promotionCount += e.guests?.length ?? 0;
+    displacedCount += (e.guests ?? []).filter((g) => g.outcome === 'displaced').length;
+  }
 }
 const reasons = new Map<string, number>();
 for (const s of summaries) if (events.includes(s.fields.invitation_id!)) reasons.set(s.fields.reason!, (reasons.get(s.fields.reason!) ?? 0) + 1);
@@ -574,7 +577,7 @@ const runTable = [
   `| reply entries / extra copies sent | ${(await checker.xlen(streams.responses)) - hostileCount(classified.bad, streams.responses)} / ${copiesSent} |`,
   ...[...featureCounts].sort().map(([name, n]) => `| host API: ${name} | ${n} |`),
   `| host API calls refused (503 or cut) and retried with the same body | ${hostCallsRefused} |`,
-  `| versions summarized / reminders sent / promotions from a waitlist | ${versionCount} / ${reminderCount} / ${promotionCount} |`,
+  `| versions summarized / reminders sent / promotions from a waitlist / seats taken back by an earlier arrival | ${versionCount} / ${reminderCount} / ${promotionCount} / ${displacedCount} |`,
   `| hostile entries | ${classified.bad.length} |`,
   `| role processes started | ${everyProcess.length} |`,
   `| total run time | ${((Date.now() - started) / 1000).toFixed(0)} s |`,
