@@ -289,7 +289,9 @@ async function featureLoop(): Promise<void> {
     // What the host does afterwards: some of it while the guests are still answering.
     const follow = random();
     if (follow < 0.3) {
-      later(between(1_500, 8_000), () => hostCall('PATCH', `/api/events/${id}`, { location: `Room ${n}` }, 'update that bumps SEQUENCE'));
+      // A new version needs an RSVP deadline ahead: one with reminders keeps its own, the others get a new one.
+      const deadline = body.reminders ? {} : { rsvp_deadline: isoIn(between(25_000, 40_000)) };
+      later(between(1_500, 8_000), () => hostCall('PATCH', `/api/events/${id}`, { location: `Room ${n}`, ...deadline }, 'update that bumps SEQUENCE'));
     } else if (follow < 0.5) {
       later(between(1_000, 6_000), () => hostCall('PATCH', `/api/events/${id}`, { description: `Bring a friend (${n})` }, 'update that keeps SEQUENCE'));
     }
