@@ -139,7 +139,8 @@ export class EventStore {
       (pipeline: ChainableCommander, call) => {
         const args: (string | number)[] = [now, this.retentionMs, this.summaryCap];
         for (const r of call.replies) args.push(r.kind, r.guestId, r.sequence, r.id, r.arrival, r.rejection, r.json);
-        pipeline.evalsha(recordRepliesScript.sha, 10, ...eventKeyList(call.eventId), ...args);
+        const keys = eventKeyList(call.eventId);
+        pipeline.evalsha(recordRepliesScript.sha, keys.length, ...keys, ...args);
       },
       [recordRepliesScript],
     );

@@ -103,6 +103,11 @@ export class OutboxDrainer {
       if (item.k !== 'd' || (item.t === 'request' && item.x !== undefined && item.x <= now)) continue;
       const key = `${item.t}:${item.s}:${item.r}`;
       const entry = deliveredGuests.get(key) ?? { type: item.t, sequence: item.s, revision: item.r, guests: [] };
+      // An event's cancellation is its status (the `cancelled` activity), not a change of each guest: they keep their answers.
+      if (item.t === 'cancel' && item.sc === 'event') {
+        deliveredGuests.set(key, entry);
+        continue;
+      }
       for (const guestId of item.g) if (entry.guests.length < 2_000) entry.guests.push({ guest_id: guestId, outcome: item.t === 'reminder' || item.t === 'start_reminder' ? 'reminded' : item.t === 'promoted' ? 'promoted' : item.t === 'cancel' ? 'removed' : 'invited', state: item.t === 'promoted' || item.t === 'start_reminder' ? 'accepted' : 'needs_action' });
       deliveredGuests.set(key, entry);
     }

@@ -3,7 +3,7 @@
   once: a revision at or below the one applied is a replay and changes nothing. What it decides
   (deliveries, summaries, activity) goes into the event's outbox in the same step.
 
-  KEYS[1..10] the event's keys (includes/event.lua)
+  KEYS[1..11] the event's keys (includes/event.lua)
   ARGV[1] now (ms)
   ARGV[2] default RSVP window (ms after the version opens)
   ARGV[3] retention after the event's last moment (ms)

@@ -11,16 +11,19 @@
   KEYS[8]  event:{id}:rejected   hash reply id -> reason
   KEYS[9]  event:{id}:never      hash guestId -> why never asked (expired)
   KEYS[10] event:{id}:done       set of timers done: s<seq>:r:<m> (reminder), s<seq>:sr:<m> (start reminder)
+  KEYS[11] event:{id}:seated     zset guestId scored by arrival: guests seated by their own acceptance
+                                 and told nothing since (an earlier arrival recorded later may take their seat)
 
   The outbox holds what a script decided and is not yet on its stream; the coordinator adds each
   item under its once-key and removes it after. Nothing else leaves a script.
 ]]
 local K_EVENT, K_INVITED, K_REPLIES, K_LATE, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_WAIT, K_STALE, K_REJECTED, K_NEVER, K_DONE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_SEATED = KEYS[11]
 
 local COUNTERS = { 'total_invited', 'yes_count', 'no_count', 'maybe_count', 'confirmed_count', 'headcount',
   'waitlisted_count', 'stale_count', 'late_count', 'rejected_count', 'reminders_sent', 'never_asked_count' }
-local VERSION_KEYS = { K_INVITED, K_REPLIES, K_LATE, K_WAIT, K_STALE, K_REJECTED, K_NEVER }
+local VERSION_KEYS = { K_INVITED, K_REPLIES, K_LATE, K_WAIT, K_STALE, K_REJECTED, K_NEVER, K_SEATED }
 local STATE_OF = { yes = 'accepted', no = 'declined', maybe = 'tentative' }
 -- Lists of guests in one activity entry at most (the counts are always complete).
 local ACTIVITY_GUESTS = 2000
@@ -271,23 +274,82 @@ local function remove_effect(ev, id, rec)
   end
   ev.confirmed_count = ev.confirmed_count - 1
   ev.headcount = ev.headcount - 1 - num(rec.plus_ones)
+  redis.call('ZREM', K_SEATED, id)
   return true
 end
 
--- Counts a reply; an acceptance gets a seat if it fits, else a place on the waitlist at `arrival`.
+--[[
+  Seats follow arrival (docs/EVENTS.md, "Arrival order of seats"). Two coordinators may record two
+  batches of one burst in the opposite order, so an acceptance that does not fit may have arrived
+  before guests already seated. It takes the seats of the latest of them who were seated by their
+  own acceptance and told nothing since (`seated`; a promoted guest was told and keeps its seat),
+  if enough of them arrived after it; they go to the waitlist at their own arrival. A capacity
+  lowered below the headcount demotes nobody, so nothing is taken then. Returns the guests moved.
+]]
+local function displace_later(ev, people, arrival)
+  local cap = num(ev.capacity)
+  if cap == 0 or people > cap or ev.headcount > cap then
+    return {}
+  end
+  local need = ev.headcount + people - cap
+  -- Each guest frees at least one place: `need` of them at most, latest first.
+  -- %.17g: Lua's own number-to-text keeps 14 digits, and arrival scores have 16.
+  local later = redis.call('ZREVRANGEBYSCORE', K_SEATED, '+inf', string.format('(%.17g', arrival), 'WITHSCORES', 'LIMIT', 0, need)
+  if #later == 0 then
+    return {}
+  end
+  local ids = {}
+  for i = 1, #later, 2 do
+    ids[#ids + 1] = later[i]
+  end
+  local recs = hmget_many(K_REPLIES, ids)
+  local sizes, freed, take = {}, 0, 0
+  for i = 1, #ids do
+    sizes[i] = 1 + (recs[i] and num(cjson.decode(recs[i]).plus_ones) or 0)
+    freed = freed + sizes[i]
+    take = i
+    if freed >= need then
+      break
+    end
+  end
+  if freed < need then
+    return {}
+  end
+  local moved = {}
+  for i = 1, take do
+    redis.call('ZREM', K_SEATED, ids[i])
+    redis.call('ZADD', K_WAIT, later[2 * i], ids[i])
+    ev.confirmed_count = ev.confirmed_count - 1
+    ev.headcount = ev.headcount - sizes[i]
+    ev.waitlisted_count = ev.waitlisted_count + 1
+    moved[i] = ids[i]
+  end
+  return moved
+end
+
+-- Counts a reply; an acceptance gets a seat if it fits (taking those of later arrivals not told
+-- yet if need be), else a place on the waitlist at `arrival`. Returns the guests it displaced.
 local function add_effect(ev, id, rec, arrival)
   ev[rec.response .. '_count'] = ev[rec.response .. '_count'] + 1
   if rec.response ~= 'yes' then
-    return
+    return {}
   end
   local people = 1 + num(rec.plus_ones)
+  local displaced = {}
+  if not fits(ev, people) then
+    displaced = displace_later(ev, people, arrival)
+  end
   if fits(ev, people) then
     ev.confirmed_count = ev.confirmed_count + 1
     ev.headcount = ev.headcount + people
+    if num(ev.capacity) > 0 then
+      redis.call('ZADD', K_SEATED, arrival, id)
+    end
   else
     redis.call('ZADD', K_WAIT, arrival, id)
     ev.waitlisted_count = ev.waitlisted_count + 1
   end
+  return displaced
 end
 
 local function summary_lists(ev, cap)
@@ -552,7 +614,7 @@ local function extend_life(ev, now, retention_ms)
   end
   local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), start, num(ev.rsvp_deadline))
   local ttl = horizon - now + retention_ms
-  for i = 1, 10 do
+  for i = 1, #KEYS do
     redis.call('PEXPIRE', KEYS[i], ttl)
   end
 end
