@@ -16,7 +16,7 @@ import {
   writeCharts,
   writeJson,
 } from './report.ts';
-import { stopAllStacks } from './stack.ts';
+import { stallRecords, stopAllStacks } from './stack.ts';
 import { type RunContext, baselineScenario, fanoutScenario, latencyScenario, round, soakScenario, throughputScenario } from './scenarios.ts';
 
 export interface BenchRun {
@@ -128,6 +128,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     ...(fanout ? { fanout } : {}),
     ...(soak ? { soak } : {}),
     ...(scaling.length > 0 ? { scaling } : {}),
+    stalls: stallRecords.splice(0),
     errors,
   };
   const results: BenchResults = { ...partial, targets: checkTargets(partial) };

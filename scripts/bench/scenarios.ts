@@ -33,8 +33,9 @@ export interface RunContext {
 const guestEnv = { PERSONAS: 'instant', REPLY_DELAY_SCALE: '0', GUEST_SEED: 'bench' };
 
 /** Redis, the coordinators, the agents and a host, every process ready and every guest registered. */
-export async function startStack(ctx: RunContext, shape: StackShape): Promise<{ stack: BenchStack; driver: EventDriver }> {
+export async function startStack(ctx: RunContext, shape: StackShape, scenario: string): Promise<{ stack: BenchStack; driver: EventDriver }> {
   const stack = await BenchStack.start(shape.env ?? {}, ctx.opts.aof);
+  stack.scenario = scenario;
   try {
     const profile = ctx.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ctx.opts.outDir, 'profiles', ctx.runId)}`] : [];
     if (profile.length > 0) mkdirSync(resolve(ctx.opts.outDir, 'profiles', ctx.runId), { recursive: true });
@@ -109,7 +110,7 @@ export interface ThroughputResult {
 export async function throughputScenario(ctx: RunContext, shape: StackShape, label: string, measureS: number): Promise<ThroughputResult> {
   const warmupS = ctx.opts.warmupS;
   ctx.progress.begin(`${label}: ${shape.coordinators} coordinator(s), ${shape.agents} agent(s), ${shape.eventGuests}-guest events`, measureS + warmupS + 4);
-  const { stack, driver } = await startStack(ctx, shape);
+  const { stack, driver } = await startStack(ctx, shape, label);
   try {
     await resetSlowlog(stack.client);
     const load = await runLoad(stack, driver, {
@@ -175,7 +176,7 @@ export interface LatencyResult {
 export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
   const { latencyEvents: n, latencyRate: rate, latencyGuests: guests } = ctx.opts;
   ctx.progress.begin(`latency: ${n} events of ${guests} guests at ${rate}/s`, n / rate + 5);
-  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 });
+  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 }, 'latency');
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
   try {
     // A few unmeasured events first: JIT and script cache, as after any deployment.
@@ -249,7 +250,7 @@ export interface FanoutResult {
 export async function fanoutScenario(ctx: RunContext): Promise<FanoutResult> {
   const { fanoutGuests: guests, fanoutAgents: agents } = ctx.opts;
   ctx.progress.begin(`fan-out: one event to ${fmt(guests)} guests on ${agents} agents`, 25);
-  const { stack, driver } = await startStack(ctx, { agents, eventGuests: guests, coordinators: 1, coordinatorEnv: { RSVP_DEADLINE_MS: '600000' } });
+  const { stack, driver } = await startStack(ctx, { agents, eventGuests: guests, coordinators: 1, coordinatorEnv: { RSVP_DEADLINE_MS: '600000' } }, 'fan-out');
   try {
     // A small event first so the scripts are loaded and the code warm, as in a running system.
     await driver.publish(`${ctx.runId}-fan-warm`);
@@ -326,7 +327,7 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
     eventGuests,
     coordinators,
     env: { STREAM_RETENTION_MS: retentionMs, EVENT_RETENTION_MS: retentionMs, JANITOR_INTERVAL_MS: janitorMs },
-  });
+  }, 'soak');
   const idle = Number((await info(stack.client, 'memory')).used_memory);
   const samples: SoakResult['samples'] = [];
   try {
