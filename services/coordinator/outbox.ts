@@ -6,12 +6,14 @@ import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
 import type { EventStore, ReplyToRecord } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
+import type { SteppedSummary, SummaryBuilder } from './summary-builder.ts';
 import type { SummaryPublisher } from './summary-publisher.ts';
 
 /** An item a script put in an event's outbox (includes/event.lua): a delivery, a summary or an activity entry. */
 type OutboxItem =
   | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number }
   | { k: 's'; key: string; f: string[] }
+  | ({ k: 'b' } & SteppedSummary)
   | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> };
 
 /** Rounds of draining at most per call (an expiry recorded while draining can decide a summary). */
@@ -28,14 +30,16 @@ export class OutboxDrainer {
   private readonly redis: Redis;
   private readonly producer: StreamProducer;
   private readonly summaries: SummaryPublisher;
+  private readonly builder: SummaryBuilder;
   private readonly store: EventStore;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { redis: Redis; producer: StreamProducer; summaries: SummaryPublisher; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: Redis; producer: StreamProducer; summaries: SummaryPublisher; builder: SummaryBuilder; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
     this.redis = deps.redis;
     this.producer = deps.producer;
     this.summaries = deps.summaries;
+    this.builder = deps.builder;
     this.store = deps.store;
     this.metrics = deps.metrics;
     this.log = deps.log;
@@ -70,6 +74,7 @@ export class OutboxDrainer {
     const counts: ({ delivery: DeliveryType; guests: number } | { activity: ActivityType })[] = [];
     const expired: ReplyToRecord[] = [];
     const summaries: { fields: string[]; key: string }[] = [];
+    const stepped: SteppedSummary[] = [];
     for (const item of items) {
       if (item.k === 'd') {
         if (item.t === 'request' && item.x !== undefined && item.x <= now) {
@@ -85,6 +90,8 @@ export class OutboxDrainer {
         const event: EventActivity = { ...item.e, guests: Array.isArray(item.g) ? item.g : [] };
         messages.push({ stream: streams.activity, fields: activityFields({ type: item.t, at: now, events: [event] }), onceKey: `activity:${item.key}` });
         counts.push({ activity: item.t });
+      } else if (item.k === 'b') {
+        stepped.push(item);
       } else {
         summaries.push({ fields: item.f, key: item.key });
       }
@@ -121,7 +128,17 @@ export class OutboxDrainer {
     }
     const ids = await this.producer.addMany(messages);
     for (const s of summaries) await this.summaries.publish(eventId, s.fields, s.key);
-    await this.redis.hdel(keys.outbox, ...fields);
+    for (const s of stepped) {
+      const started = performance.now();
+      await this.summaries.publish(eventId, await this.builder.build(eventId, s), s.key);
+      this.log.debug({ eventId, ms: Math.round(performance.now() - started) }, 'summary lists read in steps');
+    }
+    if (stepped.length > 0) {
+      // The version's keys may change again once its summary is out (apply-revision stops answering busy).
+      await this.redis.multi().hdel(keys.outbox, ...fields).hdel(keys.event, 'sb').exec();
+    } else {
+      await this.redis.hdel(keys.outbox, ...fields);
+    }
 
     counts.forEach((c, i) => {
       if (ids[i] === null) return;
