@@ -172,6 +172,8 @@ function resultRows(r: BenchResults): string[][] {
   if (r.latency) {
     const l = r.latency;
     rows.push([`latency, ${l.guestsPerEvent}-guest events at ${l.ratePerSecond}/s (n=${l.events})`, `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms`, '', '']);
+    for (const h of l.hops?.hops ?? []) rows.push([`  hop: ${h.hop}`, `mean ${h.meanMs} / p50 ${h.p50Ms} / p99 ${h.p99Ms} ms`, '', '']);
+    if (l.hops) rows.push(['  hops add up to (mean, published -> host)', `${l.hops.totalMeanMs} ms over ${l.hops.events} events`, '', '']);
   }
   if (r.fanout) {
     const f = r.fanout;

@@ -6,7 +6,8 @@ import * as hdr from 'hdr-histogram-js';
 import { RedisServerProcess } from '../../services/launcher/redis-server.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
 import { type BaselineResult, measureBaselines } from './baselines.ts';
-import { EventDriver } from './driver.ts';
+import { EventDriver, type SummarySeen } from './driver.ts';
+import { type HopBreakdown, eventHops } from './hops.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import type { Progress } from './progress.ts';
@@ -171,6 +172,8 @@ export interface LatencyResult {
   mean: number;
   /** (latency ms, cumulative share 0-1) points for the CDF chart. */
   cdf: { ms: number; share: number }[];
+  /** Where the measured events' time went, hop by hop. */
+  hops?: HopBreakdown;
 }
 
 export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
@@ -178,6 +181,8 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
   ctx.progress.begin(`latency: ${n} events of ${guests} guests at ${rate}/s`, n / rate + 5);
   const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 }, 'latency');
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
+  const seen: SummarySeen[] = [];
+  let hops: HopBreakdown | undefined;
   try {
     // A few unmeasured events first: JIT and script cache, as after any deployment.
     for (let i = 0; i < 5; i += 1) {
@@ -197,11 +202,14 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
         driver.waitFor(id, 60_000).then((s) => {
           if (s.answered !== guests) throw new Error(`latency event ${id}: ${s.answered} of ${guests} answered (${s.reason})`);
           histogram.recordValue(Math.max(1, s.receivedAt - s.publishedAt));
+          seen.push(s);
         }),
       );
       ctx.progress.update(`${i + 1}/${n} published, ${histogram.totalCount} summarized`);
     }
     await Promise.all(waits);
+    await stack.recordStalls();
+    hops = await eventHops(stack.client, seen, ['guest_inbox:{bench-agent-1}']);
   } finally {
     driver.close();
     await stack.stop();
@@ -221,6 +229,7 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
     max: histogram.maxValue,
     mean: round(histogram.mean, 2),
     cdf,
+    hops,
   };
   ctx.progress.note(`latency: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms, max ${result.max} ms`);
   return result;
