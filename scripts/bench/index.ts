@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import type { BaselineResult } from './baselines.ts';
 import { type BenchOptions, parseOptions } from './options.ts';
+import { priorityScenario } from './priority.ts';
 import { Progress } from './progress.ts';
 import {
   type BenchResults,
@@ -33,6 +34,7 @@ function plannedSeconds(o: BenchOptions): number {
     (has('throughput') ? o.durationS + o.warmupS + 6 : 0) +
     (has('latency') ? o.latencyEvents / o.latencyRate + 6 : 0) +
     (has('fanout') ? 25 : 0) +
+    (has('priority') ? o.priorityBacklog / 400 + 10 : 0) +
     (has('scaling') ? 4 * (o.scalingS + o.warmupS + 6) : 0) +
     (has('soak') ? o.soakS + 8 : 0)
   );
@@ -77,6 +79,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
   const throughput = has('throughput') ? await attempt('throughput', () => throughputScenario(ctx, shape, 'throughput', opts.durationS)) : undefined;
   const latency = has('latency') ? await attempt('latency', () => latencyScenario(ctx)) : undefined;
   const fanout = has('fanout') ? await attempt('fanout', () => fanoutScenario(ctx)) : undefined;
+  const priority = has('priority') ? await attempt('priority', () => priorityScenario(ctx)) : undefined;
 
   const scalingRuns: { agents: number; coordinators: number; result: Awaited<ReturnType<typeof throughputScenario>> }[] = [];
   if (has('scaling')) {
@@ -126,6 +129,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     ...(throughput ? { throughput: { ...throughput, ratioToIoredis: ratio(throughput.rsvpPerSecond) } } : {}),
     ...(latency ? { latency } : {}),
     ...(fanout ? { fanout } : {}),
+    ...(priority ? { priority } : {}),
     ...(soak ? { soak } : {}),
     ...(scaling.length > 0 ? { scaling } : {}),
     stalls: stallRecords.splice(0),

@@ -6,6 +6,7 @@ import type { BaselineResult } from './baselines.ts';
 import type { BenchOptions } from './options.ts';
 import type { FanoutResult, LatencyResult, SoakResult, ThroughputResult } from './scenarios.ts';
 import { fmt, round } from './scenarios.ts';
+import type { PriorityResult } from './priority.ts';
 import type { StallRecord } from './stack.ts';
 import { compact, lineChart } from './svg.ts';
 
@@ -49,6 +50,7 @@ export interface BenchResults {
   throughput?: ThroughputResult & { ratioToIoredis: number | null };
   latency?: LatencyResult;
   fanout?: FanoutResult;
+  priority?: PriorityResult;
   soak?: SoakResult;
   scaling?: ScalingPoint[];
   /** Per scenario stack: the PING probe's longest round trip and Redis' longest command. */
@@ -180,6 +182,16 @@ function resultRows(r: BenchResults): string[][] {
     rows.push([`fan-out ${fmt(f.guests)} guests on ${f.agents} agents: all deliveries`, `${(f.toAllDeliveriesMs / 1000).toFixed(2)} s`, '', '']);
     rows.push([`fan-out ${fmt(f.guests)} guests: summary at host`, `${(f.toSummaryMs / 1000).toFixed(2)} s (${f.answered} answered, ${f.reason})`, '', '']);
     rows.push(['fan-out counting rate', `${fmt(f.countingRate)} RSVP/s`, `ioredis ${fmt(b.ioredisXadd)}/s`, b.ioredisXadd ? `${(f.countingRate / b.ioredisXadd).toFixed(3)} x` : '']);
+  }
+  if (r.priority) {
+    const p = r.priority;
+    rows.push([
+      `priority lane: 1 high-priority invitation behind ${fmt(p.backlog)} normal (${p.guestsPerEvent} guests each)`,
+      `urgent: ${p.urgentToSummaryMs} ms to summary (${fmt(p.backlogDoneBeforeUrgent)} of the backlog summarized before it)`,
+      `backlog: p50 ${(p.backlogToSummaryMs.p50 / 1000).toFixed(2)} s, p99 ${(p.backlogToSummaryMs.p99 / 1000).toFixed(2)} s, max ${(p.backlogToSummaryMs.max / 1000).toFixed(2)} s`,
+      p.backlogToSummaryMs.max > 0 ? `${(p.urgentToSummaryMs / p.backlogToSummaryMs.max).toFixed(3)} x the backlog's last` : '',
+    ]);
+    rows.push(['  the urgent event\u2019s path (ms after its invitation)', Object.entries(p.urgentPath).map(([k, v]) => `${k} ${v}`).join(', '), '', '']);
   }
   for (const s of r.scaling ?? []) {
     rows.push([
