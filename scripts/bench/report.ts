@@ -6,6 +6,7 @@ import type { BaselineResult } from './baselines.ts';
 import type { BenchOptions } from './options.ts';
 import type { FanoutResult, LatencyResult, SoakResult, ThroughputResult } from './scenarios.ts';
 import { fmt, round } from './scenarios.ts';
+import { type PeerResult, guaranteesOf } from './peers/index.ts';
 import type { PriorityResult } from './priority.ts';
 import type { StallRecord } from './stack.ts';
 import { compact, lineChart } from './svg.ts';
@@ -51,6 +52,7 @@ export interface BenchResults {
   latency?: LatencyResult;
   fanout?: FanoutResult;
   priority?: PriorityResult;
+  peers?: PeerResult[];
   soak?: SoakResult;
   scaling?: ScalingPoint[];
   /** Per scenario stack: the PING probe's longest round trip and Redis' longest command. */
@@ -105,6 +107,7 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
       value: t?.ratioToIoredis != null ? `${t.ratioToIoredis.toFixed(3)} x (${fmt(t.rsvpPerSecond)} RSVP/s of ${fmt(r.baselines.ioredisXadd)}/s)` : 'not run',
       met: t?.ratioToIoredis != null ? t.ratioToIoredis >= 0.25 : null,
     },
+    ...peerTargets(r),
     {
       name: 'longest Redis stall (PING probe), every scenario',
       target: '<= 5 ms',
@@ -127,6 +130,22 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
     },
   ];
   return checks;
+}
+
+/** Against the peers of the same run: >= 4 x BullMQ's RSVP/s and <= 1/3 of its p99; >= 0.5 x Pub/Sub's RSVP/s. */
+function peerTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  const bull = r.peers?.find((p) => p.system === 'bullmq');
+  const pubsub = r.peers?.find((p) => p.system === 'pubsub');
+  const ours = r.throughput?.rsvpPerSecond;
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
+  const vsBull = ratio(ours, bull?.rsvpPerSecond);
+  const p99 = ratio(r.latency?.p99, bull?.latency.p99);
+  const vsPubsub = ratio(ours, pubsub?.rsvpPerSecond);
+  return [
+    { name: 'RSVP/s vs BullMQ flows', target: '>= 4 x', value: vsBull !== undefined ? `${vsBull.toFixed(2)} x (${fmt(ours)} vs ${fmt(bull!.rsvpPerSecond)})` : 'not run', met: vsBull !== undefined ? vsBull >= 4 : null },
+    { name: 'latency p99 vs BullMQ flows', target: '<= 1/3', value: p99 !== undefined ? `${p99.toFixed(2)} x (${r.latency!.p99} vs ${bull!.latency.p99} ms)` : 'not run', met: p99 !== undefined ? p99 <= 1 / 3 : null },
+    { name: 'RSVP/s vs plain Pub/Sub', target: '>= 0.5 x', value: vsPubsub !== undefined ? `${vsPubsub.toFixed(2)} x (${fmt(ours)} vs ${fmt(pubsub!.rsvpPerSecond)})` : 'not run', met: vsPubsub !== undefined ? vsPubsub >= 0.5 : null },
+  ];
 }
 
 function worst(soak: SoakResult, prefix: string): string {
@@ -193,6 +212,21 @@ function resultRows(r: BenchResults): string[][] {
     ]);
     rows.push(['  the urgent event\u2019s path (ms after its invitation)', Object.entries(p.urgentPath).map(([k, v]) => `${k} ${v}`).join(', '), '', '']);
   }
+  for (const p of r.peers ?? []) {
+    const ours = r.throughput?.rsvpPerSecond;
+    rows.push([
+      `peer ${p.system}: throughput (same layout, ${r.options.eventGuests}-guest events)`,
+      `${fmt(p.rsvpPerSecond)} RSVP/s, ${p.cpuPerRsvpUs} µs CPU/RSVP`,
+      ours ? `ours ${fmt(ours)} RSVP/s` : '',
+      ours && p.rsvpPerSecond > 0 ? `ours = ${(ours / p.rsvpPerSecond).toFixed(2)} x` : '',
+    ]);
+    rows.push([
+      `peer ${p.system}: latency, ${r.options.latencyGuests}-guest events at ${r.options.latencyRate}/s (n=${p.latency.events})`,
+      `p50 ${p.latency.p50} / p99 ${p.latency.p99} / max ${p.latency.max} ms`,
+      r.latency ? `ours p50 ${r.latency.p50} / p99 ${r.latency.p99} ms` : '',
+      r.latency && p.latency.p99 > 0 ? `ours = ${(r.latency.p99 / p.latency.p99).toFixed(2)} x its p99` : '',
+    ]);
+  }
   for (const s of r.scaling ?? []) {
     rows.push([
       `scaling: ${s.coordinators} coord, ${s.agents} agents`,
@@ -247,6 +281,11 @@ export function markdownSection(r: BenchResults, jsonPath: string, charts: strin
     if (r.throughput.slowlog.length > 0) out.push('', `SLOWLOG (> 2 ms) during throughput: ${r.throughput.slowlog.slice(0, 3).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
   }
   if (r.fanout?.slowlog.length) out.push('', `SLOWLOG (> 10 ms) during fan-out: ${r.fanout.slowlog.slice(0, 4).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
+  if (r.peers?.length) {
+    out.push('', 'What each system guarantees (next to its figures above):', '');
+    for (const name of ['event-planner', ...r.peers.map((p) => p.system)] as const) out.push(`- **${name}**: ${guaranteesOf[name]}`);
+  }
+  out.push('', `Load average (1 min) when each scenario's stack stopped: ${(r.stalls ?? []).map((s) => `${s.scenario} ${s.loadAverage}`).join(', ') || 'n/a'}; at the start ${r.machine.loadAverageAtStart.join(' / ')}.`);
   if (r.errors.length > 0) out.push('', ...r.errors.map((e) => `- scenario **${e.scenario}** failed: ${e.error.split('\n')[0]}`));
   // Charts are redrawn by every run, so a log entry names them instead of embedding a picture
   // that a later run will have replaced.
