@@ -37,7 +37,8 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     // urgent event's commands waited behind those of up to STREAM_CONCURRENCY normal entries in
     // flight (3 s between applying a high-priority invitation and delivering it, behind a backlog
     // of 1,000: docs/BENCHMARKS.md, priority lane).
-    const priority = new RedisConnections(ctx.config.redis, `${ctx.config.consumerName}:priority`, log);
+    // Its state changes are those of the main connection (same Redis): only the main one reports them.
+    const priority = new RedisConnections(ctx.config.redis, `${ctx.config.consumerName}:priority`, log.child({ connection: 'priority' }, { level: 'error' }));
     await priority.connect();
     const lane = (conns: RedisConnections) => {
       const redis = conns.command;
