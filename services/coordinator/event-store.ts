@@ -24,7 +24,7 @@ export interface Effects {
  * busy: a summary is being built in steps from the version's keys; nothing was applied. Drain the
  * outbox (which finishes that summary), then apply again.
  */
-export type RevisionResult = ({ kind: 'ok' | 'replay' | 'busy' } & Effects) | { kind: 'dead'; reason: string };
+export type RevisionResult = ({ kind: 'ok' | 'replay' | 'busy'; definition: Record<string, string> } & Effects) | { kind: 'dead'; reason: string };
 
 export type TickResult = ({ kind: 'ok' } & Effects) | { kind: 'need_guests'; targeting: string } | { kind: 'gone' };
 
@@ -129,11 +129,13 @@ export class EventStore {
       tracestate: meta.trace.tracestate ?? '',
       summary_step_above: this.summaryStepAbove,
     };
-    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), JSON.stringify(def), ...guestArgs(meta.resolution.guests)];
+    const defJson = JSON.stringify(def);
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(meta.resolution.guests)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, eventKeyList(inv.id), args);
     if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
     const kind = reply[0] === 'replay' || reply[0] === 'busy' ? reply[0] : 'ok';
-    return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [] };
+    // The definition as stored (def:<revision>): the outbox drainer needs it and need not read it back.
+    return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [], definition: JSON.parse(defJson) as Record<string, string> };
   }
 
   /**

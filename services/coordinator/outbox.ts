@@ -46,14 +46,17 @@ export class OutboxDrainer {
   }
 
   /** Drains the event's outbox; `known` is its content as a script just returned it (field, item, …), saving a read. */
-  async drain(eventId: string, known?: string[]): Promise<void> {
+  async drain(eventId: string, known?: string[], definitions?: ReadonlyMap<number, Record<string, string>>): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
-      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined))) return;
+      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined, definitions))) return;
     }
   }
 
-  /** One pass; true when it recorded expiries (their effects may have put new items in the outbox). */
-  private async drainOnce(eventId: string, known: string[] | undefined): Promise<boolean> {
+  /**
+   * One pass; true when it recorded expiries (their effects may have put new items in the outbox).
+   * `definitions`: revisions' definitions the caller holds (the one it just applied), saving a read.
+   */
+  private async drainOnce(eventId: string, known: string[] | undefined, definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
     const keys = eventKeys(eventId);
     const raw: Record<string, string> = known ? {} : await this.redis.hgetall(keys.outbox);
     if (known) for (let i = 0; i + 1 < known.length; i += 2) raw[known[i]!] = known[i + 1]!;
@@ -61,8 +64,12 @@ export class OutboxDrainer {
     if (fields.length === 0) return false;
     const items = fields.map((f) => JSON.parse(raw[f]!) as OutboxItem);
 
-    const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))];
     const defs = new Map<number, Record<string, string>>();
+    const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))].filter((r) => {
+      const held = definitions?.get(r);
+      if (held) defs.set(r, held);
+      return !held;
+    });
     if (revisions.length > 0) {
       const stored = await this.redis.hmget(keys.event, ...revisions.map((r) => `def:${r}`));
       revisions.forEach((r, i) => defs.set(r, stored[i] ? (JSON.parse(stored[i]) as Record<string, string>) : {}));
@@ -126,8 +133,8 @@ export class OutboxDrainer {
       messages.push({ stream: streams.activity, fields: activityFields({ type: 'delivered', at: now, events }), onceKey: `delivered:${first.key}` });
       counts.push({ activity: 'delivered' });
     }
-    const ids = await this.producer.addMany(messages);
-    for (const s of summaries) await this.summaries.publish(eventId, s.fields, s.key);
+    // The summaries go out with the deliveries and activity (one round trip, not two in a row).
+    const [ids] = await Promise.all([this.producer.addMany(messages), Promise.all(summaries.map((s) => this.summaries.publish(eventId, s.fields, s.key)))]);
     for (const s of stepped) {
       const started = performance.now();
       await this.summaries.publish(eventId, await this.builder.build(eventId, s), s.key);

@@ -78,7 +78,7 @@ export class InvitationHandler {
     let result = await applyOnce();
     // busy: a summary of this event is still being read in steps; draining its outbox finishes it.
     for (let attempt = 0; result.kind === 'busy' && attempt < 3; attempt += 1) {
-      await this.outbox.drain(inv.id, result.outbox);
+      await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
       result = await applyOnce();
     }
     if (result.kind === 'busy') return retry(new Error(`event ${inv.id}: a summary is still being built in steps`));
@@ -105,7 +105,7 @@ export class InvitationHandler {
     // The timer goes in before anything is delivered: whatever happens to this entry from here on,
     // the event is ticked at its next moment (and a tick drains its outbox too).
     await this.store.scheduleTimer(inv.id, result.nextDue);
-    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox);
+    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
     return ack;
   }
 }
