@@ -32,7 +32,7 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     deadlineSweepIntervalMs: env.int('DEADLINE_SWEEP_INTERVAL_MS', 250, { min: 10, max: 60_000 }),
     summaryMaxResponses: env.int('SUMMARY_MAX_RESPONSES', 10_000, { min: 0, max: 1_000_000 }),
-    summaryStepGuests: env.int('SUMMARY_STEP_GUESTS', 1_000, { min: 1, max: 10_000_000 }),
+    summaryStepGuests: env.int('SUMMARY_STEP_GUESTS', 500, { min: 1, max: 10_000_000 }),
     eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
     agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
     timerTestCrash: 0,
