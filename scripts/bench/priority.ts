@@ -51,7 +51,9 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
   const backlog = ctx.opts.priorityBacklog;
   const guests = 10;
   ctx.progress.begin(`priority lane: ${fmt(backlog)} normal invitations of ${guests} guests, then one high-priority`, backlog / 400 + 10);
-  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 }, 'priority');
+  // Registrations live for the whole run: on a saturated machine a late heartbeat made the agent
+  // count as gone, and events of the backlog were summarized with nobody invited.
+  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1, coordinatorEnv: { GUEST_TTL_MS: '600000' } }, 'priority');
   const prefix = `${ctx.runId}-prio`;
   try {
     const client = stack.client;
