@@ -57,17 +57,19 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
   const prefix = `${ctx.runId}-prio`;
   try {
     const client = stack.client;
+    // Publication times from the XADD replies: reading the backlog back would itself hold Redis.
+    const published = new Map<string, number>();
     for (let start = 0; start < backlog; start += 1_000) {
       const p = client.pipeline();
-      for (let i = start; i < Math.min(backlog, start + 1_000); i += 1) p.xadd(lanes.invitations('normal'), '*', ...invitationFields(invitation(`${prefix}-${i}`, 'normal')));
-      await p.exec();
+      const ids: string[] = [];
+      for (let i = start; i < Math.min(backlog, start + 1_000); i += 1) {
+        ids.push(`${prefix}-${i}`);
+        p.xadd(lanes.invitations('normal'), '*', ...invitationFields(invitation(`${prefix}-${i}`, 'normal')));
+      }
+      ((await p.exec()) ?? []).forEach(([, entryId], k) => published.set(ids[k]!, entryIdTime(String(entryId))));
     }
     const urgentId = `${prefix}-urgent`;
     const urgentEntry = String(await client.xadd(lanes.invitations('high'), '*', ...invitationFields(invitation(urgentId, 'high'))));
-    const published = new Map<string, number>();
-    for (const [entryId, fields] of (await client.xrange(streams.invitations, '-', '+')) as [string, string[]][]) {
-      published.set(fields[fields.indexOf('id') + 1]!, entryIdTime(entryId));
-    }
     published.set(urgentId, entryIdTime(urgentEntry));
 
     const summarized = new Map<string, number>();
@@ -75,7 +77,7 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
     const deadline = Date.now() + 600_000;
     while (summarized.size < backlog + 1) {
       if (Date.now() > deadline) throw new Error(`priority: ${summarized.size} of ${backlog + 1} summaries after 600 s`);
-      const part = (await client.xrange(streams.summaries, last === '-' ? '-' : `(${last}`, '+', 'COUNT', 5_000)) as [string, string[]][];
+      const part = (await client.xrange(streams.summaries, last === '-' ? '-' : `(${last}`, '+', 'COUNT', 500)) as [string, string[]][];
       for (const [entryId, fields] of part) {
         last = entryId;
         const id = fields[fields.indexOf('invitation_id') + 1]!;
@@ -88,6 +90,7 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
       ctx.progress.update(`${fmt(summarized.size)} of ${fmt(backlog + 1)} summarized`);
       if (part.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
+    await stack.recordStalls();
     const urgentAt = summarized.get(urgentId)!;
     const times = [...summarized].filter(([id]) => id !== urgentId).map(([id, at]) => at - published.get(id)!).sort((a, b) => a - b);
     const urgentPath = await pathOf(client, urgentId, published.get(urgentId)!, urgentAt);
