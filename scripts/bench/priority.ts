@@ -9,6 +9,7 @@ import { defaultEventOptions } from '../../services/shared/schema/event-definiti
 import { type Invitation, invitationFields } from '../../services/shared/schema/invitation.ts';
 import { lanes, streams } from '../../services/shared/streams/keys.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
+import { type SlowEntry, resetSlowlog, slowlog } from './redis-info.ts';
 import { type RunContext, fmt, round, startStack } from './scenarios.ts';
 
 export interface PriorityResult {
@@ -24,6 +25,8 @@ export interface PriorityResult {
   summaries: number;
   /** The urgent event's path: ms after its invitation entry at which each step happened. */
   urgentPath: Record<string, number>;
+  /** Commands over 10 ms during the scenario. */
+  slowlog: SlowEntry[];
 }
 
 function invitation(id: string, priority: 'normal' | 'high'): Invitation {
@@ -57,6 +60,7 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
   const prefix = `${ctx.runId}-prio`;
   try {
     const client = stack.client;
+    await resetSlowlog(client, 10_000);
     // Publication times from the XADD replies: reading the backlog back would itself hold Redis.
     const published = new Map<string, number>();
     for (let start = 0; start < backlog; start += 1_000) {
@@ -91,6 +95,7 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
       if (part.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     await stack.recordStalls();
+    const slow = await slowlog(client);
     const urgentAt = summarized.get(urgentId)!;
     const times = [...summarized].filter(([id]) => id !== urgentId).map(([id, at]) => at - published.get(id)!).sort((a, b) => a - b);
     const urgentPath = await pathOf(client, urgentId, published.get(urgentId)!, urgentAt);
@@ -102,6 +107,7 @@ export async function priorityScenario(ctx: RunContext): Promise<PriorityResult>
       backlogToSummaryMs: { p50: times[Math.floor(times.length / 2)] ?? 0, p99: times[Math.floor(times.length * 0.99)] ?? 0, max: times[times.length - 1] ?? 0 },
       summaries: summarized.size,
       urgentPath,
+      slowlog: slow,
     };
     ctx.progress.note(
       `priority: urgent summarized after ${result.urgentToSummaryMs} ms (${result.backlogDoneBeforeUrgent} of the backlog before it); backlog p50 ${round(result.backlogToSummaryMs.p50 / 1000, 2)} s, max ${round(result.backlogToSummaryMs.max / 1000, 2)} s`,

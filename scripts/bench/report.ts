@@ -281,6 +281,7 @@ export function markdownSection(r: BenchResults, jsonPath: string, charts: strin
     if (r.throughput.slowlog.length > 0) out.push('', `SLOWLOG (> 2 ms) during throughput: ${r.throughput.slowlog.slice(0, 3).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
   }
   if (r.fanout?.slowlog.length) out.push('', `SLOWLOG (> 10 ms) during fan-out: ${r.fanout.slowlog.slice(0, 4).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
+  if (r.priority?.slowlog.length) out.push('', `SLOWLOG (> 10 ms) during priority: ${r.priority.slowlog.slice(0, 4).map((s) => `${(s.durationUs / 1000).toFixed(1)} ms \`${s.command}\``).join('; ')}.`);
   if (r.peers?.length) {
     out.push('', 'What each system guarantees (next to its figures above):', '');
     for (const name of ['event-planner', ...r.peers.map((p) => p.system)] as const) out.push(`- **${name}**: ${guaranteesOf[name]}`);
