@@ -17,7 +17,7 @@ try {
   ]);
   stack.group.say('launcher', 'step 2/3: the host publishes "Team Building Workshop"; guests reply after their think time');
   const host = stack.group.startRole('host', 'host', {
-    REDIS_URL: stack.redisUrl,
+    ...stack.roleEnv('host'),
     PORT: String(ports.host),
     PUBLISH_SAMPLE_EVENT: 'true',
     EXIT_AFTER_SUMMARY: 'true',

@@ -39,7 +39,7 @@ if (webPageStale()) {
   }
 }
 stack.group.startRole('host', 'host', {
-  REDIS_URL: stack.redisUrl,
+  ...stack.roleEnv('host'),
   PORT: String(ports.host),
   PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
 });
