@@ -115,8 +115,10 @@ describe('what each value set renders', () => {
     const refs = podSpecs(r).flatMap(({ spec }) =>
       spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'REDIS_PASSWORD' || e.name === 'REDISCLI_AUTH').map((e) => e.valueFrom?.secretKeyRef)),
     );
-    expect(refs.length).toBe(8); // host, coordinator, three guest groups, Redis twice and its exporter
-    for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'password' });
+    expect(refs.length).toBe(7); // host, coordinator, three guest groups, Redis' probes and its exporter
+    for (const ref of refs) expect(ref).toMatchObject({ name: 'shared-redis-auth', key: expect.stringMatching(/^(host|coordinator|guest|metrics)-password$/) });
+    const redis = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec;
+    expect(redis.volumes!.find((v) => v.name === 'passwords')!.secret!.secretName).toBe('shared-redis-auth');
     const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);
   });
@@ -237,7 +239,7 @@ describe('checksum annotations', () => {
   it('change when the shared environment or the Redis credentials change, so the pods roll', () => {
     const base = checksums(rendered('defaults'));
     const logLevel = checksums(Rendered.render(helm, { set: { 'app.logLevel': 'debug' } }));
-    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.password': 'n3w-pa55' } }));
+    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest': 'n3w-pa55' } }));
     const appendfsync = checksums(Rendered.render(helm, { set: { 'redis.persistence.appendfsync': 'always' } }));
     for (const w of rendered('defaults').appWorkloads()) {
       const name = w.metadata.name;

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
 import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
 import { Rendered, type Workload, componentOf } from './chart-render.ts';
 import { startLoadingRedis } from './fake-redis.ts';
@@ -18,8 +19,11 @@ const password = 'probe-test-password';
 
 beforeAll(async () => {
   if (tools.some((t) => !findTool(t))) return;
-  rendered = Rendered.render(findTool('helm')!, { set: { 'redis.auth.password': password } });
-  redis = await startTestRedis({ password });
+  // Every ACL user with a known password; the probes log in as the metrics user, the roles as
+  // their own (the default user is off, as in the chart).
+  const passwords = Object.fromEntries(aclRoles.map((role) => [role, role === 'metrics' ? password : `${role}-test-password`]));
+  rendered = Rendered.render(findTool('helm')!, { set: Object.fromEntries(aclRoles.map((role) => [`redis.auth.passwords.${role}`, passwords[role]!])) });
+  redis = await startTestRedis({ aclFile: renderAclFile(passwords), username: aclUser('admin').username, password: passwords.admin });
 });
 afterAll(async () => {
   await redis?.stop();
@@ -102,7 +106,7 @@ describe('the app probes', () => {
     }
   });
 
-  it('turn ready once Redis is there, with the password from the Secret', async () => {
+  it('turn ready once Redis is there, with the role\'s ACL user and its password from the Secret', async () => {
     const w = rendered.appWorkloads().find((x) => componentOf(x) === 'coordinator')!;
     const { port, proc } = await start(w, `redis://127.0.0.1:${redis.server.port}/0`);
     try {
