@@ -176,7 +176,9 @@ describe('pod settings', () => {
       expect(spec.securityContext?.runAsNonRoot, `${owner} runAsNonRoot`).toBe(true);
       expect(spec.securityContext?.runAsUser, `${owner} numeric non-root uid`).toBeGreaterThan(0);
       expect(spec.enableServiceLinks, `${owner} enableServiceLinks`).toBe(false);
-      for (const c of spec.containers) {
+      // Only Prometheus calls the Kubernetes API (pod discovery); no other pod gets a token.
+      if (!owner.includes('prometheus')) expect(spec.automountServiceAccountToken, `${owner} automountServiceAccountToken`).toBe(false);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         const sc = c.securityContext ?? {};
         expect(sc.readOnlyRootFilesystem, `${owner}/${c.name} readOnlyRootFilesystem`).toBe(true);
         expect(sc.allowPrivilegeEscalation, `${owner}/${c.name} allowPrivilegeEscalation`).toBe(false);
