@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Role } from '../../services/shared/config/common-config.ts';
 import { aclRoles, aclUser } from '../../services/shared/security/acl.ts';
 import { type ConfigMap, type KubeObject, Rendered, type Secret, type Service, type Workload, componentOf, resolvePort, secretValue } from './chart-render.ts';
 import { directlyReadVariables, readRoleEnv } from './code-env.ts';
-import { containerEnv } from './pod-env.ts';
+import { containerEnv, withMountedFiles } from './pod-env.ts';
 import { withFileDiscovery } from './prometheus-config.ts';
 import { needTools, repoRoot, run } from './tools.ts';
 
@@ -27,7 +27,7 @@ const externalSecrets = {
 const requiredEverywhere: Record<string, string> = {
   REDIS_URL: 'the default 127.0.0.1 is the pod itself',
   REDIS_USERNAME: 'the role\'s own ACL user: the chart\'s Redis has the default user off',
-  REDIS_PASSWORD: 'the chart\'s Redis requires a password',
+  REDIS_PASSWORD_FILE: 'the chart\'s Redis requires a password (a file from the Secret, the role\'s key only)',
   PORT: 'must match the containerPort the probes and Prometheus use',
   CONSUMER_NAME: 'unique per pod and stable across container restarts',
 };
@@ -49,8 +49,15 @@ function rendered(set: string): Rendered {
   return r;
 }
 
+const mountDir = mkdtempSync(join(tmpdir(), 'ep-chart-mounts-'));
+afterAll(() => rmSync(mountDir, { recursive: true, force: true }));
+
+/** The container's environment, with the files it mounts from Secrets written here and their paths pointing at them. */
 function podEnv(r: Rendered, w: Workload): Record<string, string> {
-  return containerEnv(r, w.spec.template.spec.containers[0]!, { name: `${w.metadata.name}-5d9c7b-x2x4z`, namespace: r.namespace }, externalSecrets);
+  const spec = w.spec.template.spec;
+  const container = spec.containers[0]!;
+  const env = containerEnv(r, container, { name: `${w.metadata.name}-5d9c7b-x2x4z`, namespace: r.namespace }, externalSecrets);
+  return withMountedFiles(r, spec, container, env, join(mountDir, `${r.namespace}-${w.metadata.name}-${Math.random().toString(36).slice(2)}`), externalSecrets);
 }
 
 describe('the environment the chart gives each role', () => {
@@ -128,7 +135,8 @@ describe('Redis wiring', () => {
       expect(url.password, 'no credentials in the URL').toBe('');
       const role = componentOf(w) as Role;
       expect(env.REDIS_USERNAME, `${w.metadata.name} REDIS_USERNAME`).toBe(aclUser(role).username);
-      expect(env.REDIS_PASSWORD, `${w.metadata.name} REDIS_PASSWORD`).toBe(password(role));
+      expect(env.REDIS_PASSWORD, 'no password in the environment').toBeUndefined();
+      expect(readFileSync(env.REDIS_PASSWORD_FILE!, 'utf8'), `${w.metadata.name} REDIS_PASSWORD_FILE`).toBe(password(role));
     }
   });
 

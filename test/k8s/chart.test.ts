@@ -115,10 +115,11 @@ describe('what each value set renders', () => {
     const refs = podSpecs(r).flatMap(({ spec }) =>
       spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'REDIS_PASSWORD' || e.name === 'REDISCLI_AUTH').map((e) => e.valueFrom?.secretKeyRef)),
     );
-    expect(refs.length).toBe(7); // host, coordinator, three guest groups, Redis' probes and its exporter
-    for (const ref of refs) expect(ref).toMatchObject({ name: 'shared-redis-auth', key: expect.stringMatching(/^(host|coordinator|guest|metrics)-password$/) });
-    const redis = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec;
-    expect(redis.volumes!.find((v) => v.name === 'passwords')!.secret!.secretName).toBe('shared-redis-auth');
+    expect(refs.length).toBe(2); // Redis' probes and its exporter; the roles read a file
+    for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'metrics-password' });
+    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca').map((v) => v.secret!));
+    expect(volumes.length).toBe(6); // host, coordinator, three guest groups (each its own key), Redis' aclfile
+    for (const v of volumes) expect(v.secretName).toBe('shared-redis-auth');
     const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);
   });

@@ -158,8 +158,14 @@ export class LocalCluster {
     const podName = `${workload.metadata.name}-${hash}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const container = template.spec.containers[0]!;
     const ports = await this.allocatePorts(container);
-    this.materializeVolumes(workload, podName, container);
-    const env = this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }));
+    const mounts = this.materializeVolumes(workload, podName, container);
+    // Services to loopback ports, and paths under a mount (REDIS_PASSWORD_FILE) to the folders standing in for them.
+    const env = Object.fromEntries(
+      Object.entries(this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }))).map(([name, value]) => [
+        name,
+        rewriteMounted(value, {}, mounts),
+      ]),
+    );
     const http = resolvePort(container, 'http');
     if (http === undefined || Number(env.PORT) !== http) throw new Error(`${podName}: PORT=${env.PORT} is not the http containerPort ${http}`);
     // The app listens on PORT: in the pod that is its containerPort, here the pod's loopback port.

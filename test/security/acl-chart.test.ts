@@ -74,6 +74,20 @@ describe('the chart\'s Redis ACL users', () => {
     }
   });
 
+  it('gives the Redis container only the admin password (for people), the init container every password', () => {
+    const r = Rendered.render(helm);
+    const spec = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec;
+    const secretVolumes = (c: { volumeMounts?: { name: string; mountPath: string }[] }) =>
+      (c.volumeMounts ?? []).flatMap((m) => {
+        const secret = spec.volumes!.find((v) => v.name === m.name)?.secret;
+        return secret ? [{ path: m.mountPath, secretName: secret.secretName, items: secret.items }] : [];
+      });
+    expect(secretVolumes(spec.initContainers![0]!)).toEqual([{ path: '/run/secrets/redis', secretName: 'event-planner-redis', items: undefined }]);
+    expect(secretVolumes(spec.containers[0]!)).toEqual([{ path: '/run/secrets/redis', secretName: 'event-planner-redis', items: [{ key: 'admin-password', path: 'admin-password' }] }]);
+    // The operators' command (NOTES.txt, docs/OPERATIONS.md) reads that file.
+    expect(readFileSync(join(repoRoot, 'charts', 'event-planner', 'templates', 'NOTES.txt'), 'utf8')).toContain('cat /run/secrets/redis/admin-password');
+  });
+
   it('stops the Redis pod when the Secret lacks a password', () => {
     const r = Rendered.render(helm);
     const config = r.get<ConfigMap>('ConfigMap', 'event-planner-redis-config').data!;

@@ -141,7 +141,8 @@ describe('the chart with redis.tls.enabled', () => {
       expect(volume.secret, w.metadata.name).toEqual({ secretName: 'redis-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
       // The code takes these settings (the CA file as this test made it).
       const role = componentOf(w) as 'host' | 'coordinator' | 'guest';
-      expect((await readRoleEnv(role, { ...env, REDIS_TLS_CA_FILE: file('ca.crt'), REDIS_PASSWORD: 'x' })).problems, w.metadata.name).toEqual([]);
+      writeFileSync(file('password'), 'x');
+      expect((await readRoleEnv(role, { ...env, REDIS_TLS_CA_FILE: file('ca.crt'), REDIS_PASSWORD_FILE: file('password') })).problems, w.metadata.name).toEqual([]);
     }
   });
 

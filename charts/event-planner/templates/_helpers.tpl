@@ -212,11 +212,9 @@ re-render never reorders them (which would roll the pods for nothing).
     # The role's own Redis ACL user (docs/SECURITY.md) and its password from the Secret.
     - name: REDIS_USERNAME
       value: {{ include "event-planner.redis.username" .role | quote }}
-    - name: REDIS_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: {{ include "event-planner.redis.secretName" $ctx }}
-          key: {{ include "event-planner.redis.secretKey" .role }}
+    # A file from the Secret (only this role's key), not an environment variable.
+    - name: REDIS_PASSWORD_FILE
+      value: /run/secrets/redis/password
     # The pod name is unique and survives a container restart, so a restarted process resumes its
     # own pending stream entries.
     - name: CONSUMER_NAME
@@ -268,6 +266,9 @@ re-render never reorders them (which would roll the pods for nothing).
     # Read-only root filesystem: anything that wants a scratch file gets this.
     - name: tmp
       mountPath: /tmp
+    - name: redis-password
+      mountPath: /run/secrets/redis
+      readOnly: true
     {{- if $ctx.Values.redis.tls.enabled }}
     - name: redis-ca
       mountPath: /etc/redis-tls
@@ -275,7 +276,7 @@ re-render never reorders them (which would roll the pods for nothing).
     {{- end }}
 {{- end }}
 
-{{/* Pod-level settings shared by the app roles. Call with (dict "ctx" $ "values" $componentValues). */}}
+{{/* Pod-level settings shared by the app roles. Call with (dict "ctx" $ "role" "guest" "values" $componentValues). */}}
 {{- define "event-planner.appPodSpec" -}}
 {{- $ctx := .ctx -}}
 serviceAccountName: {{ include "event-planner.serviceAccountName" $ctx }}
@@ -306,6 +307,14 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  # The role's own Redis password, and no other role's.
+  - name: redis-password
+    secret:
+      secretName: {{ include "event-planner.redis.secretName" $ctx }}
+      defaultMode: 0440
+      items:
+        - key: {{ include "event-planner.redis.secretKey" .role }}
+          path: password
   {{- if $ctx.Values.redis.tls.enabled }}
   # Only the CA from the TLS Secret: the server's key stays in the Redis pod.
   - name: redis-ca
