@@ -3,7 +3,20 @@ import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AclRole, aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
-import { groups, streams } from '../../services/shared/streams/keys.ts';
+import {
+  attemptsKey,
+  deadLetterStream,
+  eventKeyList,
+  groups,
+  hostKeys,
+  hostSeenKey,
+  janitorLockKey,
+  onceKey,
+  registryKeys,
+  streams,
+  timersKey,
+  writeProbeKey,
+} from '../../services/shared/streams/keys.ts';
 import { Processes } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { flat, originalInvitation, readAll } from '../helpers/streams.ts';
@@ -73,6 +86,40 @@ afterAll(async () => {
 });
 
 describe('Redis ACL users per role', () => {
+  it('covers every stream and key family of keys.ts: one application role may append to each stream, one may write each key', async () => {
+    // ACL DRYRUN asks Redis itself whether a user may run a command. A stream or key added to
+    // keys.ts without a rule in acl.ts fails here, before a role meets NOPERM in production.
+    const may = async (role: AclRole, ...command: string[]) => (await redis.client.call('ACL', 'DRYRUN', aclUser(role).username, ...command)) === 'OK';
+    const appRoles: AclRole[] = ['host', 'coordinator', 'guest'];
+    const anyRole = async (...command: string[]) => (await Promise.all(appRoles.map((role) => may(role, ...command)))).some(Boolean);
+    const allStreams = Object.values(streams).map((s) => (typeof s === 'function' ? s('agent-1') : s));
+    for (const stream of allStreams) {
+      expect(await anyRole('XADD', stream, '*', 'f', 'v'), `someone appends to ${stream}`).toBe(true);
+      expect(await anyRole('XACK', stream, 'g', '0-1'), `someone consumes ${stream}`).toBe(true);
+      expect(await anyRole('XADD', deadLetterStream(stream), '*', 'f', 'v'), `someone dead-letters ${stream}`).toBe(true);
+    }
+    const keys = [
+      ...eventKeyList('e1'),
+      ...Object.values(hostKeys.event('e1')),
+      hostKeys.events('h1'),
+      hostKeys.outboxIndex('h1'),
+      hostSeenKey('h1', 's1'),
+      registryKeys.agents,
+      registryKeys.agentGuests('agent-1'),
+      registryKeys.agentInfo('agent-1'),
+      registryKeys.epoch,
+      timersKey,
+      janitorLockKey,
+      writeProbeKey('c1'),
+      ...allStreams.map((s) => onceKey(s, 'k1')),
+      ...allStreams.map((s) => attemptsKey(s)),
+    ];
+    for (const key of keys) expect(await anyRole('PEXPIRE', key, '1000'), `someone writes ${key}`).toBe(true);
+    // And nobody but the admin reaches outside the system's keys (so the checks above can fail).
+    expect(await anyRole('XADD', 'a_stream_keys_ts_does_not_know', '*', 'f', 'v')).toBe(false);
+    for (const role of [...appRoles, 'metrics' as const]) expect(await may(role, 'GET', 'someone-elses:key'), role).toBe(false);
+  });
+
   it('runs every role under its own user with nothing refused: sample event, API event, priority lane, summaries, janitor', async () => {
     procs = new Processes({});
     // An agent that went silent long ago, with a registration and an inbox for the janitor to remove.
