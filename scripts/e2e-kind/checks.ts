@@ -85,12 +85,14 @@ const host = new Forward(`${release}-host`, 8080);
 const prometheus = new Forward(`${release}-prometheus`, 9090);
 
 /**
- * A Lua expression run by redis-cli in the Redis pod (the password is in its environment); its value
- * comes back JSON-encoded (cjson: an empty list reads as {}, nil as false).
+ * A Lua expression run by redis-cli in the Redis pod as the admin ACL user (its password is a file
+ * mounted there; the default user is off); its value comes back JSON-encoded (cjson: an empty list
+ * reads as {}, nil as false).
  */
 function redisEval<T>(expression: string, keys: string[] = [], args: string[] = []): T {
   const script = `return cjson.encode(${expression})`;
-  const out = kubectl(['exec', `${release}-redis-0`, '-c', 'redis', '--', 'redis-cli', '--no-auth-warning', 'EVAL', script, String(keys.length), ...keys, ...args]);
+  const asAdmin = 'REDISCLI_AUTH="$(cat /run/secrets/redis/admin-password)" exec redis-cli --user event-planner-admin --no-auth-warning "$@"';
+  const out = kubectl(['exec', `${release}-redis-0`, '-c', 'redis', '--', 'sh', '-c', asAdmin, 'redis-cli', 'EVAL', script, String(keys.length), ...keys, ...args]);
   return JSON.parse(out.trim()) as T;
 }
 const xrangeJson = "redis.call('XRANGE', KEYS[1], '-', '+')";

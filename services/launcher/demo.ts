@@ -20,7 +20,7 @@ try {
   const host = stack.group.startRole('host', 'host', {
     // The demo uses no API call: the host gets a key of this run only, so its API is not left open.
     ...(await localApiAuth()).env,
-    REDIS_URL: stack.redisUrl,
+    ...stack.roleEnv('host'),
     PORT: String(ports.host),
     PUBLISH_SAMPLE_EVENT: 'true',
     EXIT_AFTER_SUMMARY: 'true',

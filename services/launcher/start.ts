@@ -42,7 +42,7 @@ if (webPageStale()) {
 const auth = await localApiAuth();
 stack.group.startRole('host', 'host', {
   ...auth.env,
-  REDIS_URL: stack.redisUrl,
+  ...stack.roleEnv('host'),
   PORT: String(ports.host),
   PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
 });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +33,19 @@ function runLauncher(name: string, env: Record<string, string>) {
   child.stdout.on('data', (d: Buffer) => (run.output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (run.output += d.toString()));
   return run;
+}
+
+/** PING without credentials over a plain socket: Redis' raw reply. */
+function anonymousPing(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' }, () => socket.write('PING\r\n'));
+    socket.setTimeout(3_000, () => socket.destroy(new Error('no reply')));
+    socket.on('error', reject);
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString());
+    });
+  });
 }
 
 describe('npm run demo', () => {
@@ -81,6 +95,9 @@ describe('npm start', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="root"></div>');
       await eventually(() => run.output.includes('summary received for "Second event"'), 40_000, 'the second summary');
+      // The private Redis has the default user off: the roles above each logged in as their own ACL user.
+      const redisPort = Number(/private redis-server on port (\d+)/.exec(run.output)?.[1]);
+      expect(await anonymousPing(redisPort)).toMatch(/^-NOAUTH/);
       child.kill('SIGINT');
       expect(await exited, run.output).toBe(0);
     } finally {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { SigningKey, mintToken } from '../../services/host/auth/tokens.ts';
-import { Rendered, type Workload, appComponents, componentOf } from './chart-render.ts';
+import { Rendered, type Secret, type Workload, appComponents, componentOf, secretValue } from './chart-render.ts';
 import { type ImageRoot, assembleRuntimeImage } from './image-root.ts';
 import { LocalCluster } from './local-cluster.ts';
 import { LocalPrometheus } from './local-prometheus.ts';
@@ -48,7 +48,9 @@ export async function startLocalStack(valuesFiles: string[], release = 'event-pl
   try {
     const redisPod = await cluster.startStatefulSet(`${release}-redis`);
     const url = cluster.resolveUrl(redisPod.env.REDIS_URL ?? `redis://${release}-redis:6379/0`);
-    redis = new Redis(url, { password: redisPod.env.REDIS_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 2 });
+    // The tests look at Redis as an operator would: the admin ACL user, with its password from the chart's Secret.
+    const admin = secretValue(rendered.get<Secret>('Secret', `${release}-redis`), 'admin-password');
+    redis = new Redis(url, { username: 'event-planner-admin', password: admin, lazyConnect: true, maxRetriesPerRequest: 2 });
     redis.on('error', () => undefined); // reported by the commands that fail
     await redis.connect();
     for (const w of rendered.ofKind<Workload>('Deployment').filter((d) => appComponents.includes(componentOf(d)))) {

@@ -26,7 +26,7 @@ function baseOptions(config: RedisConfig, name: string): RedisOptions {
     db: config.db,
     username: config.username,
     password: config.password,
-    tls: config.tls ? {} : undefined,
+    tls: config.tls ? { ...config.tlsOptions } : undefined,
     connectionName: name,
     lazyConnect: true,
     // Fail fast: a command issued while disconnected is rejected at once, and nothing sent before
