@@ -117,8 +117,11 @@ describe('what each value set renders', () => {
     );
     expect(refs.length).toBe(2); // Redis' probes and its exporter; the roles read a file
     for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'metrics-password' });
-    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca').map((v) => v.secret!));
+    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca' && v.name !== 'api-auth').map((v) => v.secret!));
     expect(volumes.length).toBe(7); // host, coordinator, three guest groups (each its own key), Redis' aclfile and its admin password
+    // The host's token signing key is the chart's own Secret (auth has its own existingSecret).
+    const apiAuth = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.name === 'api-auth').map((v) => v.secret!.secretName));
+    expect(apiAuth).toEqual(['event-planner-api-auth']);
     for (const v of volumes) expect(v.secretName).toBe('shared-redis-auth');
     const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);

@@ -57,7 +57,8 @@ export async function startLocalStack(valuesFiles: string[], release = 'event-pl
       await cluster.scale(w.metadata.name, w.spec.replicas ?? 1);
     }
     prometheus = await LocalPrometheus.start(findTool('prometheus')!, rendered, cluster, join(dir, 'prometheus'));
-    const key = cluster.podsOf(`${release}-host`)[0]?.env.API_JWT_SECRET;
+    // The host's signing key, from the chart's Secret as an operator would read it (NOTES.txt).
+    const key = cluster.podsOf(`${release}-host`)[0]?.env.API_JWT_SECRET_FILE ? secretValue(rendered.get<Secret>('Secret', `${release}-api-auth`), 'jwt-secret') : undefined;
     const apiAuth: Record<string, string> = key ? { authorization: `Bearer ${await mintToken(new SigningKey(key), { role: 'admin', sub: 'local-cluster-test', ttlSeconds: 6 * 3_600 })}` } : {};
     return { rendered, cluster, prometheus, redis, hostUrl: cluster.resolveUrl(`http://${release}-host:8080`), apiAuth, stop };
   } catch (error) {

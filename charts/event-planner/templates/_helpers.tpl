@@ -227,8 +227,10 @@ re-render never reorders them (which would roll the pods for nothing).
         fieldRef:
           fieldPath: metadata.name
     {{- end }}
-    {{- with .secretEnv }}
-    {{- toYaml . | nindent 4 }}
+    {{- if .apiAuth }}
+    # The host's token signing key, a file from its Secret (docs/SECURITY-API.md).
+    - name: API_JWT_SECRET_FILE
+      value: /run/secrets/api-auth/key
     {{- end }}
     {{- if $ctx.Values.redis.tls.enabled }}
     - name: REDIS_TLS_CA_FILE
@@ -272,6 +274,11 @@ re-render never reorders them (which would roll the pods for nothing).
     - name: redis-password
       mountPath: /run/secrets/redis
       readOnly: true
+    {{- if .apiAuth }}
+    - name: api-auth
+      mountPath: /run/secrets/api-auth
+      readOnly: true
+    {{- end }}
     {{- if $ctx.Values.redis.tls.enabled }}
     - name: redis-ca
       mountPath: /etc/redis-tls
@@ -318,6 +325,15 @@ volumes:
       items:
         - key: {{ include "event-planner.redis.secretKey" .role }}
           path: password
+  {{- with .apiAuth }}
+  - name: api-auth
+    secret:
+      secretName: {{ .secretName }}
+      defaultMode: 0440
+      items:
+        - key: {{ .key }}
+          path: key
+  {{- end }}
   {{- if $ctx.Values.redis.tls.enabled }}
   # Only the CA from the TLS Secret: the server's key stays in the Redis pod.
   - name: redis-ca
