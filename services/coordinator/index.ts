@@ -1,7 +1,7 @@
 import type { EnvReader } from '../shared/config/env.ts';
 import { type RoleInstance, type ServiceContext, type ServiceDefinition } from '../shared/service/run-service.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
-import { groups, streams } from '../shared/streams/keys.ts';
+import { groups, partitionStreams, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { type CoordinatorConfig, readCoordinatorConfig } from './config.ts';
 import { EventStore } from './event-store.ts';
@@ -45,12 +45,14 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     const consumers = [
       new StreamConsumer({ ...consumerBase, stream: streams.invitationsHigh, handleBatch: invitations.handleBatch }),
       new StreamConsumer({ ...consumerBase, stream: streams.responsesHigh, handleBatch: replies.handleBatch }),
-      new StreamConsumer({ ...consumerBase, stream: streams.invitations, handleBatch: invitations.handleBatch }),
-      new StreamConsumer({ ...consumerBase, stream: streams.responses, handleBatch: replies.handleBatch }),
+      // Every coordinator reads every partition (one consumer, so one blocking connection, each);
+      // the group shares each partition's entries among the coordinators.
+      ...partitionStreams(streams.invitations, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: invitations.handleBatch })),
+      ...partitionStreams(streams.responses, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: replies.handleBatch })),
     ];
     const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady(), crashAfterTick: config.timerTestCrash });
     const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
-    new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader() });
+    new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader(), partitions: settings.partitions });
 
     for (const consumer of consumers) await consumer.start();
     sweeper.start();
