@@ -44,6 +44,9 @@ export function createRedisClient(config: RedisConfig, name: string, opts: { aut
     lazyConnect: true,
     enableOfflineQueue: false,
     enableAutoPipelining: opts.autoPipelining,
+    // The automatic pipelining routes by the first key ioredis knows of; it knows none for these
+    // (see keyContainerCommand), so they go on their own, routed by SlotSafeCluster.sendCommand.
+    autoPipeliningIgnoredCommands: [...containerCommands],
     // Reads go to masters: a replica lags, and every read here decides a write.
     scaleReads: 'master',
     // Through a failover: MOVED/TRYAGAIN/CLUSTERDOWN and a lost node are retried after the slots
@@ -71,6 +74,19 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 type Exec = ChainableCommander['exec'];
 
+/** Stream commands with a subcommand before the key, for which ioredis finds no key. */
+const containerCommands = new Set(['xgroup', 'xinfo']);
+
+/**
+ * ioredis' command table gives XGROUP and XINFO no key (the key follows the subcommand), so on a
+ * cluster it sends them to a random node, which answers MOVED (and a pipeline holding one fails).
+ * Naming the key before the command is routed sends it to the node that owns the stream.
+ */
+function keyContainerCommand(command: Command): void {
+  const c = command as unknown as { keys?: unknown[]; name: string; args: unknown[] };
+  if (c.keys === undefined && containerCommands.has(c.name) && c.args.length > 1 && String(c.args[0]).toUpperCase() !== 'HELP') c.keys = [c.args[1]];
+}
+
 /**
  * A Cluster whose pipelines may mix keys of any slots. ioredis refuses a pipeline whose keys are not
  * all served by one node; the code batches freely (replies of many events, messages to many
@@ -81,8 +97,13 @@ type Exec = ChainableCommander['exec'];
  */
 export class SlotSafeCluster extends Cluster {
   // The automatic pipelining calls this too; its pipelines already hold one node's commands.
+  override sendCommand(...args: Parameters<Cluster['sendCommand']>): ReturnType<Cluster['sendCommand']> {
+    keyContainerCommand(args[0]);
+    return super.sendCommand(...args);
+  }
+
   override pipeline(commands?: unknown[][]): ChainableCommander {
-    const pipeline = (Cluster.prototype as unknown as { pipeline: (c?: unknown[][]) => ChainableCommander }).pipeline.call(this, commands);
+    const pipeline = this.keyedPipeline(commands);
     const exec = pipeline.exec.bind(pipeline);
     const split: Exec = async (callback) => {
       const queue = (pipeline as unknown as { _queue: Command[] })._queue;
@@ -99,7 +120,7 @@ export class SlotSafeCluster extends Cluster {
       const results: [Error | null, unknown][] = new Array(queue.length);
       await Promise.all(
         [...groups.values()].map(async (indexes) => {
-          const part = (Cluster.prototype as unknown as { pipeline: () => ChainableCommander }).pipeline.call(this);
+          const part = this.keyedPipeline();
           const queued = part as unknown as Record<string, (...args: unknown[]) => unknown>;
           for (const i of indexes) queued[queue[i]!.name]!(...queue[i]!.args);
           try {
@@ -113,6 +134,18 @@ export class SlotSafeCluster extends Cluster {
       return results;
     };
     pipeline.exec = split;
+    return pipeline;
+  }
+
+  /** ioredis' own pipeline, with XGROUP/XINFO keyed as they are queued. */
+  private keyedPipeline(commands?: unknown[][]): ChainableCommander {
+    const pipeline = (Cluster.prototype as unknown as { pipeline: (c?: unknown[][]) => ChainableCommander }).pipeline.call(this, commands);
+    const queue = pipeline as unknown as { sendCommand: (command: Command) => unknown };
+    const send = queue.sendCommand.bind(pipeline);
+    queue.sendCommand = (command: Command) => {
+      keyContainerCommand(command);
+      return send(command);
+    };
     return pipeline;
   }
 }
