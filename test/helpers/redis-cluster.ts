@@ -68,6 +68,8 @@ export class TestRedisCluster {
       30_000,
       'every replica attached',
     );
+    // …and synced: a replica whose link to its master never came up refuses to be promoted.
+    await this.waitReplicasSynced();
     this.client = new Cluster([{ host: '127.0.0.1', port: this.servers[0]!.port }], { scaleReads: 'master', redisOptions: { maxRetriesPerRequest: 3 } });
     this.client.on('error', () => undefined);
     await eventually(async () => (await this.client.ping().catch(() => '')) === 'PONG', 20_000, 'cluster client ready');
@@ -87,6 +89,21 @@ export class TestRedisCluster {
       },
       timeoutMs,
       'cluster state ok on every node',
+    );
+  }
+
+  /** Every live replica's link to its master is up (INFO replication). */
+  async waitReplicasSynced(timeoutMs = 30_000): Promise<void> {
+    await eventually(
+      async () => {
+        for (const node of await this.nodes()) {
+          if (node.role !== 'slave' || this.down.has(node.port)) continue;
+          if (!/master_link_status:up/.test(await this.cli(node.port, 'INFO', 'replication').catch(() => ''))) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      'every replica synced with its master',
     );
   }
 
@@ -141,6 +158,15 @@ export class TestRedisCluster {
   async restartNode(port: number): Promise<void> {
     await this.server(port).start();
     this.down.delete(port);
+    // Back as a replica once it has synced with its new master (only then can it be promoted again).
+    await eventually(
+      async () => {
+        const info = await this.cli(port, 'INFO', 'replication').catch(() => '');
+        return /role:master/.test(info) || /master_link_status:up/.test(info);
+      },
+      30_000,
+      `node ${port} synced after its restart`,
+    );
   }
 
   /** One command on one node with a plain client (CLUSTER FAILOVER, WAIT, INFO…). */
