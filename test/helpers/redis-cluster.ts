@@ -57,7 +57,23 @@ export class TestRedisCluster {
     }
     await Promise.all(this.servers.map((s) => s.start()));
     const addresses = this.servers.map((s) => `127.0.0.1:${s.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(this.opts.replicas), '--cluster-yes'], { timeout: 60_000 });
+    if (this.opts.masters >= 3) {
+      await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(this.opts.replicas), '--cluster-yes'], { timeout: 60_000 });
+    } else {
+      // `--cluster create` wants 3 masters; a smaller cluster (the 1-shard benchmark) is formed by hand.
+      const [first, ...others] = this.servers;
+      for (let m = 0; m < this.opts.masters; m += 1) {
+        const from = Math.floor((m * 16_384) / this.opts.masters);
+        const to = Math.floor(((m + 1) * 16_384) / this.opts.masters) - 1;
+        await this.cli(this.servers[m]!.port, 'CLUSTER', 'ADDSLOTSRANGE', from, to);
+      }
+      for (const other of others) await this.cli(other.port, 'CLUSTER', 'MEET', '127.0.0.1', first!.port);
+      await eventually(async () => (await this.nodes()).length === this.servers.length, 20_000, 'every node met');
+      const masters = (await this.nodes()).filter((n) => n.slots.length > 0);
+      for (let i = this.opts.masters; i < this.servers.length; i += 1) {
+        await this.cli(this.servers[i]!.port, 'CLUSTER', 'REPLICATE', masters[(i - this.opts.masters) % masters.length]!.id);
+      }
+    }
     await this.waitHealthy();
     // `--cluster create` returns before every replica is attached: wait for the shape asked for.
     await eventually(
