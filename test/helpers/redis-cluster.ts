@@ -51,7 +51,7 @@ export class TestRedisCluster {
         dir: join(this.dir, `node-${i}`),
         appendfsync: this.opts.appendfsync,
         // A failed master is noticed after 2 s (the default 15 s would make failover tests crawl).
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-announce-ip', '127.0.0.1'],
       });
       this.servers.push(server);
     }
