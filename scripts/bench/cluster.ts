@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
-import { freePort } from '../../services/launcher/redis-server.ts';
+import { Redis } from 'ioredis';
+import { RedisServerProcess, freePort } from '../../services/launcher/redis-server.ts';
 import { registryKeys } from '../../services/shared/streams/keys.ts';
 import { TestRedisCluster } from '../../test/helpers/redis-cluster.ts';
 import { EventDriver } from './driver.ts';
@@ -36,11 +40,18 @@ export interface ClusterShape {
 
 const guestEnv = { PERSONAS: 'instant', REPLY_DELAY_SCALE: '0', GUEST_SEED: 'bench' };
 
-/** One point: a cluster of `shards` masters, the roles on it, the closed loop measured. */
+/**
+ * One point: a cluster of `shards` masters (0: one plain Redis, no cluster, for comparison in the
+ * same minute of the same machine), the roles on it, the closed loop measured.
+ */
 export async function clusterPoint(shape: ClusterShape, note: (text: string) => void = () => undefined): Promise<ClusterPoint> {
-  const cluster = await new TestRedisCluster({ masters: shape.shards, replicas: 0 }).start();
+  const dir = mkdtempSync(join(tmpdir(), 'ep-bench-plain-'));
+  const plain = shape.shards === 0 ? await new RedisServerProcess({ dir }).start() : undefined;
+  const cluster = plain ? undefined : await new TestRedisCluster({ masters: shape.shards, replicas: 0 }).start();
+  const client = plain ? new Redis(plain.url) : cluster!.client;
   const processes: BenchProcess[] = [];
-  const env = { REDIS_CLUSTER_NODES: cluster.nodesEnv, STREAM_PARTITIONS: String(shape.shards), LOG_FORMAT: 'json', STREAM_BLOCK_MS: '1000', HEARTBEAT_INTERVAL_MS: '1000', GUEST_TTL_MS: '5000' };
+  const target: Record<string, string> = plain ? { REDIS_URL: plain.url } : { REDIS_CLUSTER_NODES: cluster!.nodesEnv, STREAM_PARTITIONS: String(shape.shards) };
+  const env = { ...target, LOG_FORMAT: 'json', STREAM_BLOCK_MS: '1000', HEARTBEAT_INTERVAL_MS: '1000', GUEST_TTL_MS: '5000' };
   const start = async (role: 'host' | 'coordinator' | 'guest', label: string, extra: Record<string, string>) => {
     const p = new BenchProcess(role, label, await freePort(), { ...env, ...extra });
     processes.push(p);
@@ -55,9 +66,9 @@ export async function clusterPoint(shape: ClusterShape, note: (text: string) => 
     starting.push(start('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }));
     await Promise.all(starting);
     for (const deadline = Date.now() + 60_000; ; ) {
-      const agents = await cluster.client.zrange(registryKeys.agents, '0', '-1');
+      const agents = await client.zrange(registryKeys.agents, '0', '-1');
       let total = 0;
-      for (const agentId of agents) total += await cluster.client.hlen(registryKeys.agentGuests(agentId));
+      for (const agentId of agents) total += await client.hlen(registryKeys.agentGuests(agentId));
       if (total >= perAgent * shape.agents) break;
       if (Date.now() > deadline) throw new Error(`only ${total} guests registered`);
       await new Promise((r) => setTimeout(r, 200));
@@ -96,23 +107,28 @@ export async function clusterPoint(shape: ClusterShape, note: (text: string) => 
       endToEndP50Ms: histogram.getValueAtPercentile(50),
       endToEndP99Ms: histogram.getValueAtPercentile(99),
     };
-    note(`cluster ${shape.shards} shard(s), ${shape.coordinators} coordinator(s), ${shape.agents} agents: ${point.rsvpPerSecond} RSVP/s over ${events} events (p50 ${point.endToEndP50Ms} ms)`);
+    note(`${shape.shards === 0 ? 'plain Redis' : `cluster ${shape.shards} shard(s)`}, ${shape.coordinators} coordinator(s), ${shape.agents} agents: ${point.rsvpPerSecond} RSVP/s over ${events} events (p50 ${point.endToEndP50Ms} ms)`);
     return point;
   } finally {
     await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
-    await cluster.stop();
+    if (plain) {
+      client.disconnect();
+      await plain.stop();
+    }
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** 1 shard against 3 shards, the same roles on each. */
+/** One plain Redis, then 1 shard against 3 shards, the same roles on each. */
 export async function clusterScenario(base: Omit<ClusterShape, 'shards'>, note: (text: string) => void): Promise<ClusterPoint[]> {
   const points: ClusterPoint[] = [];
-  for (const shards of [1, 3]) points.push(await clusterPoint({ ...base, shards }, note));
+  for (const shards of [0, 1, 3]) points.push(await clusterPoint({ ...base, shards }, note));
   return points;
 }
 
 /** The points as a markdown table (docs/BENCHMARKS.md). */
 export function clusterTable(points: ClusterPoint[]): string {
-  const rows = points.map((p) => `| ${p.shards} | ${p.coordinators} | ${p.agents} | ${p.eventGuests} | ${p.rsvpPerSecond.toLocaleString('en')} | ${p.events} | ${p.endToEndP50Ms} / ${p.endToEndP99Ms} |`);
+  const rows = points.map((p) => `| ${p.shards === 0 ? 'plain Redis' : p.shards} | ${p.coordinators} | ${p.agents} | ${p.eventGuests} | ${p.rsvpPerSecond.toLocaleString('en')} | ${p.events} | ${p.endToEndP50Ms} / ${p.endToEndP99Ms} |`);
   return ['| shards | coordinators | agents | guests/event | RSVP/s | events measured | end-to-end p50 / p99 ms |', '|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n');
 }
