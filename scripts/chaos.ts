@@ -3,7 +3,12 @@
 // take invitations, hostile entries and repeated replies while faults are injected one after the
 // other: kill -9 of a coordinator (anywhere, or at a crash point between read and ack), of a guest
 // agent, of redis-server; Redis frozen; the network blackholed or reset; duplicate storms; hostile
-// bursts. Three phases run once each, at a quarter, half and three quarters of the run: Redis
+// bursts. Next to plain invitations, the host's API publishes events with the event model's
+// features (docs/EVENTS.md): capacity with a waitlist, plus-ones and a required question; RSVP
+// deadlines with reminders (a fourth agent's silent guests are reminded); scheduled (publish_at)
+// and expiring (expires_at) invitations; and follows them with updates that bump SEQUENCE (a moved
+// location) or keep it (a new description), and cancellations, some racing the last replies.
+// Three phases run once each, at a quarter, half and three quarters of the run: Redis
 // restarted empty (kill -9, data deleted, same port), Redis hanging (SIGSTOP for 5-10 s), and Redis
 // out of memory (maxmemory just above its usage, noeviction, for 8-15 s). Then the faults stop,
 // everything settles, and the invariants are checked and printed. Exit code 0 when every invariant
@@ -20,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { type AppendFsync, RedisServerProcess, freePort } from '../services/launcher/redis-server.ts';
 import { parseReply } from '../services/shared/schema/response.ts';
 import { toFields } from '../services/shared/streams/entry.ts';
-import { streams } from '../services/shared/streams/keys.ts';
+import { eventKeys, streams } from '../services/shared/streams/keys.ts';
 import { seededRandom } from '../services/shared/util/random.ts';
 import { RoleProcess, type Role, fastStreamEnv } from '../test/helpers/processes.ts';
 import { flat, originalInvitation } from '../test/helpers/streams.ts';
@@ -96,6 +101,8 @@ const slots: Slot[] = [
       slot(`agent-${i + 1}`, 'guest', { GUEST_AGENT_ID: `chaos-${i + 1}`, GUESTS_PER_AGENT: '12', PERSONAS: personas, REPLY_DELAY_SCALE: '0.2', GUEST_SEED: seed }),
     ),
   )),
+  // Guests who never answer: every version with a deadline far enough ahead reminds them.
+  await slot('agent-4', 'guest', { GUEST_AGENT_ID: 'chaos-4', GUESTS_PER_AGENT: '3', PERSONAS: 'silent', GUEST_SEED: seed }),
   await slot('host', 'host', { HOST_ID: 'chaos-host' }),
 ];
 const host = slots.find((s) => s.role === 'host')!;
@@ -197,6 +204,98 @@ async function publishLoop(): Promise<void> {
       publishRefused += 1;
       publishQueue.push(id);
     }
+  }
+}
+
+// Events with the event model's features, and what the host does to them afterwards.
+const featureCounts = new Map<string, number>();
+const countFeature = (name: string) => featureCounts.set(name, (featureCounts.get(name) ?? 0) + 1);
+const isoIn = (ms: number) => new Date(Date.now() + ms).toISOString();
+const dateIn = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+/** Host calls refused for a passing reason (503, cut), tried again later with the same body. */
+const hostRetries: { method: string; path: string; body: unknown; label: string }[] = [];
+let hostCallsRefused = 0;
+
+/** One call to the host's API; true when it was decided (2xx, or a 4xx that retrying would not change). */
+async function hostCall(method: string, path: string, body: unknown, label: string): Promise<boolean> {
+  try {
+    const res = await fetch(host.proc.url(path), {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.arrayBuffer();
+    if (res.status >= 200 && res.status < 300) {
+      countFeature(label);
+      return true;
+    }
+    // An update that lost the race against a cancellation is refused, as it must be.
+    if (res.status === 409) {
+      countFeature(`${label} refused (409: cancelled)`);
+      return true;
+    }
+    if (res.status >= 400 && res.status < 500) {
+      countFeature(`${label} refused (${res.status})`);
+      return true;
+    }
+  } catch {
+    // cut or timed out: tried again
+  }
+  hostCallsRefused += 1;
+  hostRetries.push({ method, path, body, label });
+  return false;
+}
+
+const pendingFollowUps = new Set<Promise<unknown>>();
+function later(ms: number, work: () => Promise<unknown>): void {
+  pendingFollowUps.add(
+    sleep(ms)
+      .then(work)
+      .catch(() => undefined),
+  );
+}
+
+const dietary = { id: 'dietary', text: 'Any dietary requirements?', type: 'single', options: ['none', 'vegetarian', 'vegan', 'gluten_free', 'halal', 'kosher'], required: true };
+
+async function featureLoop(): Promise<void> {
+  for (let n = 0; running; n += 1) {
+    await sleep(between(800, 2_000));
+    const id = `chaos-ev-${seed}-${n}`;
+    const body: Record<string, unknown> = { id, event_name: `Feature ${n}`, event_date: dateIn(between(3, 30)), event_time: '19:00', timezone: 'Europe/Paris', location: 'Hall A' };
+    const kinds: string[] = [];
+    if (random() < 0.6) {
+      body.capacity = between(3, 10);
+      body.plus_ones_max = between(0, 2);
+      body.questions = [dietary];
+      kinds.push('capacity');
+    }
+    const roll = random();
+    if (roll < 0.3) {
+      // Far enough for a reminder a minute before it: the silent guests get one.
+      body.rsvp_deadline = isoIn(between(65_000, 80_000));
+      body.reminders = [1];
+      body.remind_tentative = random() < 0.5;
+      kinds.push('reminders');
+    } else if (roll < 0.55) {
+      body.publish_at = isoIn(between(3_000, 15_000));
+      kinds.push('scheduled');
+    } else if (roll < 0.75) {
+      // Short enough that a delivery held up by a fault may expire.
+      body.expires_at = isoIn(between(1_500, 5_000));
+      kinds.push('expiring');
+    }
+    if (!(await hostCall('POST', '/api/events', body, `event: ${kinds.join('+') || 'plain'}`))) continue;
+    // What the host does afterwards: some of it while the guests are still answering.
+    const follow = random();
+    if (follow < 0.3) {
+      // A new version needs an RSVP deadline ahead: one with reminders keeps its own, the others get a new one.
+      const deadline = body.reminders ? {} : { rsvp_deadline: isoIn(between(25_000, 40_000)) };
+      later(between(1_500, 8_000), () => hostCall('PATCH', `/api/events/${id}`, { location: `Room ${n}`, ...deadline }, 'update that bumps SEQUENCE'));
+    } else if (follow < 0.5) {
+      later(between(1_000, 6_000), () => hostCall('PATCH', `/api/events/${id}`, { description: `Bring a friend (${n})` }, 'update that keeps SEQUENCE'));
+    }
+    if (random() < 0.25) later(between(1_000, 4_000) + (follow < 0.5 ? 6_000 : 0), () => hostCall('POST', `/api/events/${id}/cancel`, { reason: 'chaos' }, 'cancellation'));
   }
 }
 
@@ -381,7 +480,7 @@ async function faultLoop(until: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // run, settle, check
 
-const loops = [publishLoop(), hostileLoop(), duplicateLoop()];
+const loops = [publishLoop(), featureLoop(), hostileLoop(), duplicateLoop()];
 await faultLoop(started + minutes * 60_000);
 running = false;
 await Promise.all(loops);
@@ -397,6 +496,12 @@ while (!(await allReady()) && Date.now() - settleStart < 60_000) await sleep(200
 for (const id of publishQueue.splice(0)) {
   const res = await fetch(host.proc.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, event_name: `Chaos ${id}` }) });
   if (res.status === 202) published += 1;
+}
+// Updates and cancellations still to come, then the calls refused during faults.
+while (pendingFollowUps.size > 0) await Promise.all([...pendingFollowUps].map((p) => p.then(() => pendingFollowUps.delete(p))));
+for (let round = 0; hostRetries.length > 0 && round < 20; round += 1) {
+  for (const call of hostRetries.splice(0)) await hostCall(call.method, call.path, call.body, call.label);
+  if (hostRetries.length > 0) await sleep(1_000);
 }
 
 /** What ended up in Redis decides: every valid invitation is an event, every marked entry is bad. */
@@ -416,12 +521,16 @@ async function classify(): Promise<{ events: string[]; bad: { stream: string; id
 let { events } = await classify();
 const settleUntil = Date.now() + 120_000;
 for (;;) {
-  const summarized = new Set((await readStream(checker, streams.summaries)).map((s) => s.fields.invitation_id));
+  // Every event's last version closed (an update may have opened one after the first summary), its outbox empty.
+  const pipeline = checker.pipeline();
+  for (const id of events) pipeline.hget(eventKeys(id).event, 'status').hlen(eventKeys(id).outbox);
+  const states = ((await pipeline.exec()) ?? []).map(([, v]) => v);
+  const settled = events.every((_, i) => ['closed', 'cancelled'].includes(String(states[2 * i])) && Number(states[2 * i + 1]) === 0);
   let pending = 0;
   for (const stream of [streams.invitations, streams.responses, streams.summaries]) {
     for (const g of (await checker.xinfo('GROUPS', stream).catch(() => [])) as unknown[][]) pending += Number(g[g.indexOf('pending') + 1]);
   }
-  if ((events.every((id) => summarized.has(id)) && pending === 0) || Date.now() > settleUntil) break;
+  if ((settled && pending === 0) || Date.now() > settleUntil) break;
   await sleep(500);
 }
 // Claim timeout and one more reclaim round for anything left pending by the last fault.
@@ -441,10 +550,21 @@ rows.push({
   ok: lostAtKill.length === 0,
   detail: lostAtKill.length === 0 ? `checked at each of ${faultCounts.get('kill -9 redis-server') ?? 0} kills` : lostAtKill.slice(0, 5).join('; '),
 });
-const errorLines = everyProcess.flatMap((p) => p.logs.filter((l) => l.level >= 50).map((l) => `${p.role}: ${l.msg}`));
+const errorLines = everyProcess.flatMap((p) => p.logs.filter((l) => l.level >= 50).map((l) => `${p.role}: ${l.msg} (${JSON.stringify((l as { err?: unknown }).err ?? '').slice(0, 300)})`));
 rows.push({ name: 'no error-level log line', ok: errorLines.length === 0, detail: errorLines.length === 0 ? 'none' : errorLines.slice(0, 3).join('; ') });
 
 const summaries = await readStream(checker, streams.summaries);
+const eventSet = new Set(events);
+const versionCount = new Set(summaries.filter((s) => eventSet.has(s.fields.invitation_id!)).map((s) => `${s.fields.invitation_id} ${s.fields.sequence}`)).size;
+const reminderCount = summaries.filter((s) => eventSet.has(s.fields.invitation_id!)).reduce((n, s) => n + Number(s.fields.reminders_sent ?? 0), 0);
+let promotionCount = 0;
+let displacedCount = 0;
+for (const entry of await readStream(checker, streams.activity)) {
+  for (const e of JSON.parse(entry.fields.events ?? '[]') as { guests?: { outcome?: string }[] }[]) {
+    if (entry.fields.type === 'promoted') promotionCount += e.guests?.length ?? 0;
+    displacedCount += (e.guests ?? []).filter((g) => g.outcome === 'displaced').length;
+  }
+}
 const reasons = new Map<string, number>();
 for (const s of summaries) if (events.includes(s.fields.invitation_id!)) reasons.set(s.fields.reason!, (reasons.get(s.fields.reason!) ?? 0) + 1);
 const sorted = [...recoveries].sort((a, b) => a - b);
@@ -457,6 +577,9 @@ const runTable = [
   `| events (valid invitations) | ${events.length} (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}); ${published} publishes accepted, ${publishRefused} refused (503 or cut) and retried with the same id |`,
   `| wiped by empty restarts (not counted as lost, not checked) | ${wiped.restarts} empty restart(s): ${[...wiped.events].filter((id) => !events.includes(id)).length} invitations accepted before one, ${wiped.acknowledged} acknowledged XADDs |`,
   `| reply entries / extra copies sent | ${(await checker.xlen(streams.responses)) - hostileCount(classified.bad, streams.responses)} / ${copiesSent} |`,
+  ...[...featureCounts].sort().map(([name, n]) => `| host API: ${name} | ${n} |`),
+  `| host API calls refused (503 or cut) and retried with the same body | ${hostCallsRefused} |`,
+  `| versions summarized / reminders sent / promotions from a waitlist / seats taken back by an earlier arrival | ${versionCount} / ${reminderCount} / ${promotionCount} / ${displacedCount} |`,
   `| hostile entries | ${classified.bad.length} |`,
   `| role processes started | ${everyProcess.length} |`,
   `| total run time | ${((Date.now() - started) / 1000).toFixed(0)} s |`,

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { clusterScenario, clusterTable } from './cluster.ts';
 import type { BaselineResult } from './baselines.ts';
 import { type BenchOptions, parseOptions } from './options.ts';
+import { type PeerResult, peerScenario } from './peers/index.ts';
+import { priorityScenario } from './priority.ts';
 import { Progress } from './progress.ts';
 import {
   type BenchResults,
@@ -18,7 +20,7 @@ import {
   writeCharts,
   writeJson,
 } from './report.ts';
-import { stopAllStacks } from './stack.ts';
+import { stallRecords, stopAllStacks } from './stack.ts';
 import { type RunContext, baselineScenario, fanoutScenario, latencyScenario, round, soakScenario, throughputScenario } from './scenarios.ts';
 
 export interface BenchRun {
@@ -35,6 +37,8 @@ function plannedSeconds(o: BenchOptions): number {
     (has('throughput') ? o.durationS + o.warmupS + 6 : 0) +
     (has('latency') ? o.latencyEvents / o.latencyRate + 6 : 0) +
     (has('fanout') ? 25 : 0) +
+    (has('priority') ? o.priorityBacklog / 400 + 10 : 0) +
+    (has('peers') ? 2 * (o.durationS + o.warmupS + o.latencyEvents / o.latencyRate + 8) : 0) +
     (has('scaling') ? 4 * (o.scalingS + o.warmupS + 6) : 0) +
     (has('soak') ? o.soakS + 8 : 0)
   );
@@ -79,6 +83,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
   const throughput = has('throughput') ? await attempt('throughput', () => throughputScenario(ctx, shape, 'throughput', opts.durationS)) : undefined;
   const latency = has('latency') ? await attempt('latency', () => latencyScenario(ctx)) : undefined;
   const fanout = has('fanout') ? await attempt('fanout', () => fanoutScenario(ctx)) : undefined;
+  const priority = has('priority') ? await attempt('priority', () => priorityScenario(ctx)) : undefined;
+  const peers: PeerResult[] = [];
+  if (has('peers')) {
+    for (const system of ['bullmq', 'pubsub'] as const) {
+      const result = await attempt(`peers ${system}`, () => peerScenario(ctx, system));
+      if (result) peers.push(result);
+    }
+  }
 
   const scalingRuns: { agents: number; coordinators: number; result: Awaited<ReturnType<typeof throughputScenario>> }[] = [];
   if (has('scaling')) {
@@ -136,8 +148,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     ...(throughput ? { throughput: { ...throughput, ratioToIoredis: ratio(throughput.rsvpPerSecond) } } : {}),
     ...(latency ? { latency } : {}),
     ...(fanout ? { fanout } : {}),
+    ...(priority ? { priority } : {}),
+    ...(peers.length > 0 ? { peers } : {}),
     ...(soak ? { soak } : {}),
     ...(scaling.length > 0 ? { scaling } : {}),
+    stalls: stallRecords.splice(0),
     errors,
   };
   const results: BenchResults = { ...partial, targets: checkTargets(partial) };

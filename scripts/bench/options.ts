@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const scenarioNames = ['baselines', 'throughput', 'latency', 'fanout', 'soak', 'scaling', 'cluster'] as const;
+export const scenarioNames = ['baselines', 'throughput', 'latency', 'fanout', 'priority', 'peers', 'soak', 'scaling', 'cluster'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -20,6 +20,8 @@ export interface BenchOptions {
   latencyGuests: number;
   fanoutGuests: number;
   fanoutAgents: number;
+  /** Normal invitations waiting before the high-priority one (priority scenario). */
+  priorityBacklog: number;
   soakS: number;
   /** Soak load in RSVPs/s; 0 = half the throughput measured in this run. */
   soakRate: number;
@@ -55,6 +57,7 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --latency-rate R         latency events per second (default 10)
   --latency-guests N       guests per latency event (default 100)
   --fanout-guests N        guests of the fan-out event (default 100000; quick 10000)
+  --priority-backlog N     normal invitations ahead of the high-priority one (default 10000; quick 1000)
   --fanout-agents K        agents hosting them (default 2)
   --soak S                 soak seconds (default 600; quick 20)
   --soak-rate R            soak RSVPs/s (default: half the measured throughput)
@@ -101,6 +104,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'no-docs': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       'coordinator-env': { type: 'string' },
+      'priority-backlog': { type: 'string' },
       'guest-env': { type: 'string' },
       'no-progress': { type: 'boolean' },
     },
@@ -142,6 +146,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     latencyGuests: Math.round(num('latency-guests', 100, 100, 1)),
     fanoutGuests: Math.round(num('fanout-guests', 100_000, 10_000, 1)),
     fanoutAgents: Math.round(num('fanout-agents', 2, 2, 1)),
+    priorityBacklog: Math.round(num('priority-backlog', 10_000, 1_000, 1)),
     soakS: num('soak', 600, 20, 1),
     soakRate: num('soak-rate', 0, 0),
     soakRetentionS: num('soak-retention', 60, 5, 1),

@@ -6,7 +6,8 @@ import * as hdr from 'hdr-histogram-js';
 import { RedisServerProcess } from '../../services/launcher/redis-server.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
 import { type BaselineResult, measureBaselines } from './baselines.ts';
-import { EventDriver } from './driver.ts';
+import { EventDriver, type SummarySeen } from './driver.ts';
+import { type HopBreakdown, eventHops } from './hops.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import type { Progress } from './progress.ts';
@@ -33,8 +34,9 @@ export interface RunContext {
 const guestEnv = { PERSONAS: 'instant', REPLY_DELAY_SCALE: '0', GUEST_SEED: 'bench' };
 
 /** Redis, the coordinators, the agents and a host, every process ready and every guest registered. */
-export async function startStack(ctx: RunContext, shape: StackShape): Promise<{ stack: BenchStack; driver: EventDriver }> {
+export async function startStack(ctx: RunContext, shape: StackShape, scenario: string): Promise<{ stack: BenchStack; driver: EventDriver }> {
   const stack = await BenchStack.start(shape.env ?? {}, ctx.opts.aof);
+  stack.scenario = scenario;
   try {
     const profile = ctx.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ctx.opts.outDir, 'profiles', ctx.runId)}`] : [];
     if (profile.length > 0) mkdirSync(resolve(ctx.opts.outDir, 'profiles', ctx.runId), { recursive: true });
@@ -109,7 +111,7 @@ export interface ThroughputResult {
 export async function throughputScenario(ctx: RunContext, shape: StackShape, label: string, measureS: number): Promise<ThroughputResult> {
   const warmupS = ctx.opts.warmupS;
   ctx.progress.begin(`${label}: ${shape.coordinators} coordinator(s), ${shape.agents} agent(s), ${shape.eventGuests}-guest events`, measureS + warmupS + 4);
-  const { stack, driver } = await startStack(ctx, shape);
+  const { stack, driver } = await startStack(ctx, shape, label);
   try {
     await resetSlowlog(stack.client);
     const load = await runLoad(stack, driver, {
@@ -170,13 +172,17 @@ export interface LatencyResult {
   mean: number;
   /** (latency ms, cumulative share 0-1) points for the CDF chart. */
   cdf: { ms: number; share: number }[];
+  /** Where the measured events' time went, hop by hop. */
+  hops?: HopBreakdown;
 }
 
 export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
   const { latencyEvents: n, latencyRate: rate, latencyGuests: guests } = ctx.opts;
   ctx.progress.begin(`latency: ${n} events of ${guests} guests at ${rate}/s`, n / rate + 5);
-  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 });
+  const { stack, driver } = await startStack(ctx, { agents: 1, eventGuests: guests, coordinators: 1 }, 'latency');
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
+  const seen: SummarySeen[] = [];
+  let hops: HopBreakdown | undefined;
   try {
     // A few unmeasured events first: JIT and script cache, as after any deployment.
     for (let i = 0; i < 5; i += 1) {
@@ -196,11 +202,14 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
         driver.waitFor(id, 60_000).then((s) => {
           if (s.answered !== guests) throw new Error(`latency event ${id}: ${s.answered} of ${guests} answered (${s.reason})`);
           histogram.recordValue(Math.max(1, s.receivedAt - s.publishedAt));
+          seen.push(s);
         }),
       );
       ctx.progress.update(`${i + 1}/${n} published, ${histogram.totalCount} summarized`);
     }
     await Promise.all(waits);
+    await stack.recordStalls();
+    hops = await eventHops(stack.client, seen, ['guest_inbox:{bench-agent-1}']);
   } finally {
     driver.close();
     await stack.stop();
@@ -220,6 +229,7 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
     max: histogram.maxValue,
     mean: round(histogram.mean, 2),
     cdf,
+    hops,
   };
   ctx.progress.note(`latency: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms, max ${result.max} ms`);
   return result;
@@ -249,7 +259,7 @@ export interface FanoutResult {
 export async function fanoutScenario(ctx: RunContext): Promise<FanoutResult> {
   const { fanoutGuests: guests, fanoutAgents: agents } = ctx.opts;
   ctx.progress.begin(`fan-out: one event to ${fmt(guests)} guests on ${agents} agents`, 25);
-  const { stack, driver } = await startStack(ctx, { agents, eventGuests: guests, coordinators: 1, coordinatorEnv: { RSVP_DEADLINE_MS: '600000' } });
+  const { stack, driver } = await startStack(ctx, { agents, eventGuests: guests, coordinators: 1, coordinatorEnv: { RSVP_DEADLINE_MS: '600000' } }, 'fan-out');
   try {
     // A small event first so the scripts are loaded and the code warm, as in a running system.
     await driver.publish(`${ctx.runId}-fan-warm`);
@@ -260,6 +270,8 @@ export async function fanoutScenario(ctx: RunContext): Promise<FanoutResult> {
     const publishedAt = await driver.publish(id, 'Fan-out to everyone');
     const seen = await driver.waitFor(id, 300_000);
     const cpuAfter = await takeSample(stack, publishedAt);
+    // The stall probe stops here: the bench's own reads of whole inboxes below are not the system's.
+    await stack.recordStalls();
     let lastDelivery = 0;
     let entries = 0;
     for (let i = 1; i <= agents; i += 1) {
@@ -326,7 +338,7 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
     eventGuests,
     coordinators,
     env: { STREAM_RETENTION_MS: retentionMs, EVENT_RETENTION_MS: retentionMs, JANITOR_INTERVAL_MS: janitorMs },
-  });
+  }, 'soak');
   const idle = Number((await info(stack.client, 'memory')).used_memory);
   const samples: SoakResult['samples'] = [];
   try {

@@ -1,13 +1,27 @@
 import { sumMetric } from '../../test/helpers/prometheus-text.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { type AppendFsync, RedisServerProcess, freePort } from '../../services/launcher/redis-server.ts';
+import type { StallReport } from './stall-probe.ts';
 
 const mainEntry = join(import.meta.dirname, '..', '..', 'services', 'main.ts');
+const probeEntry = join(import.meta.dirname, 'stall-probe.ts');
+
+/** What the stall probe and Redis' latency monitor saw during one scenario's stack. */
+export interface StallRecord extends StallReport {
+  scenario: string;
+  /** Redis' longest single command of the scenario (latency monitor, event `command`), ms. */
+  redisLongestCommandMs: number;
+  /** 1-minute load average of the machine when the stack stopped. */
+  loadAverage: number;
+}
+
+/** Every stack's stall record, in the order the stacks stopped (index.ts puts them in the results). */
+export const stallRecords: StallRecord[] = [];
 
 export type Role = 'host' | 'coordinator' | 'guest';
 
@@ -152,6 +166,9 @@ export class BenchStack {
   readonly processes: BenchProcess[] = [];
   private readonly dir: string;
   private readonly env: Record<string, string>;
+  /** The scenario this stack serves, for the stall table. */
+  scenario = 'unnamed';
+  private probe?: { child: ChildProcess; report: Promise<StallReport | undefined> };
 
   private constructor(redis: RedisServerProcess, client: Redis, dir: string, env: Record<string, string>) {
     this.redis = redis;
@@ -169,6 +186,9 @@ export class BenchStack {
     await client.connect();
     const stack = new BenchStack(redis, client, dir, { REDIS_URL: redis.url, ...env });
     running.add(stack);
+    // Every command slower than 1 ms is remembered by Redis' latency monitor (LATENCY LATEST).
+    await client.config('SET', 'latency-monitor-threshold', '1');
+    stack.probe = startProbe(redis.url);
     return stack;
   }
 
@@ -204,8 +224,29 @@ export class BenchStack {
     return rssOf(this.redis.pid);
   }
 
+  /** Ends the stall probe and records what it and Redis saw (once; before the processes stop). */
+  async recordStalls(): Promise<StallRecord | undefined> {
+    const probe = this.probe;
+    if (!probe) return undefined;
+    this.probe = undefined;
+    probe.child.stdin?.end();
+    const report = await probe.report;
+    let redisLongestCommandMs = 0;
+    try {
+      const latest = (await this.client.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+      for (const [event, , , max] of latest) if (event === 'command') redisLongestCommandMs = Number(max);
+    } catch {
+      /* reported as 0 */
+    }
+    if (!report) return undefined;
+    const record: StallRecord = { scenario: this.scenario, ...report, redisLongestCommandMs, loadAverage: Math.round(loadavg()[0]! * 100) / 100 };
+    stallRecords.push(record);
+    return record;
+  }
+
   async stop(): Promise<void> {
     running.delete(this);
+    await this.recordStalls().catch(() => undefined);
     await Promise.all(this.processes.map((p) => p.stop()));
     this.processes.length = 0;
     this.client.disconnect();
@@ -227,4 +268,21 @@ export function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** The probe process (stall-probe.ts) and its report, read when its stdin is closed. */
+function startProbe(url: string): { child: ChildProcess; report: Promise<StallReport | undefined> } {
+  const child = spawn(process.execPath, [probeEntry, url, '2'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const report = new Promise<StallReport | undefined>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim()) as StallReport);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+  return { child, report };
 }

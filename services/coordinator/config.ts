@@ -8,6 +8,11 @@ export interface CoordinatorConfig {
   deadlineSweepIntervalMs: number;
   /** Responses listed in one summary entry at most (the counts are always complete). */
   summaryMaxResponses: number;
+  /**
+   * Above this many guests a version's summary lists are read in bounded steps (summary-builder.ts)
+   * instead of inside the script that closes it, so that no call keeps Redis busy for long.
+   */
+  summaryStepGuests: number;
   /** How long an event's state and its once-markers are kept after its summary. */
   eventRetentionMs: number;
   /** Agents silent this long are removed from the registry and their inbox deleted. */
@@ -17,6 +22,8 @@ export interface CoordinatorConfig {
    * that decided something (its effects in the outbox, nothing drained, the timer not moved).
    */
   timerTestCrash: number;
+  /** Test-only: `after-step:<n>` makes the process SIGKILL itself after the n-th step of reading summary lists. */
+  summaryTestCrash: number;
 }
 
 export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
@@ -25,10 +32,18 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     deadlineSweepIntervalMs: env.int('DEADLINE_SWEEP_INTERVAL_MS', 250, { min: 10, max: 60_000 }),
     summaryMaxResponses: env.int('SUMMARY_MAX_RESPONSES', 10_000, { min: 0, max: 1_000_000 }),
+    summaryStepGuests: env.int('SUMMARY_STEP_GUESTS', 500, { min: 1, max: 10_000_000 }),
     eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
     agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
     timerTestCrash: 0,
+    summaryTestCrash: 0,
   };
+  const summaryCrash = env.string('SUMMARY_TEST_CRASH', '');
+  if (summaryCrash !== '') {
+    const match = /^after-step:(\d{1,6})$/.exec(summaryCrash);
+    if (!match || Number(match[1]) < 1) env.fail('SUMMARY_TEST_CRASH', summaryCrash, 'after-step:<n> with n >= 1');
+    else config.summaryTestCrash = Number(match[1]);
+  }
   const crash = env.string('TIMER_TEST_CRASH', '');
   if (crash !== '') {
     const match = /^after-tick:(\d{1,6})$/.exec(crash);

@@ -21,7 +21,11 @@ export interface Effects {
   outbox: string[];
 }
 
-export type RevisionResult = ({ kind: 'ok' | 'replay' } & Effects) | { kind: 'dead'; reason: string };
+/**
+ * busy: a summary is being built in steps from the version's keys; nothing was applied. Drain the
+ * outbox (which finishes that summary), then apply again.
+ */
+export type RevisionResult = ({ kind: 'ok' | 'replay' | 'busy'; definition: Record<string, string> } & Effects) | { kind: 'dead'; reason: string };
 
 export type TickResult = ({ kind: 'ok' } & Effects) | { kind: 'need_guests'; targeting: string } | { kind: 'gone' };
 
@@ -81,12 +85,14 @@ export class EventStore {
   private readonly retentionMs: number;
   private readonly summaryCap: number;
   private readonly rsvpDeadlineMs: number;
+  private readonly summaryStepAbove: number;
 
-  constructor(redis: RedisClient, opts: { retentionMs: number; summaryCap: number; rsvpDeadlineMs: number }) {
+  constructor(redis: RedisClient, opts: { retentionMs: number; summaryCap: number; rsvpDeadlineMs: number; summaryStepAbove?: number }) {
     this.redis = redis;
     this.retentionMs = opts.retentionMs;
     this.summaryCap = opts.summaryCap;
     this.rsvpDeadlineMs = opts.rsvpDeadlineMs;
+    this.summaryStepAbove = opts.summaryStepAbove ?? 0;
   }
 
   /** Applies one revision (an invitation entry) with the guests its targeting resolves to now. */
@@ -122,11 +128,15 @@ export class EventStore {
       published_at: meta.publishedAt,
       traceparent: meta.trace.traceparent ?? '',
       tracestate: meta.trace.tracestate ?? '',
+      summary_step_above: this.summaryStepAbove,
     };
-    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), JSON.stringify(def), ...guestArgs(meta.resolution.guests)];
+    const defJson = JSON.stringify(def);
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(meta.resolution.guests)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, eventKeyList(inv.id), args);
     if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
-    return { kind: reply[0] === 'replay' ? 'replay' : 'ok', nextDue: Number(reply[1]), outbox: reply[2] ?? [] };
+    const kind = reply[0] === 'replay' || reply[0] === 'busy' ? reply[0] : 'ok';
+    // The definition as stored (def:<revision>): the outbox drainer needs it and need not read it back.
+    return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [], definition: JSON.parse(defJson) as Record<string, string> };
   }
 
   /**
@@ -140,7 +150,8 @@ export class EventStore {
       (pipeline: ChainableCommander, call) => {
         const args: (string | number)[] = [now, this.retentionMs, this.summaryCap];
         for (const r of call.replies) args.push(r.kind, r.guestId, r.sequence, r.id, r.arrival, r.rejection, r.json);
-        pipeline.evalsha(recordRepliesScript.sha, 10, ...eventKeyList(call.eventId), ...args);
+        const keys = eventKeyList(call.eventId);
+        pipeline.evalsha(recordRepliesScript.sha, keys.length, ...keys, ...args);
       },
       [recordRepliesScript],
     );

@@ -1,5 +1,6 @@
 import type { EnvReader } from '../shared/config/env.ts';
 import { type RoleInstance, type ServiceContext, type ServiceDefinition } from '../shared/service/run-service.ts';
+import { RedisConnections } from '../shared/streams/connection.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
 import { groups, partitionStreams, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
@@ -11,6 +12,7 @@ import { OutboxDrainer } from './outbox.ts';
 import { ReplyHandler } from './replies.ts';
 import { InvitationHandler } from './revisions.ts';
 import { StreamStats } from './stream-stats.ts';
+import { SummaryBuilder } from './summary-builder.ts';
 import { SummaryPublisher } from './summary-publisher.ts';
 import { LiveGuests } from './targeting.ts';
 import { TimerSweeper } from './timer-sweeper.ts';
@@ -29,27 +31,42 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
   streamDefaults: { concurrency: 1_000 },
   start: async (ctx: ServiceContext, config: CoordinatorConfig): Promise<RoleInstance> => {
     const { connections, log, metrics } = ctx;
-    const redis = connections.command;
     const settings = ctx.config.streams;
     const cm = new CoordinatorMetrics(metrics);
-    const producer = new StreamProducer(connections, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
-    const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses, rsvpDeadlineMs: config.rsvpDeadlineMs });
-    const summaries = new SummaryPublisher(producer, cm, log);
-    const outbox = new OutboxDrainer({ redis, producer, summaries, store, metrics: cm, log });
-    const live = new LiveGuests({ redis, guestTtlMs: config.guestTtlMs, metrics: cm, log });
-    const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log });
-    const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log });
+    // The priority lanes get Redis connections of their own: on the shared command connection an
+    // urgent event's commands waited behind those of up to STREAM_CONCURRENCY normal entries in
+    // flight (3 s between applying a high-priority invitation and delivering it, behind a backlog
+    // of 1,000: docs/BENCHMARKS.md, priority lane).
+    // Its state changes are those of the main connection (same Redis): only the main one reports them.
+    const priority = new RedisConnections(ctx.config.redis, `${ctx.config.consumerName}:priority`, log.child({ connection: 'priority' }, { level: 'error' }));
+    await priority.connect();
+    const lane = (conns: RedisConnections) => {
+      const redis = conns.command;
+      const producer = new StreamProducer(conns, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
+      const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses, rsvpDeadlineMs: config.rsvpDeadlineMs, summaryStepAbove: config.summaryStepGuests });
+      const summaries = new SummaryPublisher(producer, cm, log);
+      const builder = new SummaryBuilder(redis, { crashAfterStep: config.summaryTestCrash });
+      const outbox = new OutboxDrainer({ redis, producer, summaries, builder, store, metrics: cm, log });
+      const live = new LiveGuests({ redis, guestTtlMs: config.guestTtlMs, metrics: cm, log });
+      const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log });
+      const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log });
+      return { redis, store, outbox, live, invitations, replies };
+    };
+    const normal = lane(connections);
+    const high = lane(priority);
     const consumerBase = { connections, settings, log, metrics, group: groups.coordinators, consumer: ctx.config.consumerName };
+    const highBase = { ...consumerBase, connections: priority };
     // The priority lanes have consumers of their own: a high-priority entry is read at once, however
     // long the normal lane's backlog.
     const consumers = [
-      new StreamConsumer({ ...consumerBase, stream: streams.invitationsHigh, handleBatch: invitations.handleBatch }),
-      new StreamConsumer({ ...consumerBase, stream: streams.responsesHigh, handleBatch: replies.handleBatch }),
+      new StreamConsumer({ ...highBase, stream: streams.invitationsHigh, handleBatch: high.invitations.handleBatch }),
+      new StreamConsumer({ ...highBase, stream: streams.responsesHigh, handleBatch: high.replies.handleBatch }),
       // Every coordinator reads every partition (one consumer, so one blocking connection, each);
       // the group shares each partition's entries among the coordinators.
-      ...partitionStreams(streams.invitations, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: invitations.handleBatch })),
-      ...partitionStreams(streams.responses, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: replies.handleBatch })),
+      ...partitionStreams(streams.invitations, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: normal.invitations.handleBatch })),
+      ...partitionStreams(streams.responses, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: normal.replies.handleBatch })),
     ];
+    const { redis, store, outbox, live } = normal;
     const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady(), crashAfterTick: config.timerTestCrash });
     const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
     new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader(), partitions: settings.partitions });
@@ -65,6 +82,7 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
         await sweeper.stop();
         await janitor.stop();
         await Promise.all(consumers.map((c) => c.close(graceMs)));
+        await priority.close();
       },
     };
   },

@@ -6,12 +6,14 @@ import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
 import type { EventStore, ReplyToRecord } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
+import type { SteppedSummary, SummaryBuilder } from './summary-builder.ts';
 import type { SummaryPublisher } from './summary-publisher.ts';
 
 /** An item a script put in an event's outbox (includes/event.lua): a delivery, a summary or an activity entry. */
 type OutboxItem =
   | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number }
   | { k: 's'; key: string; f: string[] }
+  | ({ k: 'b' } & SteppedSummary)
   | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> };
 
 /** Rounds of draining at most per call (an expiry recorded while draining can decide a summary). */
@@ -28,28 +30,33 @@ export class OutboxDrainer {
   private readonly redis: RedisClient;
   private readonly producer: StreamProducer;
   private readonly summaries: SummaryPublisher;
+  private readonly builder: SummaryBuilder;
   private readonly store: EventStore;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { redis: RedisClient; producer: StreamProducer; summaries: SummaryPublisher; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: RedisClient; producer: StreamProducer; summaries: SummaryPublisher; builder: SummaryBuilder; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
     this.redis = deps.redis;
     this.producer = deps.producer;
     this.summaries = deps.summaries;
+    this.builder = deps.builder;
     this.store = deps.store;
     this.metrics = deps.metrics;
     this.log = deps.log;
   }
 
   /** Drains the event's outbox; `known` is its content as a script just returned it (field, item, …), saving a read. */
-  async drain(eventId: string, known?: string[]): Promise<void> {
+  async drain(eventId: string, known?: string[], definitions?: ReadonlyMap<number, Record<string, string>>): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
-      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined))) return;
+      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined, definitions))) return;
     }
   }
 
-  /** One pass; true when it recorded expiries (their effects may have put new items in the outbox). */
-  private async drainOnce(eventId: string, known: string[] | undefined): Promise<boolean> {
+  /**
+   * One pass; true when it recorded expiries (their effects may have put new items in the outbox).
+   * `definitions`: revisions' definitions the caller holds (the one it just applied), saving a read.
+   */
+  private async drainOnce(eventId: string, known: string[] | undefined, definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
     const keys = eventKeys(eventId);
     const raw: Record<string, string> = known ? {} : await this.redis.hgetall(keys.outbox);
     if (known) for (let i = 0; i + 1 < known.length; i += 2) raw[known[i]!] = known[i + 1]!;
@@ -57,8 +64,12 @@ export class OutboxDrainer {
     if (fields.length === 0) return false;
     const items = fields.map((f) => JSON.parse(raw[f]!) as OutboxItem);
 
-    const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))];
     const defs = new Map<number, Record<string, string>>();
+    const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))].filter((r) => {
+      const held = definitions?.get(r);
+      if (held) defs.set(r, held);
+      return !held;
+    });
     if (revisions.length > 0) {
       const stored = await this.redis.hmget(keys.event, ...revisions.map((r) => `def:${r}`));
       revisions.forEach((r, i) => defs.set(r, stored[i] ? (JSON.parse(stored[i]) as Record<string, string>) : {}));
@@ -70,6 +81,7 @@ export class OutboxDrainer {
     const counts: ({ delivery: DeliveryType; guests: number } | { activity: ActivityType })[] = [];
     const expired: ReplyToRecord[] = [];
     const summaries: { fields: string[]; key: string }[] = [];
+    const stepped: SteppedSummary[] = [];
     for (const item of items) {
       if (item.k === 'd') {
         if (item.t === 'request' && item.x !== undefined && item.x <= now) {
@@ -85,6 +97,8 @@ export class OutboxDrainer {
         const event: EventActivity = { ...item.e, guests: Array.isArray(item.g) ? item.g : [] };
         messages.push({ stream: streams.activity, fields: activityFields({ type: item.t, at: now, events: [event] }), onceKey: `activity:${item.key}` });
         counts.push({ activity: item.t });
+      } else if (item.k === 'b') {
+        stepped.push(item);
       } else {
         summaries.push({ fields: item.f, key: item.key });
       }
@@ -103,6 +117,11 @@ export class OutboxDrainer {
       if (item.k !== 'd' || (item.t === 'request' && item.x !== undefined && item.x <= now)) continue;
       const key = `${item.t}:${item.s}:${item.r}`;
       const entry = deliveredGuests.get(key) ?? { type: item.t, sequence: item.s, revision: item.r, guests: [] };
+      // An event's cancellation is its status (the `cancelled` activity), not a change of each guest: they keep their answers.
+      if (item.t === 'cancel' && item.sc === 'event') {
+        deliveredGuests.set(key, entry);
+        continue;
+      }
       for (const guestId of item.g) if (entry.guests.length < 2_000) entry.guests.push({ guest_id: guestId, outcome: item.t === 'reminder' || item.t === 'start_reminder' ? 'reminded' : item.t === 'promoted' ? 'promoted' : item.t === 'cancel' ? 'removed' : 'invited', state: item.t === 'promoted' || item.t === 'start_reminder' ? 'accepted' : 'needs_action' });
       deliveredGuests.set(key, entry);
     }
@@ -119,9 +138,19 @@ export class OutboxDrainer {
       messages.push({ stream: streams.activity, fields: activityFields({ type: 'delivered', at: now, events }), onceKey: `delivered:${first.key}` });
       counts.push({ activity: 'delivered' });
     }
-    const ids = await this.producer.addMany(messages);
-    for (const s of summaries) await this.summaries.publish(eventId, s.fields, s.key);
-    await this.redis.hdel(keys.outbox, ...fields);
+    // The summaries go out with the deliveries and activity (one round trip, not two in a row).
+    const [ids] = await Promise.all([this.producer.addMany(messages), Promise.all(summaries.map((s) => this.summaries.publish(eventId, s.fields, s.key)))]);
+    for (const s of stepped) {
+      const started = performance.now();
+      await this.summaries.publish(eventId, await this.builder.build(eventId, s), s.key);
+      this.log.debug({ eventId, ms: Math.round(performance.now() - started) }, 'summary lists read in steps');
+    }
+    if (stepped.length > 0) {
+      // The version's keys may change again once its summary is out (apply-revision stops answering busy).
+      await this.redis.multi().hdel(keys.outbox, ...fields).hdel(keys.event, 'sb').exec();
+    } else {
+      await this.redis.hdel(keys.outbox, ...fields);
+    }
 
     counts.forEach((c, i) => {
       if (ids[i] === null) return;

@@ -74,7 +74,14 @@ export class InvitationHandler {
     // The event remembers the context of this span, so its summaries join the same trace.
     const traceFields: Record<string, string> = {};
     propagation.inject(context.active(), traceFields);
-    const result = await this.store.applyRevision(inv, { publishedAt, openingProblem: opening.ok ? '' : opening.reason, resolution, trace: traceFields });
+    const applyOnce = () => this.store.applyRevision(inv, { publishedAt, openingProblem: opening.ok ? '' : opening.reason, resolution, trace: traceFields });
+    let result = await applyOnce();
+    // busy: a summary of this event is still being read in steps; draining its outbox finishes it.
+    for (let attempt = 0; result.kind === 'busy' && attempt < 3; attempt += 1) {
+      await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
+      result = await applyOnce();
+    }
+    if (result.kind === 'busy') return retry(new Error(`event ${inv.id}: a summary is still being built in steps`));
     if (result.kind === 'dead') {
       const conflict = result.reason.startsWith('id_');
       this.metrics.invitations.inc({ outcome: conflict ? 'conflict' : 'refused' });
@@ -98,7 +105,7 @@ export class InvitationHandler {
     // The timer goes in before anything is delivered: whatever happens to this entry from here on,
     // the event is ticked at its next moment (and a tick drains its outbox too).
     await this.store.scheduleTimer(inv.id, result.nextDue);
-    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox);
+    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
     return ack;
   }
 }

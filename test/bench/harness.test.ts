@@ -25,6 +25,7 @@ describe('npm run bench in a tiny configuration', () => {
         '--latency-rate', '20',
         '--latency-guests', '10',
         '--fanout-guests', '600',
+        '--priority-backlog', '20',
         '--soak', '4',
         '--soak-retention', '1',
         '--scaling', '1',
@@ -57,12 +58,40 @@ describe('npm run bench in a tiny configuration', () => {
     expect(l.p50).toBeLessThanOrEqual(l.p99);
     expect(l.p99).toBeLessThanOrEqual(l.max);
     expect(l.cdf.at(-1)!.share).toBe(1);
+    // The per-hop breakdown covers every measured event and its hops add up to the latency.
+    expect(l.hops!.events).toBe(6);
+    expect(l.hops!.hops).toHaveLength(6);
+    const hopSum = l.hops!.hops.reduce((sum, h) => sum + h.meanMs, 0);
+    expect(Math.abs(hopSum - l.hops!.totalMeanMs)).toBeLessThan(0.1);
 
     const f = r.fanout!;
     expect(f.answered).toBe(600);
     expect(f.reason).toBe('all_replied');
     expect(f.deliveryEntries).toBeGreaterThanOrEqual(2);
     expect(f.toAllDeliveriesMs).toBeLessThanOrEqual(f.toSummaryMs);
+
+    const p = r.priority!;
+    expect(p.summaries).toBe(21);
+    expect(p.backlog).toBe(20);
+    expect(p.urgentPath.summary).toBe(p.urgentToSummaryMs);
+
+    // The peers ran with every summary checked (a wrong or missing one fails the scenario).
+    expect(r.peers!.map((x) => x.system)).toEqual(['bullmq', 'pubsub']);
+    for (const peer of r.peers!) {
+      expect(peer.rsvpPerSecond).toBeGreaterThan(0);
+      expect(peer.latency.events).toBe(6);
+      expect(peer.guarantees.length).toBeGreaterThan(0);
+    }
+
+    // The stall probe watched every scenario's Redis.
+    expect(r.stalls.map((x) => x.scenario)).toEqual(
+      expect.arrayContaining(['throughput', 'latency', 'fan-out', 'priority', 'peers: bullmq', 'peers: pubsub', 'soak', 'scaling-2c-2a']),
+    );
+    for (const stall of r.stalls) {
+      expect(stall.pings).toBeGreaterThan(0);
+      expect(stall.longestMs).toBeGreaterThan(0);
+      expect(stall.longestMs).toBeGreaterThanOrEqual(stall.p99Ms);
+    }
 
     expect(r.scaling!.map((s) => `${s.coordinators}/${s.agents}`)).toEqual(['1/1', '1/2', '1/4', '2/2']);
     const s = r.soak!;
@@ -71,7 +100,7 @@ describe('npm run bench in a tiny configuration', () => {
     expect(s.samples[0]!.heap['coordinator-1']).toBeGreaterThan(0);
     expect(Number.isFinite(s.bytesPerRetainedRsvp)).toBe(true);
 
-    expect(r.targets).toHaveLength(6);
+    expect(r.targets).toHaveLength(8);
     for (const target of r.targets) expect(typeof target.met).toBe('boolean');
 
     expect(run.charts.sort()).toEqual(['bench-latency-cdf.svg', 'bench-soak-memory.svg', 'bench-throughput.svg']);
@@ -79,7 +108,7 @@ describe('npm run bench in a tiny configuration', () => {
     const md = readFileSync(join(opts.docsDir, 'BENCHMARKS.md'), 'utf8');
     expect(md).toContain(`run \`${r.runId}\``);
     expect(md).toContain('| target | wanted | measured |');
-  }, 240_000);
+  }, 420_000);
 });
 
 describe('bench options and charts', () => {

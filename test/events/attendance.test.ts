@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dietaryQuestion } from '../../services/shared/schema/questions.ts';
-import { eventKeys } from '../../services/shared/streams/keys.ts';
+import { eventKeys, streams } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { deadLetters } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -13,7 +13,7 @@ const ctx = useRedisStack();
 beforeEach(() => resetRevisions());
 
 describe('capacity and the waitlist', () => {
-  it('with two coordinators and 1,000 acceptances racing for 100 seats: exactly 100 confirmed, 900 waitlisted in arrival order; 10 declines promote the next 10, a raised capacity the next 5', async () => {
+  it('with two coordinators and 1,000 acceptances racing for 100 seats: exactly the first 100 by arrival confirmed, 900 waitlisted in arrival order; 10 declines promote the next 10, a raised capacity the next 5', async () => {
     const redis = ctx.redis.client;
     // One guest more who stays silent, so the version stays open for the declines.
     const guests = (await registerAgent(redis, 'crowd', 1_001)).slice(0, 1_000);
@@ -31,6 +31,12 @@ describe('capacity and the waitlist', () => {
     const byArrival = [...waitlist].sort((a, b) => cmpIds(arrival.get(a)!, arrival.get(b)!));
     expect(waitlist).toEqual(byArrival);
     const confirmed = guests.filter((g) => !waitlist.includes(g.id));
+    // Seats in arrival order too: the confirmed are the first 100 acceptances to reach Redis,
+    // whichever coordinator recorded which batch first (an earlier arrival recorded later took
+    // the seat of a later one that had been told nothing).
+    const firstHundred = [...guests].sort((a, b) => cmpIds(arrival.get(a.id)!, arrival.get(b.id)!)).slice(0, 100);
+    expect(confirmed.map((g) => g.id).sort()).toEqual(firstHundred.map((g) => g.id).sort());
+    expect(await redis.zcard(k.seated)).toBe(100);
 
     // Ten confirmed guests decline: the first ten in line get their seats and are told so.
     await send(redis, confirmed.slice(0, 10).map((g) => reply('concert', g, 'no', { replyRev: 1 })));
@@ -50,6 +56,49 @@ describe('capacity and the waitlist', () => {
     expect(counts.length).toBeGreaterThan(0);
     expect(Math.max(...counts.map((c) => c.headcount))).toBe(105);
     expect(counts.filter((c) => c.headcount > 100).every((c) => c.headcount === 105)).toBe(true);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
+});
+
+describe('seats in arrival order', () => {
+  it('an earlier acceptance recorded after later ones (its coordinator was killed holding it) takes the seat of the latest not told yet; a promoted guest is not displaceable', async () => {
+    const redis = ctx.redis.client;
+    // One guest more who stays silent, so the version stays open.
+    const [g0, g1, g2, g3, g4] = await registerAgent(redis, 'order', 6);
+    // Reads the first reply and dies before recording it: it stays pending until reclaimed.
+    const crashing = await ctx.procs.start('coordinator', { ...coordinatorEnv, CONSUMER_NAME: 'first', STREAM_TEST_CRASH: `read:1:${streams.responses}` });
+    await publish(redis, 'recital', { capacity: 2 });
+    await eventually(async () => (await named(redis, 'order', 'recital', 'request')).length === 6, 10_000, 'requests');
+    const k = eventKeys('recital');
+
+    await send(redis, [reply('recital', g0!, 'yes')]);
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    // Three more arrive after it, and a new coordinator records them first; it reclaims the dead
+    // one's entry once idle for 6 s.
+    await send(redis, [g1!, g2!, g3!].map((g) => reply('recital', g, 'yes')));
+    await ctx.procs.coordinator({ ...coordinatorEnv, STREAM_CLAIM_IDLE_MS: '6000' });
+    await eventually(async () => (await redis.hlen(k.replies)) === 3, 10_000, 'the later three recorded');
+    expect(await redis.zrange(k.seated, 0, -1)).toEqual([g1!.id, g2!.id]);
+    expect(await redis.zrange(k.waitlist, 0, -1)).toEqual([g3!.id]);
+
+    // g0, reclaimed, takes the seat of g2, the latest seated (told nothing): arrival order, not recording order.
+    await eventually(async () => (await redis.hlen(k.replies)) === 4, 20_000, 'the reclaimed reply recorded');
+    expect(await redis.zrange(k.seated, 0, -1)).toEqual([g0!.id, g1!.id]);
+    expect(await redis.zrange(k.waitlist, 0, -1)).toEqual([g2!.id, g3!.id]);
+    expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count', 'yes_count')).toEqual(['2', '2', '2', '4']);
+    const moves = (await activity(redis)).flatMap((a) => a.events).flatMap((e) => e.guests ?? []).filter((g) => g.outcome === 'displaced');
+    expect(moves.map((g) => [g.guest_id, g.state, g.waitlist, g.reply_rev])).toEqual([[g2!.id, 'accepted', 1, 0]]);
+    expect(await named(redis, 'order', 'recital', 'promoted')).toEqual([]);
+
+    // g0 declines: g2, first in line, is promoted and told, so it is no longer displaceable.
+    await send(redis, [reply('recital', g0!, 'no', { replyRev: 1 })]);
+    await eventually(async () => (await named(redis, 'order', 'recital', 'promoted')).length === 1, 10_000, 'a promotion');
+    expect(await named(redis, 'order', 'recital', 'promoted')).toEqual([g2!.id]);
+    expect(await redis.zrange(k.seated, 0, -1)).toEqual([g1!.id]);
+    await send(redis, [reply('recital', g4!, 'yes')]);
+    await eventually(async () => (await redis.hlen(k.replies)) === 5, 10_000, 'g4 recorded');
+    expect(await redis.zrange(k.waitlist, 0, -1)).toEqual([g3!.id, g4!.id]);
+    expect(await redis.hmget(k.event, 'confirmed_count', 'headcount', 'waitlisted_count')).toEqual(['2', '2', '2']);
     expect(await deadLetters(redis)).toEqual([]);
   });
 });

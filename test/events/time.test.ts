@@ -110,7 +110,8 @@ describe('the RSVP deadline', () => {
     const summary = await summaryOf(redis, 'quiz', 0);
     expect(summary).toMatchObject({ reason: 'deadline', maybe: 1, noResponse: 2, needsAction: 2 });
     expect(summary.noResponseGuests.map((g) => g.guest_id).sort()).toEqual([guests[1]!.id, guests[2]!.id]);
-    expect(await redis.zscore('event_timers', 'quiz')).toBeNull();
+    // The timer index is updated after the summary is on its stream: a moment later on a busy machine.
+    await eventually(async () => (await redis.zscore('event_timers', 'quiz')) === null || undefined, 5_000, 'the timer removed');
   });
 });
 

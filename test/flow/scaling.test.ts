@@ -24,8 +24,11 @@ describe('several guest agents and several coordinators', () => {
   it('invites 50 guests hosted by 3 agent processes and counts all of them', async () => {
     await ctx.procs.coordinator();
     const sizes = [17, 17, 16];
+    // Eager guests who never change their mind: a second reply would make the per-agent reply count
+    // below depend on how long the test takes to read it.
+    const personas = JSON.stringify([{ name: 'Eager', likely: 'yes', delayMs: [500, 2_000], probabilities: { yes: 0.8, maybe: 0.15, no: 0.05 } }]);
     const agents = await Promise.all(
-      sizes.map((n, i) => ctx.procs.guests({ GUESTS_PER_AGENT: String(n), PERSONAS: 'enthusiasts', GUEST_AGENT_ID: `agent-${i}` })),
+      sizes.map((n, i) => ctx.procs.guests({ GUESTS_PER_AGENT: String(n), PERSONAS: personas, GUEST_AGENT_ID: `agent-${i}` })),
     );
     const invitation = originalInvitation();
     await ctx.redis.client.xadd(streams.invitations, '*', ...flat(invitation));

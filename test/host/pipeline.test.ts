@@ -95,6 +95,29 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
     expect((await readAll(ctx.redis.client, streams.summaries)).map((e) => e.fields.sequence)).toEqual(['0', '1', '2']);
   }, 120_000);
 
+  it('keeps every guest’s answer on the board when an open event is cancelled (a cancellation is no guest’s removal)', async () => {
+    await ctx.procs.coordinator();
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '3', GUEST_AGENT_ID: 'quick', PERSONAS: 'instant' });
+    // Never answers: the version stays open until the cancellation.
+    await ctx.procs.guests({ GUESTS_PER_AGENT: '1', GUEST_AGENT_ID: 'quiet', PERSONAS: 'silent' });
+    const host = await ctx.procs.host({ HOST_ID: 'board-host' });
+    expect((await call(host, 'POST', '/api/events', { id: 'called-off', event_name: 'Called off', event_date: daysAhead(7), rsvp_deadline: msAhead(60_000) })).status).toBe(202);
+    const answered = await eventually(async () => {
+      const v = await view(host, 'called-off');
+      return v.guests.length === 4 && v.guests.filter((g) => g.state !== 'needs_action').length === 3 ? v : undefined;
+    }, 20_000, 'three answers');
+    const before = Object.fromEntries(answered.guests.map((g) => [g.guest_id, g.state]));
+
+    expect((await call(host, 'POST', '/api/events/called-off/cancel', {})).body).toMatchObject({ status: 'cancelled', sequence: 1 });
+    const { v: cancelled, s: summary } = await summaryOf(host, 'called-off', 0);
+    expect(summary.reason).toBe('cancelled');
+    await eventually(async () => (await view(host, 'called-off')).status === 'cancelled' || undefined, 10_000, 'cancelled');
+    expect(Object.fromEntries(cancelled.guests.map((g) => [g.guest_id, g.state]))).toEqual(before);
+    // The feed never showed them removed, not even for a moment.
+    const feed = await readSse(host.url('/api/events/called-off/stream?since=0-0'), (events) => events.some((e) => e.event === 'summary'));
+    expect(feed.events.filter((e) => e.event === 'guest').map((e) => (JSON.parse(e.data) as Row).state)).not.toContain('removed');
+  }, 60_000);
+
   it('shows the guest roster with liveness and the streams with their groups, lag and dead letters', async () => {
     await ctx.procs.coordinator();
     const agent = await ctx.procs.guests({ GUESTS_PER_AGENT: '5', GUEST_AGENT_ID: 'roster-agent' });

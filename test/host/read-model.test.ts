@@ -12,7 +12,7 @@ const ctx = useRedisStack();
 interface View {
   status: string;
   counts: Record<string, number>;
-  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number }[];
+  guests: { guest_id: string; state: string; reply_rev?: number; sequence: number; message?: string; message_sequence?: number; answers?: Record<string, unknown> }[];
   waitlist: string[];
   summaries: { id: string; sequence: number; reason: string }[];
   feed_id: string;
@@ -21,8 +21,9 @@ interface View {
 const hostId = 'replicated';
 
 /** The coordinator's report of a batch of replies, written with the shared writer. */
-async function reportReplies(eventId: string, guests: GuestChange[], counts?: Record<string, number>): Promise<string> {
-  const fields = activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: eventId, host_id: hostId, sequence: 0, revision: 1, guests, ...(counts ? { counts: counts as never } : {}) }] });
+async function reportReplies(eventId: string, guests: GuestChange[], counts?: Record<string, number>, version: { sequence: number; revision: number; type?: 'replies' | 'version' } = { sequence: 0, revision: 1 }): Promise<string> {
+  const { sequence, revision, type = 'replies' } = version;
+  const fields = activityFields({ type, at: Date.now(), events: [{ invitation_id: eventId, host_id: hostId, sequence, revision, guests, ...(counts ? { counts: counts as never } : {}) }] });
   return (await ctx.redis.client.xadd(streams.activity, '*', ...fields))!;
 }
 
@@ -118,6 +119,89 @@ describe('the host read model', () => {
     }
   });
 
+  it('keeps a guest’s reply message when the version’s summary arrives and across an update', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    expect((await call(host, 'POST', '/api/events', { id: 'talkative', event_name: 'Replicated', event_date: daysAhead(9) })).status).toBe(202);
+    await reportReplies('talkative', [1, 2].map((n) => guest(n, 'needs_action')));
+    await reportReplies('talkative', [guest(1, 'accepted', 0, { message: 'Wouldn’t miss it!' }), guest(2, 'declined', 0, { message: 'Sorry, away' })]);
+    const rowOf = (v: View, n: number) => v.guests.find((g) => g.guest_id === `g${n}@agent`)!;
+    await eventually(async () => rowOf(await view(host, 'talkative'), 2).state === 'declined' || undefined, 10_000, 'the replies applied');
+
+    // The summary lists the guests without their messages: its rows are the version's last word, not a loss of what was said.
+    await reportSummary('talkative', [
+      { guest_id: 'g1@agent', guest_name: 'Guest 1', state: 'accepted' },
+      { guest_id: 'g2@agent', guest_name: 'Guest 2', state: 'declined' },
+    ]);
+    const closed = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return v.summaries.length === 1 ? v : undefined;
+    }, 10_000, 'the summary applied');
+    expect([rowOf(closed, 1), rowOf(closed, 2)].map((g) => [g.state, g.message, g.message_sequence])).toEqual([
+      ['accepted', 'Wouldn’t miss it!', 0],
+      ['declined', 'Sorry, away', 0],
+    ]);
+
+    // A new version asks everyone again: the rows go back to needs action, and still show what each guest said to the last version.
+    await reportReplies('talkative', [1, 2].map((n) => guest(n, 'needs_action')), undefined, { sequence: 1, revision: 2, type: 'version' });
+    const bumped = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return rowOf(v, 1).sequence === 1 && rowOf(v, 2).sequence === 1 ? v : undefined;
+    }, 10_000, 'the new version applied');
+    expect([rowOf(bumped, 1), rowOf(bumped, 2)].map((g) => [g.state, g.message, g.message_sequence])).toEqual([
+      ['needs_action', 'Wouldn’t miss it!', 0],
+      ['needs_action', 'Sorry, away', 0],
+    ]);
+    // An answer to the new version brings its own message (an empty one too).
+    await reportReplies('talkative', [guest(1, 'tentative', 0, { message: '' })], undefined, { sequence: 1, revision: 2 });
+    const answered = await eventually(async () => {
+      const v = await view(host, 'talkative');
+      return rowOf(v, 1).state === 'tentative' ? v : undefined;
+    }, 10_000, 'the new answer applied');
+    expect([rowOf(answered, 1).message, rowOf(answered, 1).message_sequence]).toEqual(['', 1]);
+  });
+
+  it('shows a promotion from the waitlist at once (a change that is no reply), and the SSE feed sends it', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    expect((await call(host, 'POST', '/api/events', { id: 'queue', event_name: 'Replicated', event_date: daysAhead(9), capacity: 1 })).status).toBe(202);
+    await reportReplies('queue', [1, 2].map((n) => guest(n, 'needs_action')));
+    await reportReplies('queue', [guest(1, 'accepted', 0, { plus_ones: 0 }), guest(2, 'accepted', 0, { waitlist: 1, plus_ones: 0, answers: { dietary: 'vegan' } })]);
+    const waiting = await eventually(async () => {
+      const v = await view(host, 'queue');
+      return v.waitlist.length === 1 ? v : undefined;
+    }, 10_000, 'the waitlist');
+    expect(waiting.waitlist).toEqual(['g2@agent']);
+    // g1 changes to no; the coordinator promotes g2 in an entry of its own, without a reply_rev.
+    await reportReplies('queue', [guest(1, 'declined', 1)]);
+    const since = (await view(host, 'queue')).feed_id;
+    const promotedAt = await ctx.redis.client.xadd(
+      streams.activity,
+      '*',
+      ...activityFields({ type: 'promoted', at: Date.now(), events: [{ invitation_id: 'queue', host_id: hostId, sequence: 0, revision: 1, guests: [{ guest_id: 'g2@agent', outcome: 'promoted', state: 'accepted' }] }] }),
+    );
+    expect(promotedAt).toBeTruthy();
+    const promoted = await eventually(async () => {
+      const v = await view(host, 'queue');
+      return v.waitlist.length === 0 ? v : undefined;
+    }, 10_000, 'the promotion shown');
+    expect(promoted.guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0, answers: { dietary: 'vegan' } });
+    // A change that is no reply and no move (a stale reply's note, added after) leaves the row as it is.
+    await reportReplies('queue', [{ guest_id: 'g2@agent', outcome: 'stale', state: 'needs_action' }]);
+    await reportReplies('queue', [guest(1, 'declined', 1, { message: 'marker' })]);
+    await eventually(async () => (await view(host, 'queue')).guests.find((g) => g.guest_id === 'g1@agent')?.message === 'marker' || undefined, 10_000, 'the marker applied');
+    expect((await view(host, 'queue')).guests.find((g) => g.guest_id === 'g2@agent')).toMatchObject({ state: 'accepted', reply_rev: 0 });
+    const feed = await readSse(host.url(`/api/events/queue/stream?since=${since}`), (events) => events.some((e) => e.event === 'guest'));
+    expect(JSON.parse(feed.events.find((e) => e.event === 'guest')!.data)).toMatchObject({ guest_id: 'g2@agent', state: 'accepted', outcome: 'promoted' });
+
+    // Every report carries the version's status; the feed says it once per change.
+    const before = (await view(host, 'queue')).feed_id;
+    for (const status of ['open', 'open', 'closed'] as const) {
+      await ctx.redis.client.xadd(streams.activity, '*', ...activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: 'queue', host_id: hostId, sequence: 0, revision: 1, status }] }));
+    }
+    await eventually(async () => (await view(host, 'queue')).status === 'closed' || undefined, 10_000, 'closed');
+    const statuses = await readSse(host.url(`/api/events/queue/stream?since=${before}`), (events) => events.some((e) => e.event === 'status' && e.data.includes('closed')));
+    expect(statuses.events.filter((e) => e.event === 'status').map((e) => (JSON.parse(e.data) as { status: string }).status)).toEqual(['open', 'closed']);
+  });
+
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {
     const a = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-a' });
     const b = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-b' });
@@ -183,11 +267,22 @@ describe('the host read model', () => {
       ['reply', 'guest', 'coordinator', 'flowing'],
     ].sort());
     const ids = flow.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort();
-    const resumed = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 2, { headers: { 'last-event-id': ids[0]! } });
-    expect(resumed.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort()).toEqual(ids.slice(1));
+    // Resumed with Last-Event-ID: what came after it, and the entries sharing its id once more (at least once).
+    const resumed = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 3, { headers: { 'last-event-id': ids[0]! } });
+    expect(resumed.events.filter((e) => e.event === 'flow').map((e) => e.id!).sort()).toEqual(ids);
+
+    // Two streams' entries with the same id (each stream numbers its own entries): a client that
+    // saw one of them and resumes from that id gets the other too.
+    const [seconds] = (await ctx.redis.client.time()).map(Number);
+    const twin = `${seconds! * 1000 + 60_000}-0`;
+    await ctx.redis.client.xadd(streams.invitations, twin, ...flat({ id: 'twin-a', event_name: 'A', v: '2' }));
+    await ctx.redis.client.xadd(streams.responses, twin, ...flat({ id: 'r-twin', invitation_id: 'twin-b', guest_id: 'g', guest_name: 'G', response: 'yes', message: '', timestamp: new Date().toISOString() }));
+    const twins = await readSse(host.url('/api/flow'), (events) => events.filter((e) => e.event === 'flow').length >= 2, { headers: { 'last-event-id': twin } });
+    const seen = twins.events.filter((e) => e.event === 'flow').map((e) => [e.id, (JSON.parse(e.data) as { event_id: string }).event_id]);
+    expect(seen.sort()).toEqual([[twin, 'twin-a'], [twin, 'twin-b']]);
     const rates = await readSse(host.url('/api/flow'), (events) => events.some((e) => e.event === 'rates'), { timeoutMs: 5_000 });
     const stat = (JSON.parse(rates.events.find((e) => e.event === 'rates')!.data) as { streams: { stream: string; length: number }[] }).streams.find((s) => s.stream === streams.invitations);
-    expect(stat).toMatchObject({ length: 1 });
+    expect(stat).toMatchObject({ length: 2 });
   });
 });
 

@@ -1,3 +1,4 @@
+import { parseActivity } from '../../services/shared/schema/activity.ts';
 import { type RedisClient, nodesOf } from '../../services/shared/streams/redis-client.ts';
 import { parseDelivery } from '../../services/shared/schema/delivery.ts';
 import { parseReply } from '../../services/shared/schema/response.ts';
@@ -85,11 +86,14 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   const rows: InvariantRow[] = [];
 
   // What the coordinator recorded per event.
-  const events = new Map<string, { invited: Map<string, string>; replies: Record<string, string>; late: Record<string, string>; state: Record<string, string> }>();
+  // The per-version keys hold the last version that opened (`opened_sequence`); earlier versions
+  // are checked through their summaries (checkEventInvariants).
+  const events = new Map<string, { invited: Map<string, string>; replies: Record<string, string>; late: Record<string, string>; rejected: Record<string, string>; never: Set<string>; state: Record<string, string>; opened?: number }>();
   for (const id of input.events) {
     const k = eventKeys(id);
-    const [invited, replies, late, state] = await Promise.all([redis.hgetall(k.invited), redis.hgetall(k.replies), redis.hgetall(k.late), redis.hgetall(k.event)]);
-    events.set(id, { invited: new Map(Object.entries(invited).map(([g, v]) => [g, v.slice(0, v.indexOf('\t'))])), replies, late, state });
+    const [invited, replies, late, rejected, never, state] = await Promise.all([redis.hgetall(k.invited), redis.hgetall(k.replies), redis.hgetall(k.late), redis.hgetall(k.rejected), redis.hkeys(k.never), redis.hgetall(k.event)]);
+    const opened = state.opened_sequence === undefined ? undefined : Number(state.opened_sequence);
+    events.set(id, { invited: new Map(Object.entries(invited).map(([g, v]) => [g, v.slice(0, v.indexOf('\t'))])), replies, late, rejected, never: new Set(never), state, ...(opened !== undefined ? { opened } : {}) });
   }
 
   const bad = new Set((input.badEntries ?? []).map((b) => `${b.stream} ${b.id}`));
@@ -113,19 +117,21 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
             problems.push(`${eventId}: delivery ${entry.id} is malformed (${parsed.reason})`);
             continue;
           }
-          // The invitation of the current version; reminders, details, promotions come on top.
-          if (parsed.value.type !== 'request' || parsed.value.sequence !== Number(ev.state.sequence ?? 0)) continue;
+          // The invitation of the last version that opened; reminders, details, promotions come on top.
+          if (parsed.value.type !== 'request' || parsed.value.sequence !== (ev.opened ?? Number(ev.state.sequence ?? 0))) continue;
           for (const guest of parsed.value.guestIds) received.set(guest, (received.get(guest) ?? 0) + 1);
         }
       }
       for (const guest of ev.invited.keys()) {
         const n = received.get(guest) ?? 0;
-        if (n !== 1) problems.push(`${eventId}: guest ${guest} got ${n} deliveries`);
+        // A guest never asked (the delivery expired) got it at most once: read too late, or not made at all.
+        if (ev.never.has(guest) ? n > 1 : n !== 1) problems.push(`${eventId}: guest ${guest} got ${n} deliveries`);
       }
       for (const guest of received.keys()) if (!ev.invited.has(guest)) problems.push(`${eventId}: ${guest} got a delivery but is not invited`);
     }
     const invitedTotal = [...events.values()].reduce((n, e) => n + e.invited.size, 0);
-    rows.push(row('every invited guest received the invitation once', problems, `${invitedTotal} invitations to ${events.size} events, one delivery each`));
+    const neverTotal = [...events.values()].reduce((n, e) => n + e.never.size, 0);
+    rows.push(row('every invited guest received the invitation once', problems, `${invitedTotal} invitations of ${events.size} events' last versions, one delivery each (${neverTotal} never asked: expired)`));
   }
 
   // 2. The reply record holds exactly one entry per guest that replied, and the counts agree.
@@ -138,8 +144,12 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     for (const entry of responses) {
       if (bad.has(`${entry.stream} ${entry.id}`)) continue;
       const parsed = parseReply(entry.fields);
-      if (!parsed.ok || !events.has(parsed.value.invitationId)) continue;
-      if (!events.get(parsed.value.invitationId)!.invited.has(parsed.value.guestId)) continue;
+      if (!parsed.ok || entry.fields.kind === 'receipt' || !events.has(parsed.value.invitationId)) continue;
+      const ev = events.get(parsed.value.invitationId)!;
+      // Replies to the last version that opened (earlier ones: the summaries' rows below).
+      if (!ev.invited.has(parsed.value.guestId) || parsed.value.sequence !== (ev.opened ?? 0)) continue;
+      // A rejected reply is recorded with its reason, not counted.
+      if (ev.rejected[parsed.value.id] !== undefined) continue;
       const set = replying.get(parsed.value.invitationId) ?? new Set<string>();
       if (set.has(parsed.value.guestId)) copies += 1;
       set.add(parsed.value.guestId);
@@ -152,7 +162,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       // The late hash is keyed by reply id (a guest may change its answer after the version closed).
       const lateIds = Object.keys(ev.late);
       const inLate = Object.values(ev.late).map((json) => (JSON.parse(json) as { guest_id: string }).guest_id);
-      recorded += inReplies.length + lateIds.length;
+      recorded += inReplies.length + lateIds.length + Object.keys(ev.rejected).length;
       const both = inReplies.filter((g) => lateIds.includes((JSON.parse(ev.replies[g]!) as { id: string }).id));
       if (both.length > 0) problems.push(`${eventId}: ${both.length} replies recorded as counted and late`);
       const got = new Set([...inReplies, ...inLate]);
@@ -170,10 +180,10 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       }
       if (input.everyoneAnswers && inReplies.length !== ev.invited.size) problems.push(`${eventId}: ${inReplies.length} of ${ev.invited.size} invited guests counted`);
     }
-    rows.push(row('the reply record has one entry per replying guest', problems, `${recorded} replies recorded once each (${responses.length} reply entries, ${copies} of them repeats)`));
+    rows.push(row('the reply record has one entry per replying guest (last version)', problems, `${recorded} replies recorded once each (${responses.length} reply entries, ${copies} of them repeats)`));
   }
 
-  // 3. Exactly one summary per event, agreeing with the record.
+  // 3. Every event has its summaries, one per version (checkEventInvariants), the last agreeing with the record.
   {
     const problems: string[] = [];
     const summaries = await readStream(redis, streams.summaries);
@@ -184,13 +194,18 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       byEvent.set(id, [...(byEvent.get(id) ?? []), s]);
     }
     const reasons = new Map<string, number>();
+    let versions = 0;
     for (const [eventId, ev] of events) {
-      const list = byEvent.get(eventId) ?? [];
-      if (list.length !== 1) {
-        problems.push(`${eventId}: ${list.length} summaries`);
+      const list = (byEvent.get(eventId) ?? []).filter((e) => parseSummary(e.fields).ok);
+      if (list.length === 0) {
+        problems.push(`${eventId}: no summary`);
         continue;
       }
-      const f = list[0]!.fields;
+      versions += list.length;
+      // The last version's summary: the one of the highest sequence (a cancellation of a closed
+      // version has one of its own, with nobody invited; the record was cleared with it).
+      const f = list.reduce((a, b) => (Number(b.fields.sequence ?? 0) > Number(a.fields.sequence ?? 0) ? b : a)).fields;
+      if (ev.state.status === 'cancelled' && !list.some((e) => e.fields.reason === 'cancelled')) problems.push(`${eventId}: cancelled without a summary saying so`);
       reasons.set(f.reason ?? '?', (reasons.get(f.reason ?? '?') ?? 0) + 1);
       if (Number(f.total_invited) !== ev.invited.size) problems.push(`${eventId}: summary invites ${f.total_invited}, event ${ev.invited.size}`);
       if (Number(f.total_responses) !== Object.keys(ev.replies).length) problems.push(`${eventId}: summary counts ${f.total_responses} responses, record ${Object.keys(ev.replies).length}`);
@@ -199,12 +214,12 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       }
       if (input.everyoneAnswers && f.reason !== 'all_replied' && ev.invited.size > 0) problems.push(`${eventId}: closed by ${f.reason}`);
     }
-    const detail = `${events.size} events, one summary each (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')})`;
-    rows.push(row('exactly one summary per event', problems, detail));
+    const detail = `${events.size} events, ${versions} summaries; the last version of each: ${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}`;
+    rows.push(row('every event summarized, the last summary agreeing with the record', problems, detail));
   }
 
   // The event model's rules (one summary per version, capacity, reminders, delivery windows).
-  rows.push(...(await checkEventInvariants(redis, (await scanKeys(redis, inboxPattern, 'stream')).map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}'))))));
+  rows.push(...(await checkEventInvariants(redis, (await scanKeys(redis, inboxPattern, 'stream')).map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}'))), new Set(input.events))));
 
   // 4. Nothing left pending in any group of any stream.
   {
@@ -237,6 +252,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     const reasons = new Map<string, string>();
     let letters = 0;
     let wipedReplies = 0;
+    let expiredDeliveries = 0;
     for (const key of await scanKeys(redis, deadLetterPattern, 'stream')) {
       for (const letter of await readStream(redis, key)) {
         letters += 1;
@@ -245,6 +261,15 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
         if (!expected.has(ref) && responseStreams.includes(f.dead_letter_stream ?? '') && input.wipedEvents?.has(f.invitation_id ?? '') && f.dead_letter_reason?.startsWith('unknown_invitation:')) {
           wipedReplies += 1;
           continue;
+        }
+        // A delivery an agent read after its event's expires_at is dead-lettered as expired (docs/EVENTS.md, "Expiry").
+        if (!expected.has(ref) && f.dead_letter_reason?.startsWith('expired:') && f.dead_letter_stream?.startsWith('guest_inbox:') && f.invitation_id !== undefined) {
+          const [expiresAt] = await redis.hmget(eventKeys(f.invitation_id).event, 'expires_at');
+          const readAt = Number(letter.id.split('-')[0]);
+          if (Number(expiresAt ?? 0) > 0 && readAt > Number(expiresAt)) {
+            expiredDeliveries += 1;
+            continue;
+          }
         }
         found.set(ref, (found.get(ref) ?? 0) + 1);
         reasons.set(ref, f.dead_letter_reason ?? '');
@@ -258,7 +283,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     }
     for (const ref of expected.keys()) if (!found.has(ref)) problems.push(`${ref} is a bad entry without a dead letter`);
     const wipedNote = input.wipedEvents ? `; ${wipedReplies} replies to invitations an empty restart wiped (unknown_invitation)` : '';
-    rows.push(row('dead letters hold exactly the bad entries, each with a reason', problems, `${letters - wipedReplies} dead letters for ${expected.size} bad entries${wipedNote}`));
+    rows.push(row('dead letters hold exactly the bad entries, each with a reason', problems, `${letters - wipedReplies - expiredDeliveries} dead letters for ${expected.size} bad entries${wipedNote}; ${expiredDeliveries} deliveries read after their expires_at (expired)`));
   }
 
   // 6. No process died on its own.
@@ -301,11 +326,15 @@ export function failures(rows: InvariantRow[]): string {
  * event_activity entry), no guest reminded twice for one (event, sequence, reminder), and no
  * request delivered before its event's publish_at or after its expires_at.
  */
-export async function checkEventInvariants(redis: RedisClient, agentIds: string[]): Promise<InvariantRow[]> {
+export async function checkEventInvariants(redis: RedisClient, agentIds: string[], events?: Set<string>): Promise<InvariantRow[]> {
   const rows: InvariantRow[] = [];
   // Only well-formed summaries: hostile runs write junk to event_summaries on purpose, and the
   // host dead-letters it (checked by the dead-letter rows), so it is no summary of any version.
   const summaries = (await readStream(redis, streams.summaries)).filter((s) => parseSummary(s.fields).ok);
+  const activities = (await readStream(redis, streams.activity)).flatMap((entry) => {
+    const parsed = parseActivity(entry.fields);
+    return parsed.ok ? [{ id: entry.id, activity: parsed.value }] : [];
+  });
   {
     const problems: string[] = [];
     const seen = new Map<string, number>();
@@ -314,7 +343,87 @@ export async function checkEventInvariants(redis: RedisClient, agentIds: string[
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     for (const [key, n] of seen) if (n !== 1) problems.push(`${key}: ${n} summaries`);
-    rows.push(row('exactly one summary per event version', problems, `${seen.size} versions, one summary each`));
+    // Every version that opened (its `version` or `never_asked` activity) has its summary. Only
+    // the run's events when known: a coordinator may add what it decided before Redis restarted
+    // empty (chaos) to the new, empty Redis, about an event that no longer exists.
+    const opened = new Set<string>();
+    for (const { activity } of activities) {
+      if (activity.type !== 'version' && activity.type !== 'never_asked') continue;
+      // A version published with a future publish_at is reported as scheduled: it opens later, or never (updated or cancelled first).
+      for (const e of activity.events) if (e.status !== 'scheduled' && (!events || events.has(e.invitation_id))) opened.add(`${e.invitation_id} sequence ${e.sequence}`);
+    }
+    for (const key of opened) if (!seen.has(key)) problems.push(`${key} opened and has no summary`);
+    const perEvent = new Map<string, number>();
+    for (const key of seen.keys()) perEvent.set(key.slice(0, key.lastIndexOf(' sequence ')), (perEvent.get(key.slice(0, key.lastIndexOf(' sequence '))) ?? 0) + 1);
+    const multi = [...perEvent.values()].filter((n) => n > 1).length;
+    rows.push(row('exactly one summary per event version', problems, `${seen.size} versions of ${perEvent.size} events (${multi} with several), one summary each; ${opened.size} opened, each summarized`));
+  }
+  const replyEntries = await replyEntriesByVersion(redis);
+  {
+    // Every reply counted once: a version's summary lists each replying guest once, with the
+    // reply the guest last gave, and its counts are the tally of what it lists.
+    const problems: string[] = [];
+    let counted = 0;
+    for (const s of summaries) {
+      const parsed = parseSummary(s.fields);
+      if (!parsed.ok) continue;
+      const sum = parsed.value;
+      const byGuest = new Map<string, number>();
+      for (const r of sum.responses) byGuest.set(r.guest_id, (byGuest.get(r.guest_id) ?? 0) + 1);
+      for (const [g, n] of byGuest) if (n > 1) problems.push(`${sum.id}: ${g} counted ${n} times`);
+      counted += sum.responses.length;
+      if (!sum.truncated) {
+        const tally: Record<string, number> = { yes: 0, no: 0, maybe: 0 };
+        for (const r of sum.responses) tally[r.response] = (tally[r.response] ?? 0) + 1;
+        if (tally.yes !== sum.yes || tally.no !== sum.no || tally.maybe !== sum.maybe || sum.responses.length !== sum.totalResponses) {
+          problems.push(`${sum.id}: counts yes ${sum.yes} no ${sum.no} maybe ${sum.maybe} of ${sum.totalResponses}, but lists ${JSON.stringify(tally)}`);
+        }
+      }
+      if (sum.capacity > 0 && sum.confirmed + sum.waitlisted !== sum.yes) problems.push(`${sum.id}: ${sum.yes} acceptances but ${sum.confirmed} confirmed + ${sum.waitlisted} waitlisted`);
+      // The reply listed for a guest is one the guest sent to this version, and none it sent later (by reply_rev) was counted instead.
+      const sent = replyEntries.get(`${sum.invitationId} ${sum.sequence}`);
+      for (const r of sum.responses) {
+        const mine = sent?.get(r.guest_id);
+        if (!mine) continue;
+        if (!mine.some((m) => m.replyId === r.id)) problems.push(`${sum.id}: ${r.guest_id} counted with ${r.id}, a reply it never sent to this version`);
+      }
+    }
+    rows.push(row('every reply counted once', problems, `${counted} replies counted in ${summaries.length} summaries, each guest once per version`));
+  }
+  {
+    // The waitlist keeps arrival order: a version's waitlist is ordered by when each guest's
+    // acceptance reached Redis (a guest who accepts again with the same plus-ones keeps its place).
+    const problems: string[] = [];
+    let lists = 0;
+    let waiting = 0;
+    for (const s of summaries) {
+      const parsed = parseSummary(s.fields);
+      if (!parsed.ok || parsed.value.waitlist.length < 2) continue;
+      const sum = parsed.value;
+      const sent = replyEntries.get(`${sum.invitationId} ${sum.sequence}`);
+      const countedId = new Map(sum.responses.map((r) => [r.guest_id, r.id]));
+      const arrival = (guest: string): string | undefined => {
+        const mine = (sent?.get(guest) ?? []).slice().sort((a, b) => a.rev - b.rev || compareIds(a.entryId, b.entryId));
+        let k = mine.findIndex((m) => m.replyId === countedId.get(guest));
+        if (k < 0) return undefined;
+        const last = mine[k]!;
+        let first = last.entryId;
+        while (k > 0 && mine[k - 1]!.response === 'yes' && mine[k - 1]!.plusOnes === last.plusOnes) {
+          k -= 1;
+          if (compareIds(mine[k]!.entryId, first) < 0) first = mine[k]!.entryId;
+        }
+        return first;
+      };
+      const ids = sum.waitlist.map((g) => ({ g, at: arrival(g) }));
+      if (ids.some((x) => x.at === undefined)) continue;
+      lists += 1;
+      waiting += ids.length;
+      for (let i = 1; i < ids.length; i += 1) {
+        if (compareIds(ids[i - 1]!.at!, ids[i]!.at!) > 0) problems.push(`${sum.id}: ${ids[i]!.g} (arrived ${ids[i]!.at}) waits behind ${ids[i - 1]!.g} (arrived ${ids[i - 1]!.at})`);
+      }
+    }
+    const promotions = activities.filter(({ activity }) => activity.type === 'promoted').reduce((n, { activity }) => n + activity.events.reduce((m, e) => m + (e.guests?.length ?? 0), 0), 0);
+    rows.push(row('waitlist order kept', problems, `${lists} waitlists of ${waiting} guests in arrival order; ${promotions} promotions`));
   }
   {
     const problems: string[] = [];
@@ -325,11 +434,11 @@ export async function checkEventInvariants(redis: RedisClient, agentIds: string[
     }
     const capacities = new Map<string, number>();
     for (const s of summaries) capacities.set(s.fields.invitation_id!, Number(s.fields.capacity ?? 0));
-    for (const entry of await readStream(redis, streams.activity)) {
-      for (const e of JSON.parse(entry.fields.events ?? '[]') as { invitation_id: string; counts?: { headcount: number } }[]) {
+    for (const { id: entryId, activity } of activities) {
+      for (const e of activity.events) {
         const capacity = capacities.get(e.invitation_id) ?? Number((await redis.hget(eventKeys(e.invitation_id).event, 'capacity')) ?? 0);
         checked += 1;
-        if (capacity > 0 && e.counts && e.counts.headcount > capacity) problems.push(`${e.invitation_id}: activity ${entry.id} shows headcount ${e.counts.headcount} above ${capacity}`);
+        if (capacity > 0 && e.counts && e.counts.headcount > capacity) problems.push(`${e.invitation_id}: activity ${entryId} shows headcount ${e.counts.headcount} above ${capacity}`);
       }
     }
     rows.push(row('never more than the capacity', problems, `${summaries.length} summaries and ${checked} activity changes within capacity`));
@@ -374,4 +483,39 @@ export async function checkEventInvariants(redis: RedisClient, agentIds: string[
     rows.push(row('no reminder twice; nothing delivered before publish_at or after expires_at', problems, `${reminded.size} reminders once each; ${early + expired} requests out of their window`));
   }
   return rows;
+}
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am! - bm! || as! - bs!;
+}
+
+interface SentReply {
+  replyId: string;
+  entryId: string;
+  rev: number;
+  response: string;
+  plusOnes: number;
+}
+
+/** Valid replies on both lanes by "<event> <sequence>", then guest: each reply id once, at its first entry. */
+async function replyEntriesByVersion(redis: RedisClient): Promise<Map<string, Map<string, SentReply[]>>> {
+  const out = new Map<string, Map<string, SentReply[]>>();
+  const seen = new Set<string>();
+  // Every partition of guest_responses there is (STREAM_PARTITIONS), then the priority lane.
+  const partitions = (await scanKeys(redis, `${streams.responses}*`, 'stream')).filter((k) => k !== streams.responsesHigh && !k.includes('dead_letters')).sort();
+  for (const stream of [...partitions, streams.responsesHigh]) {
+    for (const entry of await readStream(redis, stream)) {
+      const parsed = parseReply(entry.fields);
+      if (!parsed.ok || entry.fields.kind === 'receipt' || seen.has(parsed.value.id)) continue;
+      const r = parsed.value;
+      seen.add(r.id);
+      const version = `${r.invitationId} ${r.sequence}`;
+      const byGuest = out.get(version) ?? new Map<string, SentReply[]>();
+      out.set(version, byGuest);
+      byGuest.set(r.guestId, [...(byGuest.get(r.guestId) ?? []), { replyId: r.id, entryId: entry.id, rev: r.replyRev, response: r.response, plusOnes: r.plusOnes }]);
+    }
+  }
+  return out;
 }

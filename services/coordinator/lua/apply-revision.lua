@@ -3,7 +3,7 @@
   once: a revision at or below the one applied is a replay and changes nothing. What it decides
   (deliveries, summaries, activity) goes into the event's outbox in the same step.
 
-  KEYS[1..10] the event's keys (includes/event.lua)
+  KEYS[1..11] the event's keys (includes/event.lua)
   ARGV[1] now (ms)
   ARGV[2] default RSVP window (ms after the version opens)
   ARGV[3] retention after the event's last moment (ms)
@@ -11,12 +11,16 @@
   ARGV[5] JSON: the revision (revision, sequence, method, host_id, fingerprint, opening_problem,
           rsvp_deadline, publish_at, expires_at, start, reminders, start_reminders,
           remind_tentative, capacity, plus_ones_max, priority, questions, targeting,
-          unknown_guests, event_name, published_at, traceparent, tracestate)
+          unknown_guests, event_name, published_at, traceparent, tracestate, summary_step_above:
+          above this many guests a version's summary lists are built in steps, 0 never)
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
-  Output: {'ok' | 'replay', next due (ms, -1 none), outbox (field, item, ...)}
+  Output: {'ok' | 'replay' | 'busy', next due (ms, -1 none), outbox (field, item, ...)}
         | {'dead', reason}
+  busy: a summary is being built in steps from the current version's keys (ev.sb); nothing was
+  applied. The caller drains the outbox (which finishes the summary) and applies again. A new
+  version that closes a version summarized in steps first closes it alone and answers busy.
 ]]
 --- @include "event"
 
@@ -72,9 +76,12 @@ local fields = {
   'expires_at', tostring(rev.expires_at), 'start', tostring(rev.start), 'targeting', rev.targeting,
 }
 for _, name in ipairs({ 'event_name', 'priority', 'capacity', 'plus_ones_max', 'questions', 'reminders',
-  'start_reminders', 'remind_tentative', 'rsvp_deadline', 'publish_at', 'expires_at', 'start', 'targeting' }) do
-  ev[name] = tostring(rev[name])
+  'start_reminders', 'remind_tentative', 'rsvp_deadline', 'publish_at', 'expires_at', 'start', 'targeting',
+  'summary_step_above' }) do
+  ev[name] = tostring(rev[name] or '')
 end
+fields[#fields + 1] = 'summary_step_above'
+fields[#fields + 1] = ev.summary_step_above
 ev.revision = tostring(revision)
 if previous == 'new' then
   fields[#fields + 1] = 'published_at'
@@ -90,6 +97,15 @@ if previous == 'new' then
     fields[#fields + 1] = rev.tracestate
     ev.tracestate = rev.tracestate
   end
+end
+-- Nothing of this revision is written while a summary is read in steps from the version's keys.
+if ev.sb and ev.sb ~= '' then
+  return finish(ev, now, retention, 'busy')
+end
+if opens and previous == 'open' and summary_in_steps(ev) then
+  -- Closes the open version alone (its summary built in steps); the revision applies after.
+  finalize(ev, 'updated', 'closed', cap)
+  return finish(ev, now, retention, 'busy')
 end
 redis.call('HSET', K_EVENT, unpack(fields))
 

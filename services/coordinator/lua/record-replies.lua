@@ -4,7 +4,7 @@
   and the waitlist keeps the order of arrival. A reply counts once per (guest, sequence, reply_rev):
   a redelivered or replayed one changes nothing.
 
-  KEYS[1..10] the event's keys (includes/event.lua)
+  KEYS[1..11] the event's keys (includes/event.lua)
   ARGV[1] now (ms)
   ARGV[2] retention after the event's last moment (ms)
   ARGV[3] summary list cap
@@ -147,12 +147,22 @@ for i = 1, n do
         if num(ev.capacity) > 0 then
           redis.call('HSET', K_REPLIES, id, json)
         end
-        add_effect(ev, id, rec, arrival_at)
+        local displaced = add_effect(ev, id, rec, arrival_at)
         local extra = nil
         if rec.response == 'yes' and ev.waitlisted_count > 0 and waitlisted(id) then
           extra = { waitlist = redis.call('ZRANK', K_WAIT, id) + 1 }
         end
         record(i, prev and 'changed' or 'counted', guest_change(id, prev and 'changed' or 'counted', STATE_OF[rec.response], rec, extra))
+        if #displaced > 0 then
+          local recs = hmget_many(K_REPLIES, displaced)
+          for j, d in ipairs(displaced) do
+            if #changes < ACTIVITY_GUESTS then
+              changes[#changes + 1] = guest_change(d, 'displaced', 'accepted', recs[j] and cjson.decode(recs[j]), { waitlist = redis.call('ZRANK', K_WAIT, d) + 1 })
+            end
+          end
+          -- With plus-ones, the seats freed may be more than it took: the next in line who fit get them.
+          freed = true
+        end
         if freed then
           for _, p in ipairs(promote(ev)) do
             promoted[#promoted + 1] = p

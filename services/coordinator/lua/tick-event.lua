@@ -6,7 +6,7 @@
   whose time came while the version was not open is skipped, not sent late. Every coordinator
   sweeps the timer index; the first to run this script for a due moment does the work.
 
-  KEYS[1..10] the event's keys (includes/event.lua)
+  KEYS[1..11] the event's keys (includes/event.lua)
   ARGV[1] now (ms)
   ARGV[2] default RSVP window (ms after the version opens)
   ARGV[3] retention after the event's last moment (ms)
@@ -95,6 +95,8 @@ if (ev.status == 'open' or ev.status == 'closed') and num(ev.start) > 0 then
         end
       end
       remind('start_reminder', 'sr', m, ids)
+      -- Told that the event starts soon: their seats are no longer anybody else's to take.
+      redis.call('DEL', K_SEATED)
     end
   end
 end

@@ -100,6 +100,7 @@ export const guestRow = {
     reply_rev: { type: 'integer' },
     answers: { type: 'object', additionalProperties: true },
     message: { type: 'string' },
+    message_sequence: { type: 'integer', description: 'the sequence `message` answered (kept when a later version asks again)' },
     outcome: { type: 'string', enum: [...guestOutcomes] },
     stale: { type: 'boolean' },
     reason: { type: 'string' },

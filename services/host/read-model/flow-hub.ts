@@ -92,7 +92,10 @@ export class FlowHub {
   }
 
   async subscribe(since: string | undefined, send: (id: string, m: FlowMessage) => void): Promise<() => void> {
-    const from = since ?? (await this.now());
+    // Entries of two streams may share an id (each stream numbers its own entries within a
+    // millisecond): a resumed client gets every entry with its Last-Event-ID's id again rather
+    // than miss the ones on other streams (at least once; the last one it saw comes twice).
+    const from = since !== undefined ? justBefore(since) : await this.now();
     let last = from;
     const stops = new Map<string, () => void>();
     const follow = async () => {
@@ -122,4 +125,11 @@ export class FlowHub {
       for (const stop of stops.values()) stop();
     };
   }
+}
+
+/** The id just before `id` in stream order, so that reading "after" it includes `id` itself. */
+export function justBefore(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  if (BigInt(seq) > 0n) return `${ms}-${BigInt(seq) - 1n}`;
+  return BigInt(ms) > 0n ? `${BigInt(ms) - 1n}-18446744073709551615` : '0-0';
 }

@@ -20,6 +20,8 @@ export interface GuestRow {
   reply_rev?: number;
   answers?: Record<string, unknown>;
   message?: string;
+  /** The sequence `message` answered: a row keeps the guest's last message when a later version asks again. */
+  message_sequence?: number;
   outcome?: string;
   stale?: boolean;
   reason?: string;
@@ -75,6 +77,8 @@ const responseState: Record<string, GuestState> = { yes: 'accepted', no: 'declin
 /** The guests a summary lists: its attendees, or (a summary in the original's format) its replies and the silent. */
 function rowsOfSummary(s: Summary, at: number): GuestRow[] {
   if (s.attendees.length > 0) {
+    // The attendees carry no message; the counted replies do (unless truncated; apply-changes.lua keeps the one known).
+    const messages = new Map(s.responses.map((r) => [r.guest_id, r.message]));
     return s.attendees.map((a) => ({
       guest_id: a.guest_id,
       ...(a.guest_name ? { guest_name: a.guest_name } : {}),
@@ -84,6 +88,7 @@ function rowsOfSummary(s: Summary, at: number): GuestRow[] {
       plus_ones: a.plus_ones,
       ...(a.waitlist !== undefined ? { waitlist_position: a.waitlist } : {}),
       ...(a.answers ? { answers: a.answers } : {}),
+      ...(messages.has(a.guest_id) ? { message: messages.get(a.guest_id)! } : {}),
       updated_at: at,
     }));
   }

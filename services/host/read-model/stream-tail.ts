@@ -93,7 +93,7 @@ export class StreamTail {
             if (flat) all.push({ stream, id, fields: toFields(flat) });
           }
         }
-        all.sort((a, b) => compareIds(a.id, b.id));
+        all.sort((a, b) => compareIds(a.id, b.id) || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
         for (const entry of all) {
           for (const [listener, state] of this.listeners.get(entry.stream) ?? []) {
             if (compareIds(entry.id, state.last) <= 0) continue;

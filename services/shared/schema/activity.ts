@@ -23,6 +23,7 @@ export const guestOutcomes = [
   'late', // after the version closed: kept, not counted
   'rejected', // does not fit the event (answers, plus-ones): kept with the reason, not counted
   'promoted', // moved from the waitlist to a seat
+  'displaced', // seated by its acceptance, told nothing yet, and its seat taken by an earlier arrival recorded later: waitlisted
   'reminded', // sent a reminder
   'never_asked', // the delivery expired
 ] as const;

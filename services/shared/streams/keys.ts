@@ -154,13 +154,15 @@ export const eventKeys = (eventId: string) => {
     never: `${base}:never`,
     /** set: timers done per sequence (s<seq>:r:<minutes>, s<seq>:sr:<minutes>) */
     done: `${base}:done`,
+    /** zset: guestId scored by arrival: seated by their own acceptance, told nothing since (an earlier arrival may take the seat) */
+    seated: `${base}:seated`,
   };
 };
 
-/** The event's keys in the order its Lua scripts take them (KEYS[1..10], includes/event.lua). */
+/** The event's keys in the order its Lua scripts take them (KEYS[1..11], includes/event.lua). */
 export const eventKeyList = (eventId: string): string[] => {
   const k = eventKeys(eventId);
-  return [k.event, k.invited, k.replies, k.late, k.outbox, k.waitlist, k.stale, k.rejected, k.never, k.done];
+  return [k.event, k.invited, k.replies, k.late, k.outbox, k.waitlist, k.stale, k.rejected, k.never, k.done, k.seated];
 };
 
 /** zset: eventId scored by when it next needs a tick (publish_at, reminders, deadline, start reminders); every coordinator sweeps it. */

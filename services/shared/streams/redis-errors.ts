@@ -35,6 +35,15 @@ const unreachable: RedisRefusal = { code: 'redis_unavailable', message: 'Redis i
  * else (a bug: WRONGTYPE, a syntax error, a script error), which stays an internal error.
  */
 export function redisRefusal(error: unknown): RedisRefusal | undefined {
+  // A MULTI whose queued command was refused (OOM, READONLY…) fails as EXECABORT; ioredis keeps
+  // the refusals themselves in `previousErrors`.
+  const previous = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors;
+  if (Array.isArray(previous)) {
+    for (const e of previous) {
+      const refusal = redisRefusal(e);
+      if (refusal) return refusal;
+    }
+  }
   const text = error instanceof Error ? error.message : String(error);
   for (const { pattern, code, message, retryAfterSeconds } of refusals) {
     if (pattern.test(text)) return { code, message, retryAfterSeconds };

@@ -11,16 +11,19 @@
   KEYS[8]  event:{id}:rejected   hash reply id -> reason
   KEYS[9]  event:{id}:never      hash guestId -> why never asked (expired)
   KEYS[10] event:{id}:done       set of timers done: s<seq>:r:<m> (reminder), s<seq>:sr:<m> (start reminder)
+  KEYS[11] event:{id}:seated     zset guestId scored by arrival: guests seated by their own acceptance
+                                 and told nothing since (an earlier arrival recorded later may take their seat)
 
   The outbox holds what a script decided and is not yet on its stream; the coordinator adds each
   item under its once-key and removes it after. Nothing else leaves a script.
 ]]
 local K_EVENT, K_INVITED, K_REPLIES, K_LATE, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_WAIT, K_STALE, K_REJECTED, K_NEVER, K_DONE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_SEATED = KEYS[11]
 
 local COUNTERS = { 'total_invited', 'yes_count', 'no_count', 'maybe_count', 'confirmed_count', 'headcount',
   'waitlisted_count', 'stale_count', 'late_count', 'rejected_count', 'reminders_sent', 'never_asked_count' }
-local VERSION_KEYS = { K_INVITED, K_REPLIES, K_LATE, K_WAIT, K_STALE, K_REJECTED, K_NEVER }
+local VERSION_KEYS = { K_INVITED, K_REPLIES, K_LATE, K_WAIT, K_STALE, K_REJECTED, K_NEVER, K_SEATED }
 local STATE_OF = { yes = 'accepted', no = 'declined', maybe = 'tentative' }
 -- Lists of guests in one activity entry at most (the counts are always complete).
 local ACTIVITY_GUESTS = 2000
@@ -271,23 +274,82 @@ local function remove_effect(ev, id, rec)
   end
   ev.confirmed_count = ev.confirmed_count - 1
   ev.headcount = ev.headcount - 1 - num(rec.plus_ones)
+  redis.call('ZREM', K_SEATED, id)
   return true
 end
 
--- Counts a reply; an acceptance gets a seat if it fits, else a place on the waitlist at `arrival`.
+--[[
+  Seats follow arrival (docs/EVENTS.md, "Arrival order of seats"). Two coordinators may record two
+  batches of one burst in the opposite order, so an acceptance that does not fit may have arrived
+  before guests already seated. It takes the seats of the latest of them who were seated by their
+  own acceptance and told nothing since (`seated`; a promoted guest was told and keeps its seat),
+  if enough of them arrived after it; they go to the waitlist at their own arrival. A capacity
+  lowered below the headcount demotes nobody, so nothing is taken then. Returns the guests moved.
+]]
+local function displace_later(ev, people, arrival)
+  local cap = num(ev.capacity)
+  if cap == 0 or people > cap or ev.headcount > cap then
+    return {}
+  end
+  local need = ev.headcount + people - cap
+  -- Each guest frees at least one place: `need` of them at most, latest first.
+  -- %.17g: Lua's own number-to-text keeps 14 digits, and arrival scores have 16.
+  local later = redis.call('ZREVRANGEBYSCORE', K_SEATED, '+inf', string.format('(%.17g', arrival), 'WITHSCORES', 'LIMIT', 0, need)
+  if #later == 0 then
+    return {}
+  end
+  local ids = {}
+  for i = 1, #later, 2 do
+    ids[#ids + 1] = later[i]
+  end
+  local recs = hmget_many(K_REPLIES, ids)
+  local sizes, freed, take = {}, 0, 0
+  for i = 1, #ids do
+    sizes[i] = 1 + (recs[i] and num(cjson.decode(recs[i]).plus_ones) or 0)
+    freed = freed + sizes[i]
+    take = i
+    if freed >= need then
+      break
+    end
+  end
+  if freed < need then
+    return {}
+  end
+  local moved = {}
+  for i = 1, take do
+    redis.call('ZREM', K_SEATED, ids[i])
+    redis.call('ZADD', K_WAIT, later[2 * i], ids[i])
+    ev.confirmed_count = ev.confirmed_count - 1
+    ev.headcount = ev.headcount - sizes[i]
+    ev.waitlisted_count = ev.waitlisted_count + 1
+    moved[i] = ids[i]
+  end
+  return moved
+end
+
+-- Counts a reply; an acceptance gets a seat if it fits (taking those of later arrivals not told
+-- yet if need be), else a place on the waitlist at `arrival`. Returns the guests it displaced.
 local function add_effect(ev, id, rec, arrival)
   ev[rec.response .. '_count'] = ev[rec.response .. '_count'] + 1
   if rec.response ~= 'yes' then
-    return
+    return {}
   end
   local people = 1 + num(rec.plus_ones)
+  local displaced = {}
+  if not fits(ev, people) then
+    displaced = displace_later(ev, people, arrival)
+  end
   if fits(ev, people) then
     ev.confirmed_count = ev.confirmed_count + 1
     ev.headcount = ev.headcount + people
+    if num(ev.capacity) > 0 then
+      redis.call('ZADD', K_SEATED, arrival, id)
+    end
   else
     redis.call('ZADD', K_WAIT, arrival, id)
     ev.waitlisted_count = ev.waitlisted_count + 1
   end
+  return displaced
 end
 
 local function summary_lists(ev, cap)
@@ -379,8 +441,26 @@ end
   Closes the current version: writes its summary (once per (event, sequence): the outbox item's
   once-key is summary:<id>:<sequence>) and the `closed` activity, and sets the status.
 ]]
+-- True when the version's summary is built in steps (summary-builder.ts) rather than here: its
+-- lists read every guest and reply, and above a few thousand guests one script doing that keeps
+-- every other client of Redis waiting (45 ms at 10,000 guests, measured).
+local function summary_in_steps(ev)
+  local above = num(ev.summary_step_above)
+  return above > 0 and ev.total_invited > above
+end
+
+-- The summary fields that list guests (built by summary_lists, or in steps by the coordinator).
+local SUMMARY_LISTS = { responses = true, no_response = true, responses_truncated = true, waitlist = true,
+  never_asked = true, answers = true, attendees = true }
+
 local function finalize(ev, reason, status, cap)
-  local lists, wait, aggregate = summary_lists(ev, cap)
+  local stepped = summary_in_steps(ev)
+  local lists, wait, aggregate
+  if stepped then
+    lists, wait, aggregate = { responses = {}, missing = {}, never = {}, attendees = {}, truncated = false }, '[]', '{}'
+  else
+    lists, wait, aggregate = summary_lists(ev, cap)
+  end
   local answered = ev.yes_count + ev.no_count + ev.maybe_count
   local total = ev.total_invited
   local seq = tostring(num(ev.sequence))
@@ -434,7 +514,22 @@ local function finalize(ev, reason, status, cap)
   end
   ev.status = status
   redis.call('HSET', K_EVENT, 'status', status, 'summary_reason', reason, 'closed_at', ARGV[1])
-  outbox(ev, { k = 's', f = summary, key = 'summary:' .. ev.id .. ':' .. seq })
+  local key = 'summary:' .. ev.id .. ':' .. seq
+  if stepped then
+    -- Decided now (status, counts, reason: the head); the lists are read in bounded steps by the
+    -- coordinator from the version's keys, which nothing changes while `sb` names this summary
+    -- (apply-revision answers busy). The list fields keep their place with empty values.
+    for i = 1, #summary, 2 do
+      if SUMMARY_LISTS[summary[i]] then
+        summary[i + 1] = ''
+      end
+    end
+    ev.sb = key
+    redis.call('HSET', K_EVENT, 'sb', key)
+    outbox(ev, { k = 'b', f = summary, key = key, cap = cap, q = ev.questions or '' })
+  else
+    outbox(ev, { k = 's', f = summary, key = key })
+  end
   activity(ev, status == 'cancelled' and 'cancelled' or 'closed', {}, { reason = reason })
 end
 
@@ -552,7 +647,7 @@ local function extend_life(ev, now, retention_ms)
   end
   local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), start, num(ev.rsvp_deadline))
   local ttl = horizon - now + retention_ms
-  for i = 1, 10 do
+  for i = 1, #KEYS do
     redis.call('PEXPIRE', KEYS[i], ttl)
   end
 end

@@ -42,6 +42,10 @@ local function later(row, old)
   if seq ~= oldSeq then return seq > oldSeq end
   -- The version's summary (`final`) is its last word: no report of the same version overrides it.
   if row.final ~= old.final then return row.final == true end
+  -- A promotion or a removal is no reply (no reply_rev) but changes the guest's place: it follows
+  -- the order of entries. Other changes without a reply (invited, reminded, stale, late) never
+  -- override a reply: their entries may be added after the reply's (an outbox drained late).
+  if row.reply_rev == nil and (row.outcome == 'promoted' or row.outcome == 'removed') then return newer(src, old.src) end
   local rev, oldRev = tonumber(row.reply_rev) or -1, tonumber(old.reply_rev) or -1
   if rev ~= oldRev then return rev > oldRev end
   return newer(src, old.src)
@@ -72,10 +76,22 @@ if type(change.guests) == 'table' then
       local old = cjson.decode(stored)
       if not later(row, old) then
         fresh = false
-      elseif row.guest_name == nil then
-        row.guest_name = old.guest_name
+      else
+        if row.guest_name == nil then row.guest_name = old.guest_name end
+        -- A promotion keeps what the guest's reply said (its rev, party, answers).
+        if row.outcome == 'promoted' and row.reply_rev == nil and row.sequence == old.sequence then
+          row.reply_rev, row.answers = old.reply_rev, old.answers
+          if row.plus_ones == nil then row.plus_ones = old.plus_ones end
+        end
+        -- What the guest last said stays with its row until it says something new: a summary's
+        -- attendees and a new version's invitation carry no message, and are no reason to drop it.
+        if row.message == nil and old.message ~= nil then
+          row.message = old.message
+          row.message_sequence = old.message_sequence or old.sequence
+        end
       end
     end
+    if row.message ~= nil and row.message_sequence == nil then row.message_sequence = row.sequence end
     if fresh then
       row.src = src
       redis.call('HSET', KEYS[1], row.guest_id, cjson.encode(row))
@@ -89,7 +105,9 @@ end
 if type(change.counts) == 'table' then take('counts:' .. seq, change.counts, 'counts') end
 if change.deadline ~= nil and change.deadline ~= cjson.null then take('deadline:' .. seq, change.deadline, nil) end
 if type(change.status) == 'string' then
-  if take('status:' .. seq, change.status, nil) then
+  -- Every report carries the version's status: the feed says it only when it changes.
+  local before = redis.call('HGET', KEYS[2], 'status:' .. seq)
+  if take('status:' .. seq, change.status, nil) and (not before or cjson.decode(before).value ~= change.status) then
     feed('status', { status = change.status, revision = change.revision, sequence = change.sequence })
   end
 end
