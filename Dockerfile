@@ -6,6 +6,7 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # Compiles services/ to dist/ (TypeScript to JavaScript, Lua scripts copied beside it).
+# checkov:skip=CKV_DOCKER_7: the base image is the ARG above, pinned to node:24-bookworm-slim; checkov does not expand ARGs
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -38,5 +39,6 @@ COPY --from=build /app/dist/ dist/
 COPY package.json ./
 # Numeric, so Kubernetes can check runAsNonRoot against it (the node user of the base image).
 USER 1000:1000
+# checkov:skip=CKV_DOCKER_2: Kubernetes ignores HEALTHCHECK; the chart probes /healthz and /readyz on the role's PORT, which differs per role
 EXPOSE 8080 8081 8082
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/services/main.js"]

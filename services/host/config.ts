@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { IANAZone } from 'luxon';
 import type { EnvReader } from '../shared/config/env.ts';
 import { textRules } from '../shared/schema/invitation.ts';
 import { identifierPattern } from '../shared/streams/keys.ts';
+import { MIN_KEY_BYTES, SigningKey } from './auth/tokens.ts';
 
 export interface HostConfig {
   /** This host application's id: its events carry it, it reads summaries in group host:<id>. */
@@ -30,6 +32,12 @@ export interface HostConfig {
   guestTtlMs: number;
   /** The Helm release, for the roster's `kubectl scale deployment/<release>-guest-<group>` hint. */
   releaseName: string;
+  /** API authentication (docs/SECURITY-API.md): on unless API_AUTH=off; the key verifies tokens. */
+  auth: { enabled: true; key: SigningKey } | { enabled: false };
+  /** Origins allowed to call the API from a browser page of another origin (none by default). */
+  corsOrigins: string[];
+  /** Requests per minute per client address (0: no limit). */
+  rateLimitPerMinute: number;
   /** Test-only: SIGKILL right after the n-th saved revision, before it is published (`after-save:<n>`). */
   testCrashAfterSave: number;
 }
@@ -56,6 +64,9 @@ export function readHostConfig(env: EnvReader): HostConfig {
     sseHeartbeatMs: env.int('SSE_HEARTBEAT_MS', 15_000, { min: 100, max: 300_000 }),
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     testCrashAfterSave: 0,
+    auth: readAuth(env),
+    corsOrigins: readOrigins(env),
+    rateLimitPerMinute: env.int('API_RATE_LIMIT_PER_MINUTE', 1_200, { min: 0, max: 10_000_000 }),
     releaseName: env.string('RELEASE_NAME', 'event-planner', { pattern: /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/, patternHint: 'a Helm release name (lower-case letters, digits and -)' }),
   };
   const crash = env.string('HOST_TEST_CRASH', '');
@@ -68,4 +79,55 @@ export function readHostConfig(env: EnvReader): HostConfig {
     env.problem('EXIT_AFTER_SUMMARY=true needs PUBLISH_SAMPLE_EVENT=true (it waits for the sample invitation\'s summary)');
   }
   return config;
+}
+
+/** The token signing key from API_JWT_SECRET or the file API_JWT_SECRET_FILE names (a mounted Secret). */
+function readAuth(env: EnvReader): HostConfig['auth'] {
+  const mode = env.oneOf('API_AUTH', ['on', 'off'] as const, 'on');
+  const inline = env.optionalString('API_JWT_SECRET');
+  const file = env.optionalString('API_JWT_SECRET_FILE');
+  if (mode === 'off') return { enabled: false };
+  if (inline !== undefined && file !== undefined) {
+    env.problem('API_JWT_SECRET_FILE: set only one of API_JWT_SECRET and API_JWT_SECRET_FILE');
+    return { enabled: false };
+  }
+  let secret = inline;
+  if (file !== undefined) {
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      env.fail('API_JWT_SECRET_FILE', file, `a readable file holding the token signing key (${(error as Error).message})`);
+      return { enabled: false };
+    }
+  }
+  if (secret === undefined) {
+    env.problem(`API_JWT_SECRET (or API_JWT_SECRET_FILE) is required while API_AUTH=on: a random key of at least ${MIN_KEY_BYTES} bytes (openssl rand -base64 48); API_AUTH=off opens the API to anyone who reaches it`);
+    return { enabled: false };
+  }
+  const key = new SigningKey(secret);
+  if (key.length < MIN_KEY_BYTES) {
+    // The value itself is never echoed: only its length.
+    env.problem(`${file !== undefined ? 'API_JWT_SECRET_FILE' : 'API_JWT_SECRET'}: the token signing key has ${key.length} bytes; at least ${MIN_KEY_BYTES} are needed (openssl rand -base64 48)`);
+  }
+  return { enabled: true, key };
+}
+
+/** API_CORS_ORIGINS: comma-separated origins (https://planner.example.com); empty: no cross-origin caller. */
+function readOrigins(env: EnvReader): string[] {
+  const raw = env.optionalString('API_CORS_ORIGINS');
+  if (raw === undefined) return [];
+  const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    if (!isOrigin(origin)) env.fail('API_CORS_ORIGINS', origin, 'comma-separated origins such as https://planner.example.com (scheme, host and port only)');
+  }
+  return origins;
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === text;
+  } catch {
+    return false;
+  }
 }

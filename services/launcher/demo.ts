@@ -2,6 +2,7 @@
 // coordinator, five guests and the host; the host publishes the sample invitation and prints the
 // summary; then everything stops. Exit 0 with a summary, non-zero without one in time (2 when a
 // setting is wrong).
+import { localApiAuth } from './api-auth.ts';
 import { MemberExited, startLocalStack, waitUntilReady } from './local-stack.ts';
 
 const started = Date.now();
@@ -17,7 +18,9 @@ try {
   ]);
   stack.group.say('launcher', 'step 2/3: the host publishes "Team Building Workshop"; guests reply after their think time');
   const host = stack.group.startRole('host', 'host', {
-    REDIS_URL: stack.redisUrl,
+    // The demo uses no API call: the host gets a key of this run only, so its API is not left open.
+    ...(await localApiAuth()).env,
+    ...stack.roleEnv('host'),
     PORT: String(ports.host),
     PUBLISH_SAMPLE_EVENT: 'true',
     EXIT_AFTER_SUMMARY: 'true',

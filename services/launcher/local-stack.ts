@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { type AclRole, aclRoles, aclUser, renderAclFile } from '../shared/security/acl.ts';
 import { type LauncherConfig, readLauncherConfig } from './launcher-config.ts';
 import { type Member, ProcessGroup } from './process-group.ts';
 import { RedisServerProcess, redisInstallHint, redisServerAvailable } from './redis-server.ts';
@@ -8,13 +10,16 @@ export interface LocalStack {
   group: ProcessGroup;
   redisUrl: string;
   redis?: RedisServerProcess;
+  /** What a role's process needs to reach Redis: the URL and, with the private redis-server, its ACL user. */
+  roleEnv(role: 'host' | 'coordinator' | 'guest'): Record<string, string>;
   stop(): Promise<void>;
 }
 
 /**
  * What `npm start` and `npm run demo` share: check the settings, use the configured Redis
  * (REDIS_URL or REDIS_HOST) or start a private redis-server with AOF persistence in .data/redis,
- * then the coordinator and one guest agent hosting the original's five guests. The host is started
+ * whose default user is off and where each role logs in as its own ACL user (acl.ts) with a
+ * password made for this run, then the coordinator and one guest agent hosting the original's five guests. The host is started
  * by the caller.
  */
 export async function startLocalStack(opts: { title: string; guestEnv?: Record<string, string> }): Promise<LocalStack> {
@@ -22,6 +27,7 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
   const group = new ProcessGroup();
   let redis: RedisServerProcess | undefined;
   let redisUrl = config.redisUrl;
+  let passwords: Record<AclRole, string> | undefined;
   group.say('launcher', opts.title);
   if (!redisUrl) {
     if (!redisServerAvailable()) {
@@ -29,20 +35,35 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
       process.exit(1);
     }
     const dir = join(config.dataDir, 'redis');
-    redis = await new RedisServerProcess({ dir, appendfsync: config.appendfsync }).start();
-    redisUrl = redis.url;
-    group.say('redis', `private redis-server on port ${redis.port} (AOF, appendfsync ${config.appendfsync}, data in ${dir})`);
+    // New passwords at every start: the aclfile is written again each time, and only the processes
+    // started here learn them. Operators use `redis-cli --user event-planner-admin` with the
+    // password the launcher prints nowhere; restart to reset.
+    passwords = Object.fromEntries(aclRoles.map((role) => [role, randomBytes(24).toString('base64url')])) as Record<AclRole, string>;
+    redis = await new RedisServerProcess({
+      dir,
+      appendfsync: config.appendfsync,
+      aclFile: renderAclFile(passwords),
+      username: aclUser('admin').username,
+      password: passwords.admin,
+    }).start();
+    redisUrl = `redis://127.0.0.1:${redis.port}`;
+    group.say('redis', `private redis-server on port ${redis.port} (AOF, appendfsync ${config.appendfsync}, data in ${dir}; one ACL user per role)`);
   } else {
     group.say('redis', `using ${redisUrl.replace(/\/\/.*@/, '//***@')}`);
   }
-  const env = { REDIS_URL: redisUrl };
-  group.startRole('coordinator', 'coordinator', { ...env, PORT: String(config.ports.coordinator) });
-  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...env, PORT: String(config.ports.guest), ...opts.guestEnv });
+  const url = redisUrl;
+  const roleEnv = (role: 'host' | 'coordinator' | 'guest'): Record<string, string> =>
+    passwords === undefined
+      ? { REDIS_URL: url }
+      : { REDIS_URL: url, REDIS_USERNAME: aclUser(role).username, REDIS_PASSWORD: passwords[role], REDIS_PASSWORD_FILE: '' };
+  group.startRole('coordinator', 'coordinator', { ...roleEnv('coordinator'), PORT: String(config.ports.coordinator) });
+  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...roleEnv('guest'), PORT: String(config.ports.guest), ...opts.guestEnv });
   return {
     config,
     group,
     redisUrl,
     redis,
+    roleEnv,
     stop: async () => {
       await group.stopAll();
       await redis?.stop();

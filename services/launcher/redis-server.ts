@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { join } from 'node:path';
 
@@ -12,6 +12,10 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   appendfsync?: AppendFsync;
   password?: string;
+  /** With `password`: the user to authenticate as (an ACL user of `aclFile`) instead of `default`. */
+  username?: string;
+  /** Contents of an aclfile (services/shared/security/acl.ts renders it): written beside the data and loaded at start. */
+  aclFile?: string;
   /** Extra redis-server arguments, e.g. ['--maxmemory', '1gb']. */
   args?: string[];
 }
@@ -49,7 +53,7 @@ export async function freePort(): Promise<number> {
  * of Redis loses at most the last second of writes; `always` loses none at a throughput cost.
  */
 export class RedisServerProcess {
-  readonly opts: Required<Omit<RedisServerOptions, 'password'>> & { password?: string };
+  readonly opts: Required<Omit<RedisServerOptions, 'password' | 'username' | 'aclFile'>> & Pick<RedisServerOptions, 'password' | 'username' | 'aclFile'>;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
 
@@ -62,7 +66,7 @@ export class RedisServerProcess {
   }
 
   get url(): string {
-    const auth = this.opts.password ? `:${encodeURIComponent(this.opts.password)}@` : '';
+    const auth = this.opts.password ? `${encodeURIComponent(this.opts.username ?? '')}:${encodeURIComponent(this.opts.password)}@` : '';
     return `redis://${auth}127.0.0.1:${this.opts.port}`;
   }
 
@@ -74,6 +78,8 @@ export class RedisServerProcess {
     if (!redisServerAvailable()) throw new Error(redisInstallHint);
     if (this.opts.port === 0) this.opts.port = await freePort();
     mkdirSync(this.opts.dir, { recursive: true });
+    // Only this user may read it (it holds password hashes); Redis reads it again at every start.
+    if (this.opts.aclFile !== undefined) writeFileSync(this.aclFilePath(), this.opts.aclFile, { mode: 0o600 });
     const args = [
       '--port', String(this.opts.port),
       '--bind', '127.0.0.1',
@@ -86,7 +92,7 @@ export class RedisServerProcess {
       '--daemonize', 'no',
       '--loglevel', 'warning',
       '--logfile', join(this.opts.dir, 'redis.log'),
-      ...(this.opts.password ? ['--requirepass', this.opts.password] : []),
+      ...(this.opts.aclFile !== undefined ? ['--aclfile', this.aclFilePath()] : this.opts.password ? ['--requirepass', this.opts.password] : []),
       ...this.opts.args,
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
@@ -130,11 +136,15 @@ export class RedisServerProcess {
     return this.start();
   }
 
+  private aclFilePath(): string {
+    return join(this.opts.dir, 'users.acl');
+  }
+
   private async waitForPing(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.child?.exitCode !== null) throw new Error(`redis-server exited at start (see ${join(this.opts.dir, 'redis.log')})`);
-      if (await ping(this.opts.port, this.opts.password)) return;
+      if (await ping(this.opts.port, this.opts.password, this.opts.username)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`redis-server on port ${this.opts.port} did not answer PING within ${timeoutMs} ms`);
@@ -142,7 +152,7 @@ export class RedisServerProcess {
 }
 
 /** PING over a raw socket: true once Redis answers +PONG (not while it is loading the AOF). */
-function ping(port: number, password?: string): Promise<boolean> {
+function ping(port: number, password?: string, username?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
     let data = '';
@@ -152,11 +162,16 @@ function ping(port: number, password?: string): Promise<boolean> {
     };
     socket.setTimeout(1_000, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write(password ? `AUTH ${password}\r\nPING\r\n` : 'PING\r\n'));
+    socket.on('connect', () => socket.write(password ? `${resp(['AUTH', ...(username ? [username] : []), password])}PING\r\n` : 'PING\r\n'));
     socket.on('data', (chunk) => {
       data += chunk.toString();
       if (data.includes('+PONG')) done(true);
       else if (data.includes('-')) done(false);
     });
   });
+}
+
+/** A command in RESP, so that a password with spaces or quotes goes through as it is. */
+function resp(args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }

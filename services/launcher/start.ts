@@ -1,6 +1,7 @@
 // `npm start`: Redis (private unless configured), coordinator, five guests and the host, with
 // labelled output, running until Ctrl+C, which stops everything cleanly.
 import { buildWebPage, webPageStale } from '../host/web/build-page.ts';
+import { localApiAuth } from './api-auth.ts';
 import { MemberExited, startLocalStack, waitUntilReady } from './local-stack.ts';
 
 const stack = await startLocalStack({ title: 'starting event-planner (Ctrl+C stops everything)' });
@@ -38,13 +39,16 @@ if (webPageStale()) {
     stack.group.say('launcher', `the web page could not be built; the API runs without it: ${(error as Error).message}`);
   }
 }
+const auth = await localApiAuth();
 stack.group.startRole('host', 'host', {
-  REDIS_URL: stack.redisUrl,
+  ...auth.env,
+  ...stack.roleEnv('host'),
   PORT: String(ports.host),
   PUBLISH_SAMPLE_EVENT: process.env.PUBLISH_SAMPLE_EVENT ?? 'true',
 });
 stack.group.say('launcher', `host API on http://localhost:${ports.host} (POST /api/events; docs at /docs); /metrics on ports ${ports.host}, ${ports.coordinator}, ${ports.guest}`);
 stack.group.say('launcher', `web page: http://localhost:${ports.host}/  (events, live board, message flow, guests)`);
+for (const line of auth.lines(`http://localhost:${ports.host}`)) stack.group.say('launcher', line);
 
 // A component that dies on its own is reported; the others keep running, unless a setting is wrong.
 for (const member of stack.group.members) {

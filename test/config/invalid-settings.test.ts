@@ -18,6 +18,8 @@ const cwd = mkdtempSync(join(tmpdir(), 'ep-config-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 // A file where the launcher wants a folder.
 writeFileSync(join(cwd, 'a-file'), '');
+// A file that holds something, but no certificate.
+writeFileSync(join(cwd, 'password'), 's3cret\n');
 
 function run(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Finished> {
   // A start that does not stop on a wrong value runs on until the timeout: that is the failure.
@@ -47,6 +49,16 @@ const rows: Row[] = [
   ['guest', { REDIS_PORT: 'tcp://10.0.0.7:6379' }, 'REDIS_PORT', /integer from 1 to 65535/],
   ['guest', { REDIS_DB: '16' }, 'REDIS_DB', /integer from 0 to 15/],
   ['guest', { REDIS_USERNAME: 'app' }, 'REDIS_USERNAME', /needs a password/],
+  ['guest', { REDIS_USERNAME: 'two words', REDIS_PASSWORD: 'pw' }, 'REDIS_USERNAME', /an ACL user name/],
+  ['guest', { REDIS_PASSWORD_FILE: join(cwd, 'missing') }, 'REDIS_PASSWORD_FILE', /a readable file holding the Redis password \(ENOENT\)/],
+  ['guest', { REDIS_PASSWORD_FILE: join(cwd, 'a-file') }, 'REDIS_PASSWORD_FILE', /it is empty/],
+  ['guest', { REDIS_PASSWORD_FILE: join(cwd, 'password'), REDIS_PASSWORD: 'pw' }, 'REDIS_PASSWORD_FILE', /REDIS_PASSWORD is set as well; set one of them/],
+  ['guest', { REDIS_TLS: 'maybe' }, 'REDIS_TLS', /one of true, false/],
+  ['guest', { REDIS_URL: 'rediss://redis:6379/0', REDIS_TLS: 'false' }, 'REDIS_TLS', /true \(or unset\) with a rediss:\/\/ REDIS_URL/],
+  ['guest', { REDIS_TLS_CA_FILE: join(cwd, 'password') }, 'REDIS_TLS_CA_FILE', /TLS is off/],
+  ['guest', { REDIS_TLS_SERVERNAME: 'redis.example' }, 'REDIS_TLS_SERVERNAME', /TLS is off/],
+  ['guest', { REDIS_TLS: 'true', REDIS_TLS_CERT_FILE: join(cwd, 'password') }, 'REDIS_TLS_CERT_FILE', /goes together with REDIS_TLS_KEY_FILE/],
+  ['guest', { REDIS_TLS: 'true', REDIS_TLS_CA_FILE: join(cwd, 'password') }, 'REDIS_TLS_CA_FILE', /not usable/],
   ['guest', { REDIS_SOCKET_TIMEOUT_MS: '50' }, 'REDIS_SOCKET_TIMEOUT_MS', /integer from 200 to 600000/],
   // HTTP, logs, identity
   ['guest', { PORT: '70000' }, 'PORT', /integer from 0 to 65535/],
@@ -110,6 +122,13 @@ const rows: Row[] = [
   ['host', { GUEST_TTL_MS: '5' }, 'GUEST_TTL_MS', /integer from 100/],
   ['host', { RELEASE_NAME: 'My Release' }, 'RELEASE_NAME', /a Helm release name/],
   ['host', { HOST_TEST_CRASH: 'later' }, 'HOST_TEST_CRASH', /after-save:<n>/],
+  ['host', { API_AUTH: 'maybe' }, 'API_AUTH', /one of on, off/],
+  ['host', { API_AUTH: 'on' }, 'API_JWT_SECRET', /is required while API_AUTH=on/],
+  ['host', { API_JWT_SECRET: 'short' }, 'API_JWT_SECRET', /at least 32 are needed/],
+  ['host', { API_JWT_SECRET_FILE: '/nonexistent/key' }, 'API_JWT_SECRET_FILE', /a readable file/],
+  ['host', { API_JWT_SECRET: 'x'.repeat(40), API_JWT_SECRET_FILE: '/etc/hostname' }, 'API_JWT_SECRET_FILE', /set only one of/],
+  ['host', { API_CORS_ORIGINS: 'https://ok.example,*' }, 'API_CORS_ORIGINS', /comma-separated origins/],
+  ['host', { API_RATE_LIMIT_PER_MINUTE: '-1' }, 'API_RATE_LIMIT_PER_MINUTE', /integer from 0/],
 ];
 
 /** The stderr line that reports `variable` (a problem line names it first). */

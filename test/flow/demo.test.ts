@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,19 @@ function runLauncher(name: string, env: Record<string, string>) {
   return run;
 }
 
+/** PING without credentials over a plain socket: Redis' raw reply. */
+function anonymousPing(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' }, () => socket.write('PING\r\n'));
+    socket.setTimeout(3_000, () => socket.destroy(new Error('no reply')));
+    socket.on('error', reject);
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString());
+    });
+  });
+}
+
 describe('npm run demo', () => {
   it('runs Redis, coordinator, five guests and the host, prints the summary and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-demo-'));
@@ -65,9 +79,13 @@ describe('npm start', () => {
     try {
       await eventually(() => run.output.includes('📊 EVENT SUMMARY'), 40_000, 'the sample summary');
       // Still serving after the summary: the host API takes another event.
+      // The API requires a token; the launcher printed an admin one with the page's sign-in link.
+      const token = /sign in to the page: http:\/\/localhost:\d+\/#token=([\w.-]+)/.exec(run.output)?.[1];
+      expect(token, run.output).toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
       const res = await fetch(`http://127.0.0.1:${env.HOST_PORT}/api/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ event_name: 'Second event' }),
       });
       expect(res.status).toBe(202);
@@ -77,6 +95,9 @@ describe('npm start', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="root"></div>');
       await eventually(() => run.output.includes('summary received for "Second event"'), 40_000, 'the second summary');
+      // The private Redis has the default user off: the roles above each logged in as their own ACL user.
+      const redisPort = Number(/private redis-server on port (\d+)/.exec(run.output)?.[1]);
+      expect(await anonymousPing(redisPort)).toMatch(/^-NOAUTH/);
       child.kill('SIGINT');
       expect(await exited, run.output).toBe(0);
     } finally {

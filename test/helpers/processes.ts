@@ -133,7 +133,12 @@ export class Processes {
 
   async start(role: Role, env: Record<string, string> = {}, opts: { ready?: boolean } = {}): Promise<RoleProcess> {
     for (let attempt = 1; ; attempt += 1) {
-      const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...this.baseEnv, ...env });
+      // A host's API runs open (API_AUTH=off, explicitly) unless the test asks for tokens with
+      // `withAuth` (test/helpers/auth.ts): tests of the pipeline are not about authentication;
+      // test/host and test/web are, and send tokens. No rate limit: a test is its only client and
+      // may poll fast (test/host/auth.test.ts sets one to test it).
+      const hostDefaults: Record<string, string> = role === 'host' ? { API_AUTH: 'off', API_RATE_LIMIT_PER_MINUTE: '0' } : {};
+      const p = new RoleProcess(role, await freePort(), { ...fastStreamEnv, ...hostDefaults, ...this.baseEnv, ...env });
       this.all.push(p);
       if (opts.ready === false) return p;
       try {

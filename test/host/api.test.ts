@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { activityFields } from '../../services/shared/schema/activity.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
+import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -31,7 +32,7 @@ function parseIcs(text: string) {
 
 describe('the host API: events', () => {
   it('creates, retries, changes with ETag/If-Match, cancels, and refuses what it must', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'api-host' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'api-host' });
     const body = { id: 'launch', event_name: 'Launch', event_date: daysAhead(10), event_time: '18:00', timezone: 'Europe/Paris', rsvp_deadline: msAhead(3_600_000), capacity: 10, priority: 'high' };
 
     const created = await call(host, 'POST', '/api/events', body);
@@ -106,8 +107,8 @@ describe('the host API: events', () => {
   });
 
   it('another host application cannot use or change an id it does not own (409 id_in_use)', async () => {
-    const a = await ctx.procs.host({ HOST_ID: 'host-a' });
-    const b = await ctx.procs.host({ HOST_ID: 'host-b' });
+    const a = await ctx.procs.host({ ...withAuth, HOST_ID: 'host-a' });
+    const b = await ctx.procs.host({ ...withAuth, HOST_ID: 'host-b' });
     expect((await call(a, 'POST', '/api/events', { id: 'shared', event_name: 'A' })).status).toBe(202);
     expect((await call(b, 'POST', '/api/events', { id: 'shared', event_name: 'A' })).body).toMatchObject({ code: 'id_in_use', field: 'id', error: 'id shared is already used by host application host-a' });
     expect((await call(b, 'PATCH', '/api/events/shared', { event_name: 'B' })).body).toMatchObject({ code: 'id_in_use' });
@@ -116,7 +117,7 @@ describe('the host API: events', () => {
   });
 
   it('lists events newest first, paged by cursor, filtered by status and start time', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'lister' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'lister' });
     for (let i = 0; i < 7; i += 1) {
       expect((await call(host, 'POST', '/api/events', { id: `e${i}`, event_name: `Event ${i}`, event_date: daysAhead(10 + i), event_time: '12:00' })).status).toBe(202);
     }
@@ -143,7 +144,7 @@ describe('the host API: events', () => {
   });
 
   it('publishes a batch item by item: valid ones in pipelined round trips, the rest answered with their reason', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'batcher' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'batcher' });
     await call(host, 'POST', '/api/events', { id: 'taken', event_name: 'Taken' });
     const events = [
       { id: 'b1', event_name: 'One' },
@@ -173,7 +174,7 @@ describe('the host API: events', () => {
   });
 
   it('serves the event’s and each guest’s calendar file, parsed back by an independent parser', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'cal-host' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'cal-host' });
     const date = daysAhead(20);
     await call(host, 'POST', '/api/events', { id: 'dinner', event_name: 'Dinner', event_date: date, event_time: '19:30', timezone: 'America/New_York', duration_minutes: 90, location: 'Home', plus_ones_max: 2, capacity: 2, rsvp_deadline: msAhead(3_600_000) });
     // The coordinator's report of the guests (the shared writer, as the coordinator writes it).
@@ -225,7 +226,7 @@ describe('the host API: events', () => {
 
 describe('the host API: failure', () => {
   it('answers 503 with Retry-After while Redis refuses writes, and recovers', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'oom-host' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'oom-host' });
     const c = ctx.redis.client;
     await c.config('SET', 'maxmemory', '1');
     try {
@@ -239,7 +240,7 @@ describe('the host API: failure', () => {
   });
 
   it('answers 503 with Retry-After until it is connected to Redis', async () => {
-    const host = await ctx.procs.start('host', { REDIS_URL: 'redis://127.0.0.1:1' }, { ready: false });
+    const host = await ctx.procs.start('host', { ...withAuth, REDIS_URL: 'redis://127.0.0.1:1' }, { ready: false });
     const answer = await eventually(async () => {
       try {
         return await call(host, 'POST', '/api/events', { event_name: 'Too early' });

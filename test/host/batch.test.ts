@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
+import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { call, daysAhead } from './support.ts';
 
@@ -7,7 +8,7 @@ const ctx = useRedisStack();
 
 describe('a 10,000-event batch', () => {
   it('publishes every valid event once, answers each item, and a retry of the whole batch adds nothing', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'bulk' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'bulk' });
     const events = Array.from({ length: 10_000 }, (_, i) =>
       i % 1_000 === 999 ? { id: `bulk-${i}`, event_name: '' } : { id: `bulk-${i}`, event_name: `Event ${i}`, event_date: daysAhead(30), event_time: '10:00', capacity: 50, reminders: [60] },
     );

@@ -3,6 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RoleProcess } from '../helpers/processes.ts';
+import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { call, daysAhead } from './support.ts';
 
@@ -64,7 +65,7 @@ async function openApi(host: RoleProcess): Promise<OpenApi> {
 
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document describing every route, and the docs page serves its assets locally', async () => {
-    const host = await ctx.procs.host();
+    const host = await ctx.procs.host(withAuth);
     const doc = await openApi(host);
     const result = await new Validator().validate(doc as never);
     expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
@@ -82,8 +83,17 @@ describe('the OpenAPI document', () => {
         '/api/flow',
         '/api/guests',
         '/api/streams',
+        '/api/session',
       ].sort(),
     );
+    // Bearer auth is declared, and every operation but signing out requires it.
+    expect((doc as unknown as { components: { securitySchemes: Record<string, unknown> } }).components.securitySchemes).toMatchObject({ bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } });
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops as Record<string, { security?: unknown }>)) {
+        if (path === '/api/session' && method !== 'post') continue;
+        expect(op.security, `${method} ${path}`).toContainEqual({ bearerAuth: [] });
+      }
+    }
     // Every option of the event model is in the create body.
     const create = doc.paths['/api/events']!.post!.requestBody!.content['application/json']!.schema;
     expect(Object.keys(create.properties!)).toEqual(expect.arrayContaining(['id', 'event_name', 'timezone', 'rsvp_deadline', 'publish_at', 'expires_at', 'reminders', 'capacity', 'plus_ones_max', 'questions', 'target_tags', 'priority']));
@@ -96,7 +106,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('holds for generated requests: no 5xx, every response matches its documented schema', async () => {
-    const host = await ctx.procs.host({ HOST_ID: 'prop-host' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'prop-host' });
     const doc = await openApi(host);
     const checker = new ResponseChecker(doc);
     const createSchema = doc.paths['/api/events']!.post!.requestBody!.content['application/json']!.schema;

@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
 import { streams } from '../../services/shared/streams/keys.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
+import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -49,7 +50,7 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
   it('shows every guest answering live, the summary of each version, an update that asks again and the cancellation', async () => {
     await ctx.procs.coordinator();
     await ctx.procs.guests({ GUESTS_PER_AGENT: '5', GUEST_AGENT_ID: 'board-agent' });
-    const host = await ctx.procs.host({ HOST_ID: 'board-host' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'board-host' });
     const created = await call(host, 'POST', '/api/events', { id: 'board', event_name: 'Board', event_date: daysAhead(7), event_time: '18:00', timezone: 'Europe/Paris', rsvp_deadline: msAhead(20_000) });
     expect(created.status).toBe(202);
 
@@ -121,7 +122,7 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
   it('shows the guest roster with liveness and the streams with their groups, lag and dead letters', async () => {
     await ctx.procs.coordinator();
     const agent = await ctx.procs.guests({ GUESTS_PER_AGENT: '5', GUEST_AGENT_ID: 'roster-agent' });
-    const host = await ctx.procs.host({ HOST_ID: 'ops-host', GUEST_TTL_MS: '1500', RELEASE_NAME: 'party' });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'ops-host', GUEST_TTL_MS: '1500', RELEASE_NAME: 'party' });
     interface Roster {
       guests: { guest_id: string; name: string; persona: string; group: string; tags: string[]; agent: string; live: boolean }[];
       groups: { group: string; live: number; total: number; scale_hint: string }[];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type GuestChange, activityFields } from '../../services/shared/schema/activity.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
+import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { flat, readAll } from '../helpers/streams.ts';
 import { delay, eventually } from '../helpers/wait.ts';
@@ -72,8 +73,8 @@ const guest = (n: number, state: GuestChange['state'], reply_rev = 0, extra: Par
 
 describe('the host read model', () => {
   it('is the same on every replica, survives a restart of them all, and ignores replays', async () => {
-    const a = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-a' });
-    const b = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-b' });
+    const a = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'host-a' });
+    const b = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'host-b' });
     expect((await call(a, 'POST', '/api/events', { id: 'party', event_name: 'Replicated', event_date: daysAhead(9), capacity: 2 })).status).toBe(202);
 
     await reportReplies('party', [1, 2, 3, 4].map((n) => guest(n, 'needs_action')));
@@ -111,7 +112,7 @@ describe('the host read model', () => {
 
     // Every replica stopped, a new one started: nothing lost.
     await Promise.all([a.stop(), b.stop()]);
-    const c = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'host-c' });
+    const c = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'host-c' });
     expect(await view(c, 'party')).toEqual(fromA);
     for (const key of Object.values(hostKeys.event('party'))) {
       const ttl = await ctx.redis.client.pttl(key);
@@ -203,8 +204,8 @@ describe('the host read model', () => {
   });
 
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {
-    const a = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-a' });
-    const b = await ctx.procs.host({ HOST_ID: hostId, CONSUMER_NAME: 'sse-b' });
+    const a = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'sse-a' });
+    const b = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'sse-b' });
     await call(a, 'POST', '/api/events', { id: 'live', event_name: 'Live', event_date: daysAhead(9) });
     const start = (await view(a, 'live')).feed_id;
     expect(start).toBe('0-0');
@@ -253,7 +254,7 @@ describe('the host read model', () => {
   });
 
   it('streams the system-wide message flow, resumable by entry id', async () => {
-    const host = await ctx.procs.host({ HOST_ID: hostId });
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: hostId });
     const before = `${Date.now() - 1}-0`;
     await call(host, 'POST', '/api/events', { id: 'flowing', event_name: 'Flow', event_date: daysAhead(9) });
     await reportReplies('flowing', [guest(1, 'needs_action')]);
@@ -288,7 +289,7 @@ describe('the host read model', () => {
 
 describe('the outbox', () => {
   it('publishes a revision saved just before a crash once, when the host is back', async () => {
-    const crashing = await ctx.procs.host({ HOST_ID: 'crashy', HOST_TEST_CRASH: 'after-save:2' });
+    const crashing = await ctx.procs.host({ ...withAuth, HOST_ID: 'crashy', HOST_TEST_CRASH: 'after-save:2' });
     const body = { id: 'survivor', event_name: 'Survivor', event_date: daysAhead(9) };
     expect((await call(crashing, 'POST', '/api/events', body)).status).toBe(202);
     await expect(call(crashing, 'PATCH', '/api/events/survivor', { event_name: 'Survivor 2' })).rejects.toThrow();
@@ -297,7 +298,7 @@ describe('the outbox', () => {
     expect((await readAll(ctx.redis.client, streams.invitations)).map((e) => e.fields.revision)).toEqual(['1']);
     expect(await ctx.redis.client.hkeys(hostKeys.event('survivor').outbox)).toEqual(['2']);
 
-    const back = await ctx.procs.host({ HOST_ID: 'crashy' });
+    const back = await ctx.procs.host({ ...withAuth, HOST_ID: 'crashy' });
     const entries = await eventually(async () => {
       const all = await readAll(ctx.redis.client, streams.invitations);
       return all.length === 2 ? all : undefined;

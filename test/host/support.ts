@@ -1,4 +1,17 @@
+import { TEST_JWT_SECRET, tokenFor } from '../helpers/auth.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
+
+export { TEST_JWT_SECRET };
+
+/** The admin token every call carries unless the test sends its own Authorization (or `authorization: ''` for none). */
+const adminToken = await tokenFor('admin', 'test-admin', 6 * 3_600);
+export const adminAuth = { authorization: `Bearer ${adminToken}` };
+
+function withToken(headers: Record<string, string>): Record<string, string> {
+  const merged = { ...adminAuth, ...headers };
+  if (merged.authorization === '') delete (merged as Record<string, string | undefined>).authorization;
+  return merged;
+}
 
 export interface Answer<T = Record<string, unknown>> {
   status: number;
@@ -10,7 +23,7 @@ export interface Answer<T = Record<string, unknown>> {
 export async function call<T = Record<string, unknown>>(host: RoleProcess, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
   const res = await fetch(host.url(path), {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: withToken({ ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }),
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -37,7 +50,7 @@ export interface SseEvent {
 export async function readSse(url: string, until: (events: SseEvent[]) => boolean, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; events: SseEvent[]; headers: Headers }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs ?? 10_000);
-  const res = await fetch(url, { headers: opts.headers ?? {}, signal: controller.signal });
+  const res = await fetch(url, { headers: withToken(opts.headers ?? {}), signal: controller.signal });
   const events: SseEvent[] = [];
   if (!res.ok || !res.body) {
     clearTimeout(timer);

@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Role } from '../../services/shared/config/common-config.ts';
-import { type ConfigMap, type KubeObject, Rendered, type Service, type Workload, componentOf, resolvePort } from './chart-render.ts';
+import { aclRoles, aclUser } from '../../services/shared/security/acl.ts';
+import { type ConfigMap, type KubeObject, Rendered, type Secret, type Service, type Workload, componentOf, resolvePort, secretValue } from './chart-render.ts';
 import { directlyReadVariables, readRoleEnv } from './code-env.ts';
-import { containerEnv } from './pod-env.ts';
+import { containerEnv, withMountedFiles } from './pod-env.ts';
 import { withFileDiscovery } from './prometheus-config.ts';
 import { needTools, repoRoot, run } from './tools.ts';
 
@@ -17,12 +18,16 @@ const valueSets: Record<string, string[]> = {
   'local cluster timings': ['local-cluster.yaml'],
 };
 /** Stand-ins for the Secrets an existingSecret names (the chart does not render them). */
-const externalSecrets = { 'shared-redis-auth': { password: 'from-outside' }, 'shared-grafana-admin': { 'admin-user': 'a', 'admin-password': 'b' } };
+const externalSecrets = {
+  'shared-redis-auth': Object.fromEntries(aclRoles.map((role) => [`${role}-password`, `${role}-from-outside`])),
+  'shared-grafana-admin': { 'admin-user': 'a', 'admin-password': 'b' },
+};
 
 /** What a role cannot do without in a cluster, and why. */
 const requiredEverywhere: Record<string, string> = {
   REDIS_URL: 'the default 127.0.0.1 is the pod itself',
-  REDIS_PASSWORD: 'the chart\'s Redis requires a password',
+  REDIS_USERNAME: 'the role\'s own ACL user: the chart\'s Redis has the default user off',
+  REDIS_PASSWORD_FILE: 'the chart\'s Redis requires a password (a file from the Secret, the role\'s key only)',
   PORT: 'must match the containerPort the probes and Prometheus use',
   CONSUMER_NAME: 'unique per pod and stable across container restarts',
 };
@@ -44,8 +49,15 @@ function rendered(set: string): Rendered {
   return r;
 }
 
+const mountDir = mkdtempSync(join(tmpdir(), 'ep-chart-mounts-'));
+afterAll(() => rmSync(mountDir, { recursive: true, force: true }));
+
+/** The container's environment, with the files it mounts from Secrets written here and their paths pointing at them. */
 function podEnv(r: Rendered, w: Workload): Record<string, string> {
-  return containerEnv(r, w.spec.template.spec.containers[0]!, { name: `${w.metadata.name}-5d9c7b-x2x4z`, namespace: r.namespace }, externalSecrets);
+  const spec = w.spec.template.spec;
+  const container = spec.containers[0]!;
+  const env = containerEnv(r, container, { name: `${w.metadata.name}-5d9c7b-x2x4z`, namespace: r.namespace }, externalSecrets);
+  return withMountedFiles(r, spec, container, env, join(mountDir, `${r.namespace}-${w.metadata.name}-${Math.random().toString(36).slice(2)}`), externalSecrets);
 }
 
 describe('the environment the chart gives each role', () => {
@@ -87,17 +99,26 @@ describe('the environment the chart gives each role', () => {
 });
 
 describe('Redis wiring', () => {
-  it.each(Object.keys(valueSets))('with %s, the roles reach the Redis Service with the password Redis requires', (set) => {
+  it.each(Object.keys(valueSets))('with %s, each role reaches the Redis Service as its own ACL user, with the password Redis hashed into its aclfile', (set) => {
     const r = rendered(set);
     const redis = r.get<Workload>('StatefulSet', 'event-planner-redis');
     const redisContainer = redis.spec.template.spec.containers[0]!;
-    const redisEnv = containerEnv(r, redisContainer, { name: 'event-planner-redis-0', namespace: r.namespace }, externalSecrets);
-    // The password Redis is started with: --requirepass $(REDIS_PASSWORD), expanded from its env.
+    // Redis loads the aclfile its init container writes into a volume both mount.
     const args = [...(redisContainer.command ?? []), ...(redisContainer.args ?? [])];
-    const requirepass = args[args.indexOf('--requirepass') + 1];
-    expect(requirepass).toBe('$(REDIS_PASSWORD)');
-    expect(redisEnv.REDIS_PASSWORD).toBeTruthy();
-    expect(redisEnv.REDISCLI_AUTH, 'the probes authenticate with the same password').toBe(redisEnv.REDIS_PASSWORD);
+    const aclfile = args[args.indexOf('--aclfile') + 1]!;
+    expect(args).not.toContain('--requirepass');
+    const init = redis.spec.template.spec.initContainers!.find((c) => c.name === 'acl')!;
+    expect(init.command).toContain(aclfile);
+    const volumeOf = (c: typeof init, path: string) => c.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`))!.name;
+    expect(volumeOf(init, aclfile)).toBe(volumeOf(redisContainer, aclfile));
+    const secretName = redis.spec.template.spec.volumes!.find((v) => v.name === 'passwords')!.secret!.secretName;
+    const password = (role: string) => {
+      const inChart = r.find<Secret>('Secret', secretName);
+      return inChart ? secretValue(inChart, `${role}-password`) : (externalSecrets as Record<string, Record<string, string>>)[secretName]?.[`${role}-password`];
+    };
+    for (const role of aclRoles) expect(password(role), `${role}-password`).toBeTruthy();
+    const redisEnv = containerEnv(r, redisContainer, { name: 'event-planner-redis-0', namespace: r.namespace }, externalSecrets);
+    expect(redisEnv.REDISCLI_AUTH, 'the probes log in as the metrics user').toBe(password('metrics'));
 
     const service = r.get<Service>('Service', 'event-planner-redis');
     const headless = r.get<Service>('Service', redis.spec.serviceName!);
@@ -112,7 +133,10 @@ describe('Redis wiring', () => {
       expect(url.hostname, `${w.metadata.name} REDIS_URL host`).toBe(service.metadata.name);
       expect(Number(url.port), `${w.metadata.name} REDIS_URL port`).toBe(service.spec.ports[0]!.port);
       expect(url.password, 'no credentials in the URL').toBe('');
-      expect(env.REDIS_PASSWORD, `${w.metadata.name} REDIS_PASSWORD`).toBe(redisEnv.REDIS_PASSWORD);
+      const role = componentOf(w) as Role;
+      expect(env.REDIS_USERNAME, `${w.metadata.name} REDIS_USERNAME`).toBe(aclUser(role).username);
+      expect(env.REDIS_PASSWORD, 'no password in the environment').toBeUndefined();
+      expect(readFileSync(env.REDIS_PASSWORD_FILE!, 'utf8'), `${w.metadata.name} REDIS_PASSWORD_FILE`).toBe(password(role));
     }
   });
 

@@ -23,13 +23,17 @@ interface ScrapeJob {
 }
 
 describe('redis_exporter', () => {
-  it('runs beside Redis in its pod, pinned, reaching Redis on the pod\'s loopback with the password from the Secret', () => {
+  it('runs beside Redis in its pod, pinned, reaching Redis on the pod\'s loopback as the metrics user, password from the Secret', () => {
     const r = Rendered.render(helm);
     const redis = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec.containers[0]!;
     const exporter = exporterOf(r)!;
     expect(exporter.image).toMatch(/^oliver006\/redis_exporter:v\d+\.\d+\.\d+$/);
     expect(env(exporter, 'REDIS_ADDR')?.value).toBe(`redis://127.0.0.1:${resolvePort(redis, 'redis')}`);
-    const password = env(redis, 'REDIS_PASSWORD')!.valueFrom!.secretKeyRef;
+    // The probes' user and password are the exporter's: the metrics ACL user (no keys).
+    expect(env(exporter, 'REDIS_USER')?.value).toBe('event-planner-metrics');
+    expect(env(redis, 'REDIS_PROBE_USER')?.value).toBe('event-planner-metrics');
+    const password = env(redis, 'REDISCLI_AUTH')!.valueFrom!.secretKeyRef;
+    expect(password).toEqual({ name: 'event-planner-redis', key: 'metrics-password' });
     expect(env(exporter, 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual(password);
     expect(JSON.stringify(exporter.args ?? [])).not.toMatch(/password/i);
     // It listens on the port it declares as "metrics", which its probes use.

@@ -142,13 +142,20 @@ export interface Container {
 }
 
 export interface PodSpec {
+  initContainers?: Container[];
   containers: Container[];
   securityContext?: Record<string, unknown>;
   terminationGracePeriodSeconds?: number;
   enableServiceLinks?: boolean;
   automountServiceAccountToken?: boolean;
   serviceAccountName?: string;
-  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[];
+  volumes?: {
+    name: string;
+    configMap?: { name: string };
+    secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number };
+    emptyDir?: object;
+    persistentVolumeClaim?: { claimName: string };
+  }[];
 }
 
 export interface Workload extends KubeObject {

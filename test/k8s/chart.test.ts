@@ -115,8 +115,11 @@ describe('what each value set renders', () => {
     const refs = podSpecs(r).flatMap(({ spec }) =>
       spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'REDIS_PASSWORD' || e.name === 'REDISCLI_AUTH').map((e) => e.valueFrom?.secretKeyRef)),
     );
-    expect(refs.length).toBe(8); // host, coordinator, three guest groups, Redis twice and its exporter
-    for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'password' });
+    expect(refs.length).toBe(2); // Redis' probes and its exporter; the roles read a file
+    for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'metrics-password' });
+    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca').map((v) => v.secret!));
+    expect(volumes.length).toBe(7); // host, coordinator, three guest groups (each its own key), Redis' aclfile and its admin password
+    for (const v of volumes) expect(v.secretName).toBe('shared-redis-auth');
     const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);
   });
@@ -181,7 +184,9 @@ describe('pod settings', () => {
       expect(spec.securityContext?.runAsNonRoot, `${owner} runAsNonRoot`).toBe(true);
       expect(spec.securityContext?.runAsUser, `${owner} numeric non-root uid`).toBeGreaterThan(0);
       expect(spec.enableServiceLinks, `${owner} enableServiceLinks`).toBe(false);
-      for (const c of spec.containers) {
+      // Only Prometheus calls the Kubernetes API (pod discovery); no other pod gets a token.
+      if (!owner.includes('prometheus')) expect(spec.automountServiceAccountToken, `${owner} automountServiceAccountToken`).toBe(false);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         const sc = c.securityContext ?? {};
         expect(sc.readOnlyRootFilesystem, `${owner}/${c.name} readOnlyRootFilesystem`).toBe(true);
         expect(sc.allowPrivilegeEscalation, `${owner}/${c.name} allowPrivilegeEscalation`).toBe(false);
@@ -244,7 +249,7 @@ describe('checksum annotations', () => {
   it('change when the shared environment or the Redis credentials change, so the pods roll', () => {
     const base = checksums(rendered('defaults'));
     const logLevel = checksums(Rendered.render(helm, { set: { 'app.logLevel': 'debug' } }));
-    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.password': 'n3w-pa55' } }));
+    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest': 'n3w-pa55' } }));
     const appendfsync = checksums(Rendered.render(helm, { set: { 'redis.persistence.appendfsync': 'always' } }));
     for (const w of rendered('defaults').appWorkloads()) {
       const name = w.metadata.name;
@@ -316,6 +321,9 @@ describe('NOTES.txt', () => {
       expect(notes).toContain(`kubectl -n planning scale deployment/demo-guest-${group} --replicas=5`);
     }
     expect(notes).toContain('port-forward svc/demo-grafana 3000:3000');
+    // The API needs a token: the notes say where its key is and how to send one.
+    expect(notes).toContain("get secret demo-api-auth -o jsonpath='{.data.jwt-secret}'");
+    expect(notes).toContain('-H "authorization: Bearer $TOKEN"');
     expect(notes).toContain('delete pvc -l app.kubernetes.io/instance=demo,app.kubernetes.io/component=redis');
     const quiet = renderNotes(helm, { valuesFiles: ['observability-off.yaml'] });
     expect(quiet).not.toContain('grafana');

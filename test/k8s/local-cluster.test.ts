@@ -70,7 +70,7 @@ interface SummaryFields {
 async function publishAndSummarize(id: string): Promise<{ summary: SummaryFields; guestIds: string[] }> {
   const res = await fetch(`${cluster.resolveUrl(`http://${release}-host:8080`)}/api/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...stack.apiAuth },
     body: JSON.stringify({ id, event_name: `Kubernetes check ${id}`, location: 'one machine' }),
   });
   expect(res.status, await res.clone().text()).toBe(202);
@@ -180,5 +180,15 @@ describe('the chart as a cluster on one machine', () => {
     const { summary, guestIds } = await publishAndSummarize('k8s-event-3');
     expect(summary).toMatchObject({ total_invited: '9', total_responses: '9' });
     expect(agentsIn(guestIds, leaving)).toEqual([]);
+  });
+
+  it('refused nothing to the roles, the exporter and the probes: each used its own ACL user (docs/SECURITY.md)', async () => {
+    const log = (await redis.call('ACL', 'LOG')) as unknown[][];
+    const entries = log.map((e) => Object.fromEntries(e.flatMap((v, i) => (i % 2 === 0 ? [[String(v), String(e[i + 1])]] : []))));
+    expect(entries.map((e) => `${e.username} ${e.reason} ${e.object}`)).toEqual([]);
+    const users = String(await redis.call('CLIENT', 'LIST')).match(/ user=\S+/g) ?? [];
+    // (The exporter and the probes connect per scrape and per probe: redis_up above shows the exporter logs in.)
+    for (const role of ['host', 'coordinator', 'guest']) expect(users, role).toContain(` user=event-planner-${role}`);
+    expect(users).not.toContain(' user=default');
   });
 });

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../services/launcher/redis-server.ts';
-import { type ConfigMap, type Container, type Probe, type Rendered, type Service, type Workload, resolvePort } from './chart-render.ts';
+import { type ConfigMap, type Container, type Probe, type Rendered, type Secret, type Service, type Workload, resolvePort, secretValue } from './chart-render.ts';
 import { type ImageRoot, localCommand } from './image-root.ts';
 import { LocalProcess } from './local-process.ts';
 import { containerEnv, expand } from './pod-env.ts';
@@ -71,13 +71,10 @@ export class LocalCluster {
     const container = workload.spec.template.spec.containers[0]!;
     const env = containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace });
     const ports = await this.allocatePorts(container);
+    // Init containers run first, in order, each to completion (the Redis pod's writes its aclfile).
+    for (const init of workload.spec.template.spec.initContainers ?? []) this.runInitContainer(workload, podName, init);
     const mounts = this.materializeVolumes(workload, podName, container);
-    const rewrite = (arg: string) => {
-      const expanded = expand(arg, env);
-      const mount = [...mounts.keys()].find((m) => expanded === m || expanded.startsWith(`${m}/`));
-      return mount ? mounts.get(mount)! + expanded.slice(mount.length) : expanded;
-    };
-    const command = [...(container.command ?? []), ...(container.args ?? [])].map(rewrite);
+    const command = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => rewriteMounted(arg, env, mounts));
     if (command[0] !== 'redis-server') throw new Error(`${name}: only a redis-server container is emulated, got ${command[0]}`);
     const port = ports.get(container.ports![0]!.containerPort)!;
     // What the pod's own network namespace gives it: its port on its own address (the config file
@@ -89,6 +86,15 @@ export class LocalCluster {
       await this.startSidecar(pod, sidecar);
     }
     return pod;
+  }
+
+  /** Runs an init container's command here (a shell script from the pod's ConfigMap), with paths under its mounts mapped. */
+  private runInitContainer(workload: Workload, podName: string, container: Container): void {
+    const env = containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace });
+    const mounts = this.materializeVolumes(workload, podName, container);
+    const command = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => rewriteMounted(arg, env, mounts));
+    const result = spawnSync(command[0]!, command.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+    if (result.status !== 0) throw new Error(`${podName}: init container ${container.name} failed (exit ${result.status}): ${result.stdout}${result.stderr}`);
   }
 
   /** A second container of `pod`, run as the local tool for its image, with pod-local addresses mapped. */
@@ -152,8 +158,14 @@ export class LocalCluster {
     const podName = `${workload.metadata.name}-${hash}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const container = template.spec.containers[0]!;
     const ports = await this.allocatePorts(container);
-    this.materializeVolumes(workload, podName, container);
-    const env = this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }));
+    const mounts = this.materializeVolumes(workload, podName, container);
+    // Services to loopback ports, and paths under a mount (REDIS_PASSWORD_FILE) to the folders standing in for them.
+    const env = Object.fromEntries(
+      Object.entries(this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }))).map(([name, value]) => [
+        name,
+        rewriteMounted(value, {}, mounts),
+      ]),
+    );
     const http = resolvePort(container, 'http');
     if (http === undefined || Number(env.PORT) !== http) throw new Error(`${podName}: PORT=${env.PORT} is not the http containerPort ${http}`);
     // The app listens on PORT: in the pod that is its containerPort, here the pod's loopback port.
@@ -209,6 +221,10 @@ export class LocalCluster {
       if (volume?.configMap) {
         const data = this.rendered.get<ConfigMap>('ConfigMap', volume.configMap.name).data ?? {};
         for (const [file, content] of Object.entries(data)) writeFileSync(join(local, file), content);
+      } else if (volume?.secret) {
+        const secret = this.rendered.get<Secret>('Secret', volume.secret.secretName);
+        const items = volume.secret.items ?? Object.keys({ ...secret.data, ...secret.stringData }).map((key) => ({ key, path: key }));
+        for (const { key, path } of items) writeFileSync(join(local, path), secretValue(secret, key) ?? '', { mode: 0o600 });
       } else if (!volume?.emptyDir && !volume?.persistentVolumeClaim && !claim) {
         throw new Error(`${podName}: volume ${mount.name} is neither a ConfigMap, an emptyDir nor a claim`);
       }
@@ -311,6 +327,13 @@ export class LocalCluster {
     await Promise.all(apps.map((p) => this.terminate(p)));
     await Promise.all(this.pods.map((p) => this.terminate(p)));
   }
+}
+
+/** A command argument with $(VAR) expanded and a path under a mount pointed at the folder standing in for it. */
+function rewriteMounted(arg: string, env: Record<string, string>, mounts: Map<string, string>): string {
+  const expanded = expand(arg, env);
+  const mount = [...mounts.keys()].find((m) => expanded === m || expanded.startsWith(`${m}/`));
+  return mount ? mounts.get(mount)! + expanded.slice(mount.length) : expanded;
 }
 
 function defaultPort(protocol: string): number {

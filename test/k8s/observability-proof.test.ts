@@ -54,7 +54,7 @@ function startTraffic(everyMs: number): NonNullable<typeof traffic> {
       try {
         const res = await fetch(`${stack.hostUrl}/api/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...stack.apiAuth },
           body: JSON.stringify({ id, event_name: `Observability proof ${id}`, location: 'one machine' }),
         });
         if (res.status === 202) published += 1;

@@ -1,4 +1,6 @@
-import { type ConfigMap, type Container, type Rendered, type Secret, secretValue } from './chart-render.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ConfigMap, type Container, type PodSpec, type Rendered, type Secret, secretValue } from './chart-render.ts';
 
 export interface PodIdentity {
   name: string;
@@ -65,4 +67,45 @@ export function expand(text: string, env: Record<string, string>): string {
     if (name === undefined) return '$';
     return env[name] ?? match;
   });
+}
+
+/**
+ * What the kubelet mounts into `container` from Secrets and ConfigMaps, written under `dir` (one
+ * folder per volume), and `env` with every value that names a path under such a mount pointing at
+ * the written file instead (REDIS_PASSWORD_FILE=/run/secrets/redis/password, say).
+ */
+export function withMountedFiles(
+  rendered: Rendered,
+  spec: PodSpec,
+  container: Container,
+  env: Record<string, string>,
+  dir: string,
+  external: Record<string, Record<string, string>> = {},
+): Record<string, string> {
+  const mounts = new Map<string, string>();
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = spec.volumes?.find((v) => v.name === mount.name);
+    if (!volume?.secret && !volume?.configMap) continue;
+    const local = join(dir, mount.name);
+    mkdirSync(local, { recursive: true });
+    let data: Record<string, string>;
+    if (volume.secret) {
+      const secret = rendered.find<Secret>('Secret', volume.secret.secretName);
+      data = secret ? Object.fromEntries(Object.keys({ ...secret.data, ...secret.stringData }).map((k) => [k, secretValue(secret, k)!])) : (external[volume.secret.secretName] ?? {});
+      if (!secret && !external[volume.secret.secretName]) throw new Error(`${container.name}: Secret ${volume.secret.secretName} is not rendered, not given`);
+      for (const { key, path } of volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+        if (data[key] === undefined) throw new Error(`${container.name}: Secret ${volume.secret.secretName} has no key ${key}`);
+        writeFileSync(join(local, path), data[key]);
+      }
+    } else {
+      for (const [file, text] of Object.entries(rendered.get<ConfigMap>('ConfigMap', volume.configMap!.name).data ?? {})) writeFileSync(join(local, file), text);
+    }
+    mounts.set(mount.mountPath, local);
+  }
+  return Object.fromEntries(
+    Object.entries(env).map(([name, value]) => {
+      const mount = [...mounts.keys()].find((m) => value.startsWith(`${m}/`));
+      return [name, mount ? mounts.get(mount)! + value.slice(mount.length) : value];
+    }),
+  );
 }

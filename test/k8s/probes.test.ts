@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
+import { aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
 import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
 import { Rendered, type Workload, componentOf } from './chart-render.ts';
 import { startLoadingRedis } from './fake-redis.ts';
 import { LocalProcess } from './local-process.ts';
-import { containerEnv } from './pod-env.ts';
+import { containerEnv, withMountedFiles } from './pod-env.ts';
 import { findTool, needTools, repoRoot } from './tools.ts';
 
 const execFileAsync = promisify(execFile);
@@ -18,11 +21,16 @@ const password = 'probe-test-password';
 
 beforeAll(async () => {
   if (tools.some((t) => !findTool(t))) return;
-  rendered = Rendered.render(findTool('helm')!, { set: { 'redis.auth.password': password } });
-  redis = await startTestRedis({ password });
+  // Every ACL user with a known password; the probes log in as the metrics user, the roles as
+  // their own (the default user is off, as in the chart).
+  const passwords = Object.fromEntries(aclRoles.map((role) => [role, role === 'metrics' ? password : `${role}-test-password`]));
+  rendered = Rendered.render(findTool('helm')!, { set: Object.fromEntries(aclRoles.map((role) => [`redis.auth.passwords.${role}`, passwords[role]!])) });
+  redis = await startTestRedis({ aclFile: renderAclFile(passwords), username: aclUser('admin').username, password: passwords.admin });
 });
+const mountDir = mkdtempSync(join(tmpdir(), 'ep-probe-mounts-'));
 afterAll(async () => {
   await redis?.stop();
+  rmSync(mountDir, { recursive: true, force: true });
 });
 beforeEach((ctx) => {
   needTools(ctx, tools);
@@ -74,7 +82,8 @@ describe('the app probes', () => {
   const start = async (w: Workload, redisUrl: string) => {
     const c = w.spec.template.spec.containers[0]!;
     const port = await freePort();
-    const env = { ...containerEnv(rendered, c, { name: `${w.metadata.name}-0`, namespace: 'default' }), REDIS_URL: redisUrl, PORT: String(port), PATH: process.env.PATH ?? '' };
+    const podEnv = containerEnv(rendered, c, { name: `${w.metadata.name}-0`, namespace: 'default' });
+    const env = { ...withMountedFiles(rendered, w.spec.template.spec, c, podEnv, join(mountDir, `${w.metadata.name}-${port}`)), REDIS_URL: redisUrl, PORT: String(port), PATH: process.env.PATH ?? '' };
     return { port, proc: new LocalProcess(w.metadata.name, [process.execPath, join(repoRoot, 'services', 'main.ts'), ...(c.args ?? [])], { cwd: repoRoot, env }) };
   };
   const get = async (port: number, path: string) => {
@@ -102,7 +111,7 @@ describe('the app probes', () => {
     }
   });
 
-  it('turn ready once Redis is there, with the password from the Secret', async () => {
+  it('turn ready once Redis is there, with the role\'s ACL user and its password from the Secret', async () => {
     const w = rendered.appWorkloads().find((x) => componentOf(x) === 'coordinator')!;
     const { port, proc } = await start(w, `redis://127.0.0.1:${redis.server.port}/0`);
     try {

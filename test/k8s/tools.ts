@@ -27,6 +27,7 @@ const installHints: Record<string, string> = {
   jaeger: `Jaeger receives the roles' traces in the trace test; scripts/setup.sh builds it (Go module github.com/jaegertracing/jaeger/cmd/jaeger@${jaegerModuleVersion} into .tools/bin/jaeger-${jaegerModuleVersion})`,
   chromium: 'Chromium runs the web page\'s browser test (test/web); scripts/setup.sh installs it (apt-get install chromium)',
   actionlint: 'actionlint validates .github/workflows offline; scripts/setup.sh installs it (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 into .tools/bin)',
+  checkov: 'checkov scans the rendered chart and the Dockerfile; scripts/setup.sh installs it (pip package checkov into .tools/checkov-venv)',
   'k8s-json-schema': 'the Kubernetes JSON schemas validate the rendered objects; scripts/setup.sh installs them (pip package kubernetes-validate into .tools/k8s-schemas)',
 };
 

@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { needTools, repoRoot } from '../k8s/tools.ts';
 import type { RoleProcess } from '../helpers/processes.ts';
 import { useRedisStack } from '../helpers/stack.ts';
+import { tokenFor, withAuth } from '../helpers/auth.ts';
 import { type Browser, ensureWebBuild, imageStats, launchBrowser, seriousA11yViolations } from './browser.ts';
 
 const ctx = useRedisStack();
@@ -43,7 +44,7 @@ afterEach(async (t) => {
 async function stack(): Promise<RoleProcess> {
   await ctx.procs.coordinator();
   await ctx.procs.guests({ GUESTS_PER_AGENT: '4', PERSONAS: personas, PERSONA_GROUP: 'testers', GUEST_SEED: 'page', REPLY_DELAY_SCALE: '1', GUEST_AGENT_ID: 'agent-page' });
-  return ctx.procs.host({ HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC' });
+  return ctx.procs.host({ ...withAuth, HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC' });
 }
 
 const rowState = (page: Page, name: string) => page.locator('tr[data-guest]', { hasText: name });
@@ -88,11 +89,24 @@ describe('the web page in a real browser', () => {
     browser = await launchBrowser(chromiumPath);
     const { page } = browser;
     await page.goto(host.url('/'));
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Events');
+    // Signing in: the API needs a token; a bad one is refused with the host's reason beside the field.
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in');
     // Keyboard: the first Tab reaches the skip link, with a visible focus ring.
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe('none');
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    const tokenField = page.getByLabel('Token', { exact: true });
+    await tokenField.fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => tokenField.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('.sign-in .error').textContent()).toMatch(/not valid/);
+    browser.expectConsoleError(/status of 401 .*\/api\/session\)$/);
+    await tokenField.fill(await tokenFor('admin', 'page-admin'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Events');
+    expect(await page.locator('.who').textContent()).toMatch(/page-admin \(admin\)/);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main'); // focus moved to the view
 
     // The guests have registered: the roster shows their group and how to scale it.
     await page.getByRole('link', { name: 'Guests' }).click();
@@ -180,6 +194,11 @@ describe('the web page in a real browser', () => {
     await page.getByRole('link', { name: 'Events' }).click();
     await page.locator('tr', { hasText: 'Browser launch party' }).locator('.badge', { hasText: 'cancelled' }).waitFor();
 
+    // The API docs page works under the same Content Security Policy (no inline script, no CDN).
+    await page.goto(host.url('/docs/'));
+    await page.locator('.swagger-ui .info .title').waitFor({ timeout: 15_000 });
+    expect(await page.locator('.swagger-ui .info .title').textContent()).toMatch(/event-planner host API/);
+
     expect(browser.consoleErrors).toEqual([]);
     expect(browser.offsiteRequests).toEqual([]);
   }, 150_000);
@@ -187,16 +206,23 @@ describe('the web page in a real browser', () => {
   it('shows a banner while the host is away and catches up without a reload when it is back', async (t) => {
     chromiumPath = needTools(t, ['chromium']).chromium;
     const host = await stack();
+    // A host token: the board of its own event, through the sign-in link `npm start` prints.
+    const token = await tokenFor('host', 'page-alice');
+    const auth = { authorization: `Bearer ${token}` };
     const created = await fetch(host.url('/api/events'), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ event_name: 'Outage drill', event_date: new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10), event_time: '12:00' }),
     });
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };
     browser = await launchBrowser(chromiumPath);
     const { page } = browser;
-    await page.goto(host.url(`/events/${id}`));
+    await page.goto(host.url(`/events/${id}#token=${token}`));
+    await expect.poll(() => page.locator('.who').textContent()).toMatch(/page-alice \(host\)/);
+    expect(page.url()).toBe(host.url(`/events/${id}`)); // the token left the address bar
+    // A host sees no link to the whole system's views (the API would refuse them).
+    expect(await page.getByRole('link', { name: 'Message flow' }).count()).toBe(0);
     await expectStates(page, { 'ada-yes': 'accepted', 'nils-no': 'declined', 'tess-maybe': 'tentative' });
     await page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
 
@@ -207,14 +233,25 @@ describe('the web page in a real browser', () => {
     expect(await banner.textContent()).toMatch(/unreachable/);
 
     // The host is back on the same address: the banner goes, the stream resumes.
-    const again = await ctx.procs.start('host', { HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC', PORT: String(host.port) }, { ready: false });
+    const again = await ctx.procs.start('host', { ...withAuth, HOST_ID: 'page-host', DEFAULT_TIMEZONE: 'UTC', PORT: String(host.port) }, { ready: false });
     await banner.waitFor({ state: 'detached', timeout: 20_000 });
     expect(again.running).toBe(true);
     expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true); // no reload
-    const moved = await fetch(host.url(`/api/events/${id}`), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_time: '13:00' }) });
+    const moved = await fetch(host.url(`/api/events/${id}`), { method: 'PATCH', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ event_time: '13:00' }) });
     expect(moved.status).toBe(202);
     await expectStates(page, { 'ada-yes': 'needs_action', 'nils-no': 'needs_action', 'tess-maybe': 'needs_action' });
     await expect.poll(() => page.locator('.event-facts').textContent()).toMatch(/13:00.*version 1/);
+
+    // Signing out brings the form back; a viewer sees the same board, with nothing to change it.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in');
+    await page.getByLabel('Token', { exact: true }).fill(await tokenFor('viewer', 'page-vera'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('board').waitFor();
+    expect(await page.locator('.who').textContent()).toMatch(/page-vera \(viewer\)/);
+    expect(await page.getByRole('link', { name: 'Update event' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Cancel event' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'New event' }).count()).toBe(0);
 
     // What the outage logged is the refused connections; nothing else went wrong.
     expect(browser.consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING|status of 503/.test(e))).toEqual([]);

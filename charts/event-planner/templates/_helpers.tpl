@@ -87,30 +87,44 @@ event-planner.io/persona-group: {{ .group }}
 {{- printf "%s-redis-headless" (include "event-planner.fullname" .) }}
 {{- end }}
 
-{{/* The Secret holding the Redis password: an existing one, or the chart's own. */}}
+{{/* The Secret holding the Redis passwords (one key per ACL user): an existing one, or the chart's own. */}}
 {{- define "event-planner.redis.secretName" -}}
 {{- default (include "event-planner.redis.fullname" .) .Values.redis.auth.existingSecret }}
 {{- end }}
 
-{{- define "event-planner.redis.secretKey" -}}
-{{- if .Values.redis.auth.existingSecret }}
-{{- .Values.redis.auth.existingSecretPasswordKey }}
-{{- else -}}
-redis-password
+{{/*
+The Redis ACL users (services/shared/security/acl.ts; their rules are files/redis-acl.conf, which
+`npm run acl` writes): one per role, one for redis_exporter and the probes, one for people.
+*/}}
+{{- define "event-planner.redis.aclRoles" -}}
+{{- list "host" "coordinator" "guest" "metrics" "admin" | toJson }}
 {{- end }}
+
+{{/* A role's Redis user name. Call with the role. */}}
+{{- define "event-planner.redis.username" -}}
+{{- printf "event-planner-%s" . }}
+{{- end }}
+
+{{/* The Secret key holding a role's password. Call with the role. */}}
+{{- define "event-planner.redis.secretKey" -}}
+{{- printf "%s-password" . }}
 {{- end }}
 
 {{/*
-The Redis password the chart's own Secret holds: the value given, else the one the Secret already
+A role's Redis password in the chart's own Secret: the value given, else the one the Secret already
 has in the cluster (so an upgrade never changes it), else a new random one (first install).
+Call with (dict "ctx" $ "role" "guest").
 */}}
 {{- define "event-planner.redis.password" -}}
-{{- if .Values.redis.auth.password }}
-{{- .Values.redis.auth.password }}
+{{- $ctx := .ctx -}}
+{{- $key := include "event-planner.redis.secretKey" .role -}}
+{{- $given := index ($ctx.Values.redis.auth.passwords | default dict) .role | default "" -}}
+{{- if $given }}
+{{- $given }}
 {{- else }}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "event-planner.redis.fullname" .) }}
-{{- if and $existing (index ($existing.data | default dict) "redis-password") }}
-{{- index $existing.data "redis-password" | b64dec }}
+{{- $existing := lookup "v1" "Secret" $ctx.Release.Namespace (include "event-planner.redis.fullname" $ctx) }}
+{{- if and $existing (index ($existing.data | default dict) $key) }}
+{{- index $existing.data $key | b64dec }}
 {{- else }}
 {{- randAlphaNum 32 }}
 {{- end }}
@@ -119,15 +133,15 @@ has in the cluster (so an upgrade never changes it), else a new random one (firs
 
 {{/* The address every role connects to: the client Service (no credentials: they come from the Secret). */}}
 {{- define "event-planner.redis.url" -}}
-{{- printf "redis://%s:%d/0" (include "event-planner.redis.fullname" .) (int .Values.redis.port) }}
+{{- printf "%s://%s:%d/0" (ternary "rediss" "redis" .Values.redis.tls.enabled) (include "event-planner.redis.fullname" .) (int .Values.redis.port) }}
 {{- end }}
 
 {{/*
-What rolls the pods that use Redis when its credentials change. The generated password is stable
-(looked up), so only the settings that can change it are hashed, never a fresh random value.
+What rolls the pods that use Redis when its credentials change. The generated passwords are stable
+(looked up), so only the settings that can change them are hashed, never a fresh random value.
 */}}
 {{- define "event-planner.redis.secretChecksum" -}}
-{{- printf "%s|%s|%s" .Values.redis.auth.existingSecret .Values.redis.auth.existingSecretPasswordKey .Values.redis.auth.password | sha256sum }}
+{{- printf "%s|%s|%s" .Values.redis.auth.existingSecret (toJson .Values.redis.auth.passwords) (.Files.Get "files/redis-acl.conf") | sha256sum }}
 {{- end }}
 
 {{- define "event-planner.prometheus.fullname" -}}
@@ -195,11 +209,12 @@ re-render never reorders them (which would roll the pods for nothing).
     - configMapRef:
         name: {{ include "event-planner.fullname" $ctx }}-env
   env:
-    - name: REDIS_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: {{ include "event-planner.redis.secretName" $ctx }}
-          key: {{ include "event-planner.redis.secretKey" $ctx }}
+    # The role's own Redis ACL user (docs/SECURITY.md) and its password from the Secret.
+    - name: REDIS_USERNAME
+      value: {{ include "event-planner.redis.username" .role | quote }}
+    # A file from the Secret (only this role's key), not an environment variable.
+    - name: REDIS_PASSWORD_FILE
+      value: /run/secrets/redis/password
     # The pod name is unique and survives a container restart, so a restarted process resumes its
     # own pending stream entries.
     - name: CONSUMER_NAME
@@ -211,6 +226,13 @@ re-render never reorders them (which would roll the pods for nothing).
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
+    {{- end }}
+    {{- with .secretEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- if $ctx.Values.redis.tls.enabled }}
+    - name: REDIS_TLS_CA_FILE
+      value: /etc/redis-tls/ca.crt
     {{- end }}
     {{- $env := .env }}
     {{- range $name := keys $env | sortAlpha }}
@@ -247,9 +269,17 @@ re-render never reorders them (which would roll the pods for nothing).
     # Read-only root filesystem: anything that wants a scratch file gets this.
     - name: tmp
       mountPath: /tmp
+    - name: redis-password
+      mountPath: /run/secrets/redis
+      readOnly: true
+    {{- if $ctx.Values.redis.tls.enabled }}
+    - name: redis-ca
+      mountPath: /etc/redis-tls
+      readOnly: true
+    {{- end }}
 {{- end }}
 
-{{/* Pod-level settings shared by the app roles. Call with (dict "ctx" $ "values" $componentValues). */}}
+{{/* Pod-level settings shared by the app roles. Call with (dict "ctx" $ "role" "guest" "values" $componentValues). */}}
 {{- define "event-planner.appPodSpec" -}}
 {{- $ctx := .ctx -}}
 serviceAccountName: {{ include "event-planner.serviceAccountName" $ctx }}
@@ -280,6 +310,23 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  # The role's own Redis password, and no other role's.
+  - name: redis-password
+    secret:
+      secretName: {{ include "event-planner.redis.secretName" $ctx }}
+      defaultMode: 0440
+      items:
+        - key: {{ include "event-planner.redis.secretKey" .role }}
+          path: password
+  {{- if $ctx.Values.redis.tls.enabled }}
+  # Only the CA from the TLS Secret: the server's key stays in the Redis pod.
+  - name: redis-ca
+    secret:
+      secretName: {{ $ctx.Values.redis.tls.existingSecret }}
+      items:
+        - key: ca.crt
+          path: ca.crt
+  {{- end }}
 {{- end }}
 
 {{/*
@@ -296,7 +343,7 @@ Every problem with the values, reported together (one failed install shows all o
 {{- if and .Values.grafana.enabled (not .Values.prometheus.enabled) (not .Values.grafana.prometheusUrl) -}}
 {{- $messages = append $messages "grafana.enabled needs prometheus.enabled or grafana.prometheusUrl: the dashboards need a Prometheus to read" -}}
 {{- end -}}
-{{- $reserved := list "REDIS_PASSWORD" "CONSUMER_NAME" "GUEST_AGENT_ID" "ROLE" -}}
+{{- $reserved := list "REDIS_USERNAME" "REDIS_PASSWORD" "REDIS_PASSWORD_FILE" "REDIS_TLS_CA_FILE" "CONSUMER_NAME" "GUEST_AGENT_ID" "ROLE" -}}
 {{- $envBlocks := dict "app.env" .Values.app.env "coordinator.env" .Values.coordinator.env "host.env" .Values.host.env "guests.env" .Values.guests.env -}}
 {{- range $group, $g := .Values.guests.groups }}
 {{- if $g }}
@@ -316,8 +363,13 @@ Every problem with the values, reported together (one failed install shows all o
 {{- $messages = append $messages (printf "guests.groups.%s: the Deployment name %s-guest-%s is longer than 63 characters; use a shorter group name or fullnameOverride" $group $fullname $group) -}}
 {{- end }}
 {{- end }}
-{{- if and .Values.redis.auth.existingSecret (not .Values.redis.auth.existingSecretPasswordKey) -}}
-{{- $messages = append $messages "redis.auth.existingSecretPasswordKey must name the key of redis.auth.existingSecret that holds the password" -}}
+{{- range $role, $_ := .Values.redis.auth.passwords | default dict }}
+{{- if not (has $role (include "event-planner.redis.aclRoles" $ | fromJsonArray)) -}}
+{{- $messages = append $messages (printf "redis.auth.passwords.%s: no such Redis user; the users are %s" $role (include "event-planner.redis.aclRoles" $ | fromJsonArray | join ", ")) -}}
+{{- end }}
+{{- end }}
+{{- if and .Values.redis.tls.enabled (not .Values.redis.tls.existingSecret) -}}
+{{- $messages = append $messages "redis.tls.enabled needs redis.tls.existingSecret: a Secret with tls.crt, tls.key and ca.crt (e.g. from cert-manager)" -}}
 {{- end -}}
 {{- if $messages -}}
 {{- fail (printf "\n\nInvalid values for event-planner:\n  - %s\n" (join "\n  - " $messages)) -}}

@@ -2,15 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../shared/http/errors.ts';
 import { eventCalendar } from '../calendar/ics.ts';
 import type { PartsGetter } from '../parts.ts';
+import { maySee } from '../auth/guard.ts';
+import type { Principal } from '../auth/tokens.ts';
 import { type EventView, eventView } from '../read-model/event-view.ts';
 import { errors, idPattern } from './schemas.ts';
 
 const icsResponse = { 200: { description: 'An iCalendar file (RFC 5545)', content: { 'text/calendar': { schema: { type: 'string' } } } } };
 
-async function viewOf(parts: PartsGetter, id: string): Promise<EventView> {
+async function viewOf(parts: PartsGetter, id: string, caller: Principal | undefined): Promise<EventView> {
   const p = parts();
   const saved = await p.revisions.get(id);
-  if (!saved || saved.hostId !== p.config.hostId) throw new ApiError(404, 'not_found', `no event ${id}`);
+  if (!saved || saved.hostId !== p.config.hostId || !caller || !maySee(caller, saved.owner)) throw new ApiError(404, 'not_found', `no event ${id}`);
   const [read] = await p.readModel.readMany([id]);
   return eventView(saved, read!);
 }
@@ -20,6 +22,7 @@ export function calendarRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Params: { id: string } }>(
     '/api/events/:id.ics',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['calendar'],
         summary: 'The event’s calendar file: METHOD:REQUEST with every invited guest, METHOD:CANCEL once cancelled',
@@ -28,7 +31,7 @@ export function calendarRoutes(app: FastifyInstance, parts: PartsGetter): void {
       },
     },
     async (request, reply) => {
-      const view = await viewOf(parts, request.params.id);
+      const view = await viewOf(parts, request.params.id, request.principal);
       const { text } = eventCalendar(view, parts().config.defaultTimezone);
       return reply.type('text/calendar; charset=utf-8').header('content-disposition', `attachment; filename="${view.id}.ics"`).send(text);
     },
@@ -37,6 +40,7 @@ export function calendarRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Params: { id: string; guestId: string } }>(
     '/api/events/:id/guests/:guestId.ics',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['calendar'],
         summary: 'One guest’s calendar file: its METHOD:REPLY once it answered, its invitation otherwise',
@@ -45,7 +49,7 @@ export function calendarRoutes(app: FastifyInstance, parts: PartsGetter): void {
       },
     },
     async (request, reply) => {
-      const view = await viewOf(parts, request.params.id);
+      const view = await viewOf(parts, request.params.id, request.principal);
       const guest = view.guests.find((g) => g.guest_id === request.params.guestId);
       if (!guest) throw new ApiError(404, 'not_found', `event ${view.id} has no guest ${request.params.guestId}`);
       const { text } = eventCalendar(view, parts().config.defaultTimezone, guest);

@@ -3,6 +3,7 @@ import { ApiError } from '../../shared/http/errors.ts';
 import { eventTimes } from '../../shared/schema/event-definition.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import type { PartsGetter } from '../parts.ts';
+import { maySee, principalOf } from '../auth/guard.ts';
 import { eventView, viewCounts, viewStatus } from '../read-model/event-view.ts';
 import type { SavedEvent } from '../publishing/revisions.ts';
 import { errors, eventListItem, eventView as eventViewSchema, idParams } from './schemas.ts';
@@ -57,9 +58,10 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
   app.get<{ Querystring: ListQuery }>(
     '/api/events',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['events'],
-        summary: 'List this host application’s events, newest first',
+        summary: 'List this host application’s events, newest first (a host token: only its own)',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -85,6 +87,7 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
       const limit = q.limit === undefined ? 50 : Number(q.limit);
       if (limit < 1 || limit > 500) throw new ApiError(400, 'invalid_field', 'limit must be from 1 to 500', 'limit');
       const p = parts();
+      const caller = principalOf(request);
       const index = hostKeys.events(p.config.hostId);
       let cursor: Cursor = q.cursor ? decodeCursor(q.cursor) : { s: Number.POSITIVE_INFINITY, n: 0 };
       const items: Record<string, unknown>[] = [];
@@ -102,7 +105,7 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
         const saved = await p.revisions.getMany(members.map((m) => m.id));
         const wanted = saved.map((e) => {
           // Another application's event (its create was refused after the index was written) is not listed.
-          if (!e || e.hostId !== p.config.hostId) return false;
+          if (!e || e.hostId !== p.config.hostId || !maySee(caller, e.owner)) return false;
           const start = from !== undefined || to !== undefined ? startOf(e, p.config.defaultTimezone) : undefined;
           if (from !== undefined && (start === undefined || start < from)) return false;
           if (to !== undefined && (start === undefined || start >= to)) return false;
@@ -148,6 +151,7 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
   app.get<{ Params: { id: string } }>(
     '/api/events/:id',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['events'],
         summary: 'One event: definition, status, per-guest state, counts, waitlist, summaries per version',
@@ -159,7 +163,8 @@ export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void 
       const p = parts();
       const { id } = request.params;
       const saved = await p.revisions.get(id);
-      if (!saved || saved.hostId !== p.config.hostId) throw new ApiError(404, 'not_found', `no event ${id}`);
+      // Another host's event is answered as an unknown one: a host cannot learn which ids others use.
+      if (!saved || saved.hostId !== p.config.hostId || !maySee(principalOf(request), saved.owner)) throw new ApiError(404, 'not_found', `no event ${id}`);
       const [read] = await p.readModel.readMany([id]);
       return reply.header('etag', `"${saved.revision}"`).send(eventView(saved, read!));
     },

@@ -4,6 +4,8 @@ import { type AjvError, type ErrorBody, ApiError, strictValidation, validationBo
 import type { EventBody } from '../../shared/schema/event-body.ts';
 import type { ChangeResult, CreateResult } from '../publishing/revisions.ts';
 import type { PartsGetter } from '../parts.ts';
+import { mayManage, principalOf } from '../auth/guard.ts';
+import type { Principal } from '../auth/tokens.ts';
 import { changeAccepted, createAccepted, createBody, errorBody, errors, eventBody, idParams } from './schemas.ts';
 
 export const MAX_BATCH = 10_000;
@@ -34,7 +36,7 @@ const etag = (revision: number) => `"${revision}"`;
 function createError(result: Exclude<CreateResult, { kind: 'saved' | 'duplicate' }>): ApiError {
   switch (result.kind) {
     case 'in_use':
-      return new ApiError(409, 'id_in_use', `id ${result.id} is already used by host application ${result.owner}`, 'id');
+      return new ApiError(409, 'id_in_use', result.owner === '' ? `id ${result.id} is already used by another owner` : `id ${result.id} is already used by host application ${result.owner}`, 'id');
     case 'conflict':
       return new ApiError(409, 'id_conflict', `id ${result.id} was already used for an invitation with different content; resend the same content to retry, or use a new id`, 'id');
     case 'invalid':
@@ -68,10 +70,11 @@ const ifMatchHeader = {
 export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batchBodyLimit: number): void {
   app.post<{ Body: CreateBody }>(
     '/api/events',
-    { schema: { tags: ['events'], summary: 'Create an event (publish revision 1)', body: createBody, response: { 202: createAccepted, ...errors(400, 409, 413, 503) } } },
+    { config: { access: 'write' }, schema: { tags: ['events'], summary: 'Create an event (publish revision 1); the token’s subject owns it', body: createBody, response: { 202: createAccepted, ...errors(400, 409, 413, 503) } } },
     async (request, reply) => {
       const p = parts();
-      const result = await p.revisions.create(request.body);
+      const caller = principalOf(request);
+      const result = (await ownDuplicates(p, caller, [await p.revisions.create(request.body, caller.sub)]))[0]!;
       if (result.kind !== 'saved') p.metrics.published.inc({ outcome: result.kind });
       if (result.kind !== 'saved' && result.kind !== 'duplicate') throw createError(result);
       if (result.kind === 'saved') p.afterSave();
@@ -88,6 +91,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
   app.patch<{ Params: { id: string }; Body: EventBody; Headers: { 'if-match'?: string } }>(
     '/api/events/:id',
     {
+      config: { access: 'write' },
       schema: {
         tags: ['events'],
         summary: 'Change an event (any subset of the body; a change of date, time, zone, duration, location, status or questions is a new version)',
@@ -102,6 +106,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       const { id } = request.params;
       if (ifMatch === 'invalid') throw new ApiError(412, 'precondition_failed', 'If-Match must name a revision as the ETag gives it, e.g. "3"');
       const p = parts();
+      await assertManages(p, principalOf(request), id);
       const result = await p.revisions.update(id, request.body, ifMatch);
       return answerChange(p, id, result, reply);
     },
@@ -110,6 +115,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined; Headers: { 'if-match'?: string } }>(
     '/api/events/:id/cancel',
     {
+      config: { access: 'write' },
       schema: {
         tags: ['events'],
         summary: 'Cancel an event (METHOD:CANCEL, SEQUENCE + 1); cancelling it again changes nothing',
@@ -124,6 +130,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       const { id } = request.params;
       if (ifMatch === 'invalid') throw new ApiError(412, 'precondition_failed', 'If-Match must name a revision as the ETag gives it, e.g. "3"');
       const p = parts();
+      await assertManages(p, principalOf(request), id);
       return answerChange(p, id, await p.revisions.cancel(id, ifMatch), reply);
     },
   );
@@ -131,6 +138,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
   app.post<{ Body: { events: unknown[] } }>(
     '/api/events/batch',
     {
+      config: { access: 'write' },
       bodyLimit: batchBodyLimit,
       schema: {
         tags: ['events'],
@@ -185,7 +193,8 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
           results[index] = { index, status: 400, error: validationBody((validateItem.errors ?? []) as AjvError[], 'event') };
         }
       });
-      const created = await p.revisions.createMany(valid.map((v) => v.body));
+      const caller = principalOf(request);
+      const created = await ownDuplicates(p, caller, await p.revisions.createMany(valid.map((v) => v.body), caller.sub));
       const saved = created.filter((c) => c.kind === 'saved').map((c) => (c as { id: string }).id);
       if (saved.length > 0) p.afterSave();
       await p.outbox.drain(saved);
@@ -204,6 +213,30 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       return { results };
     },
   );
+}
+
+/**
+ * A host changes only its own events: another owner's event is answered as if it did not exist
+ * (404), so a host cannot even learn which ids others use. Owners never change, so this check
+ * before the compare-and-set script cannot be raced.
+ */
+async function assertManages(p: ReturnType<PartsGetter>, caller: Principal, id: string): Promise<void> {
+  if (caller.role === 'admin') return;
+  const event = await p.revisions.get(id);
+  if (event && !mayManage(caller, event.owner)) throw new ApiError(404, 'not_found', `no event ${id}`);
+}
+
+/**
+ * A retried create of an id another subject owns is no duplicate for this caller: the id is taken.
+ * The owners of every duplicate are read in one round trip (a retried batch has thousands).
+ */
+async function ownDuplicates(p: ReturnType<PartsGetter>, caller: Principal, results: CreateResult[]): Promise<CreateResult[]> {
+  if (caller.role === 'admin') return results;
+  const duplicates = results.filter((r) => r.kind === 'duplicate');
+  if (duplicates.length === 0) return results;
+  const events = await p.revisions.getMany(duplicates.map((d) => d.id));
+  const taken = new Set(events.filter((e) => e !== undefined && e.owner !== caller.sub).map((e) => e!.id));
+  return results.map((r) => (r.kind === 'duplicate' && taken.has(r.id) ? { kind: 'in_use', id: r.id, owner: '' } : r));
 }
 
 async function answerChange(p: ReturnType<PartsGetter>, id: string, result: ChangeResult, reply: FastifyReply) {

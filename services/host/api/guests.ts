@@ -32,6 +32,7 @@ export function guestRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get(
     '/api/guests',
     {
+      config: { access: 'operations' },
       schema: {
         tags: ['operations'],
         summary: 'Every registered guest with persona, group, tags, agent and liveness; guests per persona group',

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../shared/http/errors.ts';
 import type { PartsGetter } from '../parts.ts';
+import { maySee, principalOf } from '../auth/guard.ts';
 import { errors, idParams } from './schemas.ts';
 
 const streamIdPattern = /^\d{1,15}-\d{1,15}$/;
@@ -56,6 +57,7 @@ export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Params: { id: string }; Querystring: { since?: string } }>(
     '/api/events/:id/stream',
     {
+      config: { access: 'read' },
       schema: {
         tags: ['live'],
         summary: 'Live changes of one event (SSE): guest, counts, status, summary, reset',
@@ -69,7 +71,7 @@ export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
       const since = resumeFrom(request);
       const { id } = request.params;
       const saved = await p.revisions.get(id);
-      if (!saved || saved.hostId !== p.config.hostId) throw new ApiError(404, 'not_found', `no event ${id}`);
+      if (!saved || saved.hostId !== p.config.hostId || !maySee(principalOf(request), saved.owner)) throw new ApiError(404, 'not_found', `no event ${id}`);
       const client: { stop?: () => void; closed: boolean } = { closed: false };
       const send = openStream(reply, p.config.sseHeartbeatMs, () => {
         client.closed = true;
@@ -83,6 +85,7 @@ export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Querystring: { since?: string } }>(
     '/api/flow',
     {
+      config: { access: 'operations' },
       schema: {
         tags: ['live'],
         summary: 'The system-wide message flow (SSE): `flow` per entry on every stream, `rates` every 2 s',

@@ -7,6 +7,7 @@ export function streamRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get(
     '/api/streams',
     {
+      config: { access: 'operations' },
       schema: {
         tags: ['operations'],
         summary: 'Length, groups (consumers, lag, pending, oldest pending), dead letters and rate of every stream',

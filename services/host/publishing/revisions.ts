@@ -17,6 +17,8 @@ export type HostStatus = 'scheduled' | 'open' | 'cancelled';
 export interface SavedEvent {
   id: string;
   hostId: string;
+  /** The subject of the token that created it ('' before tokens, or for the sample event). */
+  owner: string;
   revision: number;
   sequence: number;
   status: HostStatus;
@@ -120,6 +122,7 @@ export class Revisions {
       return {
         id: ids[i]!,
         hostId: h.host_id,
+        owner: h.owner ?? '',
         revision: Number(h.revision),
         sequence: Number(h.sequence),
         status,
@@ -173,7 +176,7 @@ export class Revisions {
   }
 
   /** Creates events; one pipeline for all of them (the batch route sends thousands). */
-  async createMany(bodies: (EventBody & { id?: string })[]): Promise<CreateResult[]> {
+  async createMany(bodies: (EventBody & { id?: string })[], owner = ''): Promise<CreateResult[]> {
     const now = Date.now();
     const prepared = bodies.map((b) => this.prepareCreate(b, now));
     const valid = prepared.filter((p): p is Exclude<typeof p, Invalid> => !('kind' in p));
@@ -194,7 +197,7 @@ export class Revisions {
       (pipeline, p) => {
         const keys = hostKeys.event(p.id);
         queueScript(pipeline, saveRevisionScript, [keys.definition, keys.outbox], [
-          'create', this.d.hostId, 0, 0, statusFor(p.inv, now), JSON.stringify(this.stored(p.inv)), this.outboxItem(p.inv), p.fingerprint, now, this.d.retentionMs,
+          'create', this.d.hostId, 0, 0, statusFor(p.inv, now), JSON.stringify(this.stored(p.inv)), this.outboxItem(p.inv), p.fingerprint, now, this.d.retentionMs, owner,
         ]);
       },
       [saveRevisionScript],
@@ -207,8 +210,9 @@ export class Revisions {
     });
   }
 
-  async create(body: EventBody & { id?: string }): Promise<CreateResult> {
-    return (await this.createMany([body]))[0]!;
+  /** `owner`: the token subject that creates it (docs/SECURITY-API.md); it never changes. */
+  async create(body: EventBody & { id?: string }, owner = ''): Promise<CreateResult> {
+    return (await this.createMany([body], owner))[0]!;
   }
 
   /** Changes an event (any subset of the body); `ifMatch` is the revision the client saw. */

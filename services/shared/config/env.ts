@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostHint, parseHost } from './network.ts';
 
 // Reading and validating environment variables. Every problem names the variable, the value it got
@@ -135,6 +135,23 @@ export class EnvReader {
     if ((allowed as readonly string[]).includes(text)) return text as T;
     this.fail(name, text, `one of ${allowed.join(', ')}`);
     return fallback;
+  }
+
+  /**
+   * The contents of the file a variable names (a mounted Secret, a certificate), or undefined when
+   * the variable is unset. A file that cannot be read, or is empty, is a problem naming the variable.
+   */
+  file(name: string, what: string): Buffer | undefined {
+    const path = this.raw(name);
+    if (path === undefined) return undefined;
+    try {
+      const data = readFileSync(path);
+      if (data.length === 0) this.fail(name, path, `a file holding ${what}; it is empty`);
+      return data;
+    } catch (error) {
+      this.fail(name, path, `a readable file holding ${what} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      return undefined;
+    }
   }
 
   /** Records a problem found by a caller-side check (for rules that span several variables). */

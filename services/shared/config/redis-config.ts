@@ -1,5 +1,15 @@
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { EnvReader } from './env.ts';
 import { hostHint, parseHost } from './network.ts';
+
+/** What ioredis passes to tls.connect: PEM contents, not paths. */
+export interface RedisTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
 
 export interface RedisConfig {
   host: string;
@@ -8,6 +18,8 @@ export interface RedisConfig {
   username?: string;
   password?: string;
   tls: boolean;
+  /** With `tls`: the CA to trust, the client certificate and key, the name to verify (files read at start). */
+  tlsOptions?: RedisTlsOptions;
   /** Printable address without credentials, for logs and the info route. */
   display: string;
   /**
@@ -29,8 +41,12 @@ export interface RedisConfig {
  */
 export function readRedisConfig(env: EnvReader): RedisConfig {
   const url = env.raw('REDIS_URL');
-  const password = env.raw('REDIS_PASSWORD');
+  const password = readPassword(env);
   const username = env.raw('REDIS_USERNAME');
+  if (username !== undefined && !/^[^\s<>#%~&@]{1,128}$/.test(username)) {
+    // What ACL SETUSER accepts as a name, minus the characters its rules give a meaning.
+    env.fail('REDIS_USERNAME', username, 'an ACL user name: 1-128 characters, no spaces and none of < > # % ~ & @');
+  }
   const socketTimeoutMs = env.int('REDIS_SOCKET_TIMEOUT_MS', 10_000, { min: 200, max: 600_000 });
   const config = url === undefined ? fromVariables() : fromUrl(url);
   const clusterNodes = readClusterNodes(env);
@@ -41,9 +57,10 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   }
   if (config.username !== undefined && config.password === undefined) {
     // Redis authenticates a user only with a password (AUTH <user> <password>); a user alone is a mistake.
-    env.problem(`REDIS_USERNAME (${JSON.stringify(config.username)}) needs a password: set REDIS_PASSWORD (or user:password@ in REDIS_URL)`);
+    env.problem(`REDIS_USERNAME (${JSON.stringify(config.username)}) needs a password: set REDIS_PASSWORD or REDIS_PASSWORD_FILE (or user:password@ in REDIS_URL)`);
   }
-  return config;
+  const tls = readTls(env, config.tls, url?.startsWith('rediss:') === true);
+  return { ...config, ...tls, display: tls.tls ? config.display.replace(/^redis:/, 'rediss:') : config.display };
 
   function fromUrl(text: string): RedisConfig {
     const example = 'redis://[user:password@]host[:port][/db] or rediss://… (port 1-65535, db 0-15)';
@@ -115,6 +132,62 @@ function readClusterNodes(env: EnvReader): { host: string; port: number }[] | un
     nodes.push({ host, port });
   }
   return nodes;
+}
+
+/**
+ * REDIS_PASSWORD, or REDIS_PASSWORD_FILE (a mounted Secret: the password then never sits in the
+ * process environment). One trailing newline is dropped (`echo pw > file` writes one).
+ */
+function readPassword(env: EnvReader): string | undefined {
+  const inline = env.raw('REDIS_PASSWORD');
+  const file = env.file('REDIS_PASSWORD_FILE', 'the Redis password');
+  if (file === undefined) return inline;
+  if (inline !== undefined) env.problem('REDIS_PASSWORD_FILE: REDIS_PASSWORD is set as well; set one of them');
+  return file.toString('utf8').replace(/\r?\n$/, '');
+}
+
+/**
+ * TLS to Redis: on with a rediss:// URL or REDIS_TLS=true; the CA (else the system's), the client
+ * certificate and key (mutual TLS, both or neither) and the name to verify come from files. The
+ * files are checked together at start (a key that does not match its certificate stops the start).
+ */
+function readTls(env: EnvReader, fromUrl: boolean, rediss: boolean): { tls: boolean; tlsOptions?: RedisTlsOptions } {
+  const wanted = env.raw('REDIS_TLS');
+  const tls = env.bool('REDIS_TLS', fromUrl);
+  if (rediss && wanted !== undefined && !tls) env.fail('REDIS_TLS', wanted, 'true (or unset) with a rediss:// REDIS_URL');
+  const ca = env.file('REDIS_TLS_CA_FILE', 'the PEM certificate(s) of the CA that signed the Redis server\'s certificate');
+  const cert = env.file('REDIS_TLS_CERT_FILE', 'the PEM client certificate');
+  const key = env.file('REDIS_TLS_KEY_FILE', 'the PEM private key of the client certificate');
+  const servername = env.raw('REDIS_TLS_SERVERNAME');
+  const given = { REDIS_TLS_CA_FILE: ca, REDIS_TLS_CERT_FILE: cert, REDIS_TLS_KEY_FILE: key, REDIS_TLS_SERVERNAME: servername };
+  if (!tls) {
+    for (const [name, value] of Object.entries(given)) {
+      if (value !== undefined) env.problem(`${name}: set, but TLS is off: use a rediss:// REDIS_URL or REDIS_TLS=true`);
+    }
+    return { tls };
+  }
+  if (cert !== undefined && key === undefined) env.problem('REDIS_TLS_CERT_FILE: goes together with REDIS_TLS_KEY_FILE (a client certificate needs its key)');
+  if (key !== undefined && cert === undefined) env.problem('REDIS_TLS_KEY_FILE: goes together with REDIS_TLS_CERT_FILE (a key needs its client certificate)');
+  const options: RedisTlsOptions = { ca, cert, key, servername };
+  // What tls.connect would refuse later (not PEM, a key that does not match its certificate), now.
+  const unusable = (name: string, parts: { ca?: Buffer; cert?: Buffer; key?: Buffer }) => {
+    try {
+      createSecureContext(parts);
+    } catch (error) {
+      env.problem(`${name}: not usable (${(error as Error).message})`);
+    }
+  };
+  if (ca?.length) {
+    // createSecureContext skips a CA that is not PEM without a word; parsing it does not.
+    try {
+      new X509Certificate(ca);
+      unusable('REDIS_TLS_CA_FILE', { ca });
+    } catch (error) {
+      env.problem(`REDIS_TLS_CA_FILE: not usable (not a PEM certificate: ${(error as Error).message})`);
+    }
+  }
+  if (cert?.length && key?.length) unusable('REDIS_TLS_CERT_FILE', { cert, key });
+  return { tls, tlsOptions: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RedisTlsOptions };
 }
 
 /** decodeURIComponent, with null for a malformed escape instead of a URIError. */

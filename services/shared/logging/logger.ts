@@ -25,7 +25,16 @@ export function createLogger(settings: LoggerSettings): Logger {
     mixin() {
       return activeTraceIds() ?? {};
     },
-    redact: { paths: ['password', '*.password', 'config.redis.password'], censor: '[redacted]' },
+    // Secrets never reach a log line: passwords, and the API's tokens and cookies wherever a
+    // request or its headers are logged (docs/SECURITY-API.md).
+    redact: {
+      paths: [
+        'password', '*.password', 'config.redis.password',
+        'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers.cookie', 'headers.cookie',
+        'token', '*.token', 'secret', '*.secret',
+      ],
+      censor: '[redacted]',
+    },
   };
   if (settings.format === 'pretty') {
     return pino({

@@ -12,7 +12,7 @@ function connectionOptions(config: RedisConfig, name: string): RedisOptions {
   return {
     username: config.username,
     password: config.password,
-    tls: config.tls ? {} : undefined,
+    tls: config.tls ? { ...config.tlsOptions } : undefined,
     connectionName: name,
     lazyConnect: true,
     // Fail fast: a command issued while disconnected is rejected at once, and nothing sent before

@@ -1,6 +1,6 @@
 {{/*
 oliver006/redis_exporter beside Redis in its pod: it reaches Redis on the pod's loopback with the
-same password (from the Secret, never on a command line) and serves Redis' INFO as Prometheus metrics
+its own ACL user, event-planner-metrics (server statistics, no keys; password from the Secret, never on a command line) and serves Redis' INFO as Prometheus metrics
 on the port named "metrics", which the chart's Prometheus scrapes as job "redis".
 */}}
 {{- define "event-planner.redis.exporterContainer" -}}
@@ -10,12 +10,21 @@ on the port named "metrics", which the chart's Prometheus scrapes as job "redis"
   imagePullPolicy: {{ $values.image.pullPolicy }}
   env:
     - name: REDIS_ADDR
-      value: {{ printf "redis://127.0.0.1:%d" (int .Values.redis.port) | quote }}
+      value: {{ printf "%s://127.0.0.1:%d" (ternary "rediss" "redis" .Values.redis.tls.enabled) (int .Values.redis.port) | quote }}
+    - name: REDIS_USER
+      value: {{ include "event-planner.redis.username" "metrics" | quote }}
     - name: REDIS_PASSWORD
       valueFrom:
         secretKeyRef:
           name: {{ include "event-planner.redis.secretName" . }}
-          key: {{ include "event-planner.redis.secretKey" . }}
+          key: {{ include "event-planner.redis.secretKey" "metrics" }}
+    {{- if .Values.redis.tls.enabled }}
+    - name: REDIS_EXPORTER_TLS_CA_CERT_FILE
+      value: /etc/redis-tls/ca.crt
+    # It reaches Redis on the pod's own loopback (never the network), a name the certificate does not carry.
+    - name: REDIS_EXPORTER_SKIP_TLS_VERIFICATION
+      value: "true"
+    {{- end }}
     - name: REDIS_EXPORTER_WEB_LISTEN_ADDRESS
       value: {{ printf ":%d" (int $values.port) | quote }}
     # The Go runtime's own metrics are the exporter's business, not Redis'.
@@ -41,6 +50,12 @@ on the port named "metrics", which the chart's Prometheus scrapes as job "redis"
   {{- end }}
   securityContext:
     {{- toYaml .Values.redis.containerSecurityContext | nindent 4 }}
+  {{- if .Values.redis.tls.enabled }}
+  volumeMounts:
+    - name: tls
+      mountPath: /etc/redis-tls
+      readOnly: true
+  {{- end }}
 {{- end }}
 
 {{/* The Prometheus job that scrapes the exporter of this release's Redis pod. */}}

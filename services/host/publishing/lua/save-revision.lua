@@ -16,6 +16,7 @@
   ARGV[8]  request fingerprint (create: what the client asked for, to recognise a retry)
   ARGV[9]  now (ms)
   ARGV[10] lifetime of the keys (ms)
+  ARGV[11] owner: the API token's subject that creates the event (create only; never changes)
 
   Output: {"saved", revision} | {"duplicate", revision, sequence, status} | {"in_use", owner}
         | {"conflict"} | {"not_found"} | {"stale", revision} | {"cancelled", revision, sequence}
@@ -30,7 +31,7 @@ if mode == 'create' then
     if current[5] == ARGV[8] then return { 'duplicate', revision, current[3], current[4] } end
     return { 'conflict' }
   end
-  redis.call('HSET', KEYS[1], 'host_id', ARGV[2], 'fingerprint', ARGV[8], 'created_at', ARGV[9])
+  redis.call('HSET', KEYS[1], 'host_id', ARGV[2], 'fingerprint', ARGV[8], 'created_at', ARGV[9], 'owner', ARGV[11] or '')
 else
   if not owner then return { 'not_found' } end
   if owner ~= ARGV[2] then return { 'in_use', owner } end

@@ -1,6 +1,7 @@
 // The page's one way to call the host API: JSON in and out, errors as ApiProblem (the field the
 // API names, so a form shows the message beside it), reachability reported to connectivity.ts.
 import { markDown, markUp } from './connectivity.ts';
+import { authHeader, signedOutBy } from './session.ts';
 
 export class ApiProblem extends Error {
   readonly status: number;
@@ -33,7 +34,7 @@ export async function apiCall<T>(method: string, path: string, body?: unknown, h
   try {
     res = await fetch(path, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: { accept: 'application/json', ...authHeader(), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       cache: 'no-store',
     });
@@ -58,6 +59,8 @@ export async function apiCall<T>(method: string, path: string, body?: unknown, h
     const e = (parsed ?? {}) as ErrorBody;
     const code = e.code ?? e.error ?? `http_${res.status}`;
     const message = e.message ?? (e.code ? e.error : undefined) ?? (text || res.statusText);
+    // The token expired (or the host's key changed): back to the sign-in form, saying why.
+    if (res.status === 401) signedOutBy(`Signed out: ${message ?? 'the token is no longer accepted'}.`);
     throw new ApiProblem(res.status, code, message ?? `HTTP ${res.status}`, e.field);
   }
   return { body: parsed as T, etag: res.headers.get('etag') };

@@ -2,7 +2,10 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
 import { NavigationProvider } from './navigation.tsx';
+import { restoreSession } from './session.ts';
 import './styles.css';
+
+void restoreSession();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

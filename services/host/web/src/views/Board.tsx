@@ -9,6 +9,7 @@ import type { Counts, EventStatus, EventView, GuestRow, Summary } from '../lib/t
 import { countdown } from '../lib/zoned-time.ts';
 import { useEventStream } from '../live.ts';
 import { Link } from '../navigation.tsx';
+import { useCanWrite } from '../session.ts';
 import { ErrorNote, Loading, StateBadge, StatusBadge, formatTime } from '../ui.tsx';
 
 export function Board({ id }: { id: string }) {
@@ -122,14 +123,15 @@ function BoardActions({ view, onChanged }: { view: EventView; onChanged: () => v
     }
   };
 
+  const canWrite = useCanWrite();
   return (
     <div className="board-actions">
-      {!cancelled && (
+      {!cancelled && canWrite && (
         <Link className="button" href={`/events/${encodeURIComponent(view.id)}/edit`}>
           Update event
         </Link>
       )}
-      {!cancelled && !confirming && (
+      {!cancelled && !confirming && canWrite && (
         <button type="button" className="danger" onClick={() => setConfirming(true)}>
           Cancel event
         </button>

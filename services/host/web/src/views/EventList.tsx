@@ -5,10 +5,12 @@ import { useConnectivity } from '../connectivity.ts';
 import { type EventList as EventListBody, type EventListItem, type EventStatus, eventStatuses } from '../lib/types.ts';
 import { useInterval } from '../live.ts';
 import { Link } from '../navigation.tsx';
+import { useCanWrite } from '../session.ts';
 import { ErrorNote, Loading, StatusBadge, formatTime } from '../ui.tsx';
 
 export function EventList() {
   const [status, setStatus] = useState<EventStatus | ''>('');
+  const canWrite = useCanWrite();
   const [items, setItems] = useState<EventListItem[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -49,9 +51,11 @@ export function EventList() {
     <section aria-labelledby="events-title">
       <div className="title-row">
         <h1 id="events-title">Events</h1>
-        <Link className="button primary" href="/events/new">
-          New event
-        </Link>
+        {canWrite && (
+          <Link className="button primary" href="/events/new">
+            New event
+          </Link>
+        )}
       </div>
       <div className="filters">
         <label htmlFor="status-filter">Status</label>
@@ -69,7 +73,7 @@ export function EventList() {
         <Loading what="events" />
       ) : items.length === 0 ? (
         <p className="muted">
-          No events{status ? ` with status ${status}` : ''} yet. <Link href="/events/new">Create one</Link>.
+          No events{status ? ` with status ${status}` : ''} yet.{canWrite && <> <Link href="/events/new">Create one</Link>.</>}
         </p>
       ) : (
         <div className="table-scroll">
