@@ -1,7 +1,9 @@
 // `npm run bench`: throughput, latency, fan-out, soak and scaling of the real services against a
 // private redis-server, next to raw-Redis baselines measured in the same run. See
 // docs/BENCHMARKS.md for what each scenario does and what the numbers have changed.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterScenario, clusterTable } from './cluster.ts';
 import type { BaselineResult } from './baselines.ts';
 import { type BenchOptions, parseOptions } from './options.ts';
 import { type PeerResult, peerScenario } from './peers/index.ts';
@@ -112,6 +114,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     const rate = opts.soakRate > 0 ? opts.soakRate : max / 2;
     if (rate > 0) soak = await attempt('soak', () => soakScenario(ctx, rate));
     else errors.push({ scenario: 'soak', error: 'no rate: run throughput first or pass --soak-rate' });
+  }
+  if (has('cluster')) {
+    const base = { coordinators: opts.coordinators, agents: opts.agents, eventGuests: opts.eventGuests, window: opts.window, durationS: opts.scalingS, warmupS: opts.warmupS };
+    const points = await attempt('cluster', () => clusterScenario(base, (text) => progress.note(text)));
+    if (points) {
+      writeFileSync(join(opts.outDir, `cluster-${runId}.json`), `${JSON.stringify(points, null, 2)}\n`);
+      progress.note(`cluster scenario:\n${clusterTable(points)}`);
+    }
   }
   if (has('baselines')) after = await attempt('baselines', () => baselineScenario(ctx, 'after'));
   progress.end();

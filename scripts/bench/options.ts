@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const scenarioNames = ['baselines', 'throughput', 'latency', 'fanout', 'priority', 'peers', 'soak', 'scaling'] as const;
+export const scenarioNames = ['baselines', 'throughput', 'latency', 'fanout', 'priority', 'peers', 'soak', 'scaling', 'cluster'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -46,7 +46,7 @@ export interface BenchOptions {
 
 const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME>, e.g. BENCH_DURATION=60)
   --quick                  short smoke run (seconds, small sizes; docs untouched unless --docs)
-  --scenarios a,b          any of ${scenarioNames.join(', ')} (default: all)
+  --scenarios a,b          any of ${scenarioNames.join(', ')} (default: all but cluster)
   --duration S             throughput measurement seconds (default 30; quick 5)
   --warmup S               excluded from throughput measurement (default 5; quick 2)
   --agents K               guest agent processes in throughput and soak (default 2)
@@ -127,7 +127,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     return value;
   };
   const scenarioText = pick('scenarios');
-  const scenarios = scenarioText ? (scenarioText.split(',').map((s) => s.trim()) as ScenarioName[]) : [...scenarioNames];
+  // `cluster` only when asked for: it forms real Redis Clusters (scripts/bench/cluster.ts).
+  const scenarios = scenarioText ? (scenarioText.split(',').map((s) => s.trim()) as ScenarioName[]) : scenarioNames.filter((s) => s !== 'cluster');
   for (const s of scenarios) if (!scenarioNames.includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)}; expected some of ${scenarioNames.join(', ')}`);
   const docsEnv = env.BENCH_DOCS;
   const docs = values['no-docs'] ? false : values.docs ? true : docsEnv !== undefined ? docsEnv === '1' || docsEnv === 'true' : !quick;

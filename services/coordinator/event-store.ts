@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { LiveGuest } from '../shared/registry/guest-registry.ts';
 import { definitionFields, eventTimes } from '../shared/schema/event-definition.ts';
 import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
@@ -80,13 +81,13 @@ const guestArgs = (guests: LiveGuest[]): string[] => guests.flatMap((g) => [g.id
  * replica can handle any entry or timer, and every change is idempotent by its business key.
  */
 export class EventStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly retentionMs: number;
   private readonly summaryCap: number;
   private readonly rsvpDeadlineMs: number;
   private readonly summaryStepAbove: number;
 
-  constructor(redis: Redis, opts: { retentionMs: number; summaryCap: number; rsvpDeadlineMs: number; summaryStepAbove?: number }) {
+  constructor(redis: RedisClient, opts: { retentionMs: number; summaryCap: number; rsvpDeadlineMs: number; summaryStepAbove?: number }) {
     this.redis = redis;
     this.retentionMs = opts.retentionMs;
     this.summaryCap = opts.summaryCap;

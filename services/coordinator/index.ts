@@ -2,7 +2,7 @@ import type { EnvReader } from '../shared/config/env.ts';
 import { type RoleInstance, type ServiceContext, type ServiceDefinition } from '../shared/service/run-service.ts';
 import { RedisConnections } from '../shared/streams/connection.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
-import { groups, streams } from '../shared/streams/keys.ts';
+import { groups, partitionStreams, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { type CoordinatorConfig, readCoordinatorConfig } from './config.ts';
 import { EventStore } from './event-store.ts';
@@ -61,13 +61,15 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     const consumers = [
       new StreamConsumer({ ...highBase, stream: streams.invitationsHigh, handleBatch: high.invitations.handleBatch }),
       new StreamConsumer({ ...highBase, stream: streams.responsesHigh, handleBatch: high.replies.handleBatch }),
-      new StreamConsumer({ ...consumerBase, stream: streams.invitations, handleBatch: normal.invitations.handleBatch }),
-      new StreamConsumer({ ...consumerBase, stream: streams.responses, handleBatch: normal.replies.handleBatch }),
+      // Every coordinator reads every partition (one consumer, so one blocking connection, each);
+      // the group shares each partition's entries among the coordinators.
+      ...partitionStreams(streams.invitations, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: normal.invitations.handleBatch })),
+      ...partitionStreams(streams.responses, settings.partitions).map((stream) => new StreamConsumer({ ...consumerBase, stream, handleBatch: normal.replies.handleBatch })),
     ];
     const { redis, store, outbox, live } = normal;
     const sweeper = new TimerSweeper({ redis, store, outbox, live, metrics: cm, log, intervalMs: config.deadlineSweepIntervalMs, isConnected: () => connections.isReady(), crashAfterTick: config.timerTestCrash });
     const janitor = new Janitor({ redis, owner: ctx.config.consumerName, settings, agentGcMs: config.agentGcMs, log });
-    new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader() });
+    new StreamStats({ redis, metrics, guestTtlMs: config.guestTtlMs, active: () => janitor.isLeader(), partitions: settings.partitions });
 
     for (const consumer of consumers) await consumer.start();
     sweeper.start();

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, scanStep } from '../shared/streams/redis-client.ts';
 import { join } from 'node:path';
 import type { StreamSettings } from '../shared/config/stream-settings.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { deadLetterStream, hashTagOf, inboxKeysPattern, janitorLockKey, registryKeys, streams } from '../shared/streams/keys.ts';
+import { deadLetterStream, hashTagOf, inboxKeysPattern, janitorLockKey, partitionStreams, registryKeys, streams } from '../shared/streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../shared/streams/scripts.ts';
 import { compareIds, infoObject, minId, nextId } from '../shared/streams/stream-ids.ts';
 import { Periodic } from '../shared/util/periodic.ts';
@@ -32,7 +32,7 @@ export interface TrimReport {
  *   streams (found a SCAN page per run).
  */
 export class Janitor {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly registry: GuestRegistry;
   private readonly owner: string;
   private readonly settings: StreamSettings;
@@ -40,9 +40,10 @@ export class Janitor {
   private readonly log: Logger;
   private readonly periodic: Periodic;
   private leaseUntil = 0;
-  private inboxCursor = '0';
+  /** SCAN cursor per node (each cluster master is scanned on its own). */
+  private readonly inboxCursors = new Map<string, string>();
 
-  constructor(deps: { redis: Redis; owner: string; settings: StreamSettings; agentGcMs: number; log: Logger }) {
+  constructor(deps: { redis: RedisClient; owner: string; settings: StreamSettings; agentGcMs: number; log: Logger }) {
     this.redis = deps.redis;
     this.registry = new GuestRegistry(deps.redis);
     this.owner = deps.owner;
@@ -87,7 +88,7 @@ export class Janitor {
   async run(now = Date.now()): Promise<TrimReport[]> {
     if (!(await this.acquire())) return [];
     const agents = await this.redis.zrange(registryKeys.agents, '0', '-1');
-    const targets = [streams.invitations, streams.invitationsHigh, streams.responses, streams.responsesHigh, streams.summaries, streams.activity, ...agents.flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
+    const targets = [...partitionStreams(streams.invitations, this.settings.partitions), streams.invitationsHigh, ...partitionStreams(streams.responses, this.settings.partitions), streams.responsesHigh, streams.summaries, streams.activity, ...agents.flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
     const reports: TrimReport[] = [];
     for (const stream of targets) reports.push(await this.trim(stream, now));
     for (const stream of targets) await this.trimBefore(deadLetterStream(stream), this.retentionBoundary(now));
@@ -160,8 +161,7 @@ export class Janitor {
    * the inbox is gone. Returns how many streams were deleted.
    */
   async removeOrphanInboxes(registered: Set<string>, now = Date.now()): Promise<number> {
-    const [cursor, keys] = await this.redis.scan(this.inboxCursor, 'MATCH', inboxKeysPattern, 'COUNT', 1_000, 'TYPE', 'stream');
-    this.inboxCursor = cursor;
+    const keys = await scanStep(this.redis, this.inboxCursors, ['MATCH', inboxKeysPattern, 'COUNT', 1_000, 'TYPE', 'stream']);
     let removed = 0;
     for (const key of keys) {
       const agentId = hashTagOf(key);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { type ActivityType, type EventActivity, type GuestChange, activityFields } from '../shared/schema/activity.ts';
 import { type DeliveryType, type CancelScope, deliveryFieldsOf } from '../shared/schema/delivery.ts';
@@ -27,7 +27,7 @@ const ROUNDS = 3;
  * asked instead.
  */
 export class OutboxDrainer {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly producer: StreamProducer;
   private readonly summaries: SummaryPublisher;
   private readonly builder: SummaryBuilder;
@@ -35,7 +35,7 @@ export class OutboxDrainer {
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { redis: Redis; producer: StreamProducer; summaries: SummaryPublisher; builder: SummaryBuilder; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: RedisClient; producer: StreamProducer; summaries: SummaryPublisher; builder: SummaryBuilder; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
     this.redis = deps.redis;
     this.producer = deps.producer;
     this.summaries = deps.summaries;

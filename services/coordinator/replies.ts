@@ -1,5 +1,5 @@
 import { SpanKind, context, trace, type Link } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { type Question, answersProblem } from '../shared/schema/questions.ts';
 import { type ResponseEntry, parseResponse, replyRecord } from '../shared/schema/response.ts';
@@ -29,14 +29,14 @@ const QUESTION_CACHE = 10_000;
  * recorded as rejected with the reason.
  */
 export class ReplyHandler {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly store: EventStore;
   private readonly outbox: OutboxDrainer;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
   private readonly questions = new Map<string, { sequence: number; questions: Question[] }>();
 
-  constructor(deps: { redis: Redis; store: EventStore; outbox: OutboxDrainer; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: RedisClient; store: EventStore; outbox: OutboxDrainer; metrics: CoordinatorMetrics; log: Logger }) {
     this.redis = deps.redis;
     this.store = deps.store;
     this.outbox = deps.outbox;

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import { Gauge } from 'prom-client';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
-import { deadLetterStream, timersKey, groups as groupNames, streamLabel, streams } from '../shared/streams/keys.ts';
+import { deadLetterStream, groups as groupNames, partitionStreams, streamLabel, streams, timersKey } from '../shared/streams/keys.ts';
 import { entryIdTime } from '../shared/util/time.ts';
 import { infoObject } from '../shared/streams/stream-ids.ts';
 import type { Metrics } from '../shared/telemetry/metrics.ts';
@@ -28,14 +28,17 @@ interface Snapshot {
  * inboxes are summed into stream="guest_inbox" (oldest pending age: the maximum).
  */
 export class StreamStats {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly registry: GuestRegistry;
   private readonly guestTtlMs: number;
   private readonly active: () => boolean;
   private cached: { at: number; value: Promise<Snapshot> } | undefined;
 
-  constructor(deps: { redis: Redis; metrics: Metrics; guestTtlMs: number; active: () => boolean }) {
+  private readonly partitions: number;
+
+  constructor(deps: { redis: RedisClient; metrics: Metrics; guestTtlMs: number; active: () => boolean; partitions?: number }) {
     this.redis = deps.redis;
+    this.partitions = deps.partitions ?? 1;
     this.registry = new GuestRegistry(deps.redis);
     this.guestTtlMs = deps.guestTtlMs;
     this.active = deps.active;
@@ -97,7 +100,7 @@ export class StreamStats {
   private async read(now: number): Promise<Snapshot> {
     const agents = await this.registry.liveAgentIds(this.guestTtlMs, now);
     // The priority lanes and the live feed are watched like the main streams (their lag is the priority lane's lag).
-    const main = [streams.invitations, streams.responses, streams.summaries, streams.invitationsHigh, streams.responsesHigh, streams.activity];
+    const main = [...partitionStreams(streams.invitations, this.partitions), ...partitionStreams(streams.responses, this.partitions), streams.summaries, streams.invitationsHigh, streams.responsesHigh, streams.activity];
     const all = [...main, ...agents.flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
     const dlqs = main.map((s) => deadLetterStream(s));
     const pipeline = this.redis.pipeline();

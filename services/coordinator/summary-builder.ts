@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Question } from '../shared/schema/questions.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
 
@@ -39,12 +39,12 @@ const RESPONSE_FIELDS = ['id', 'invitation_id', 'guest_name', 'guest_id', 'respo
  * once-key, so there is exactly one per version however often it is built.
  */
 export class SummaryBuilder {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly step: number;
   private readonly crashAfterStep: number;
   private steps = 0;
 
-  constructor(redis: Redis, opts: { step?: number; crashAfterStep?: number } = {}) {
+  constructor(redis: RedisClient, opts: { step?: number; crashAfterStep?: number } = {}) {
     this.redis = redis;
     this.step = opts.step ?? 500;
     this.crashAfterStep = opts.crashAfterStep ?? 0;

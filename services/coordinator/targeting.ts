@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { GuestRegistry, type LiveGuest } from '../shared/registry/guest-registry.ts';
 import { type Targeting, targetsEveryone } from '../shared/schema/event-definition.ts';
@@ -38,7 +38,7 @@ export class LiveGuests {
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { redis: Redis; guestTtlMs: number; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: RedisClient; guestTtlMs: number; metrics: CoordinatorMetrics; log: Logger }) {
     this.registry = new GuestRegistry(deps.redis);
     this.guestTtlMs = deps.guestTtlMs;
     this.metrics = deps.metrics;

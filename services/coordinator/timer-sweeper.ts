@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { timersKey } from '../shared/streams/keys.ts';
 import { Periodic } from '../shared/util/periodic.ts';
@@ -18,7 +18,7 @@ const SWEEP_LIMIT = 200;
  * moved on, so a crash anywhere leaves the timer due and the next sweep (of any replica) heals it.
  */
 export class TimerSweeper {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly store: EventStore;
   private readonly outbox: OutboxDrainer;
   private readonly live: LiveGuests;
@@ -29,7 +29,7 @@ export class TimerSweeper {
   private readonly crashAfter: number;
   private decided = 0;
 
-  constructor(deps: { redis: Redis; store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger; intervalMs: number; isConnected: () => boolean; crashAfterTick?: number }) {
+  constructor(deps: { redis: RedisClient; store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger; intervalMs: number; isConnected: () => boolean; crashAfterTick?: number }) {
     this.crashAfter = deps.crashAfterTick ?? 0;
     this.redis = deps.redis;
     this.store = deps.store;

@@ -49,8 +49,11 @@ export class GuestAgent {
   private readonly metrics: AgentMetrics;
   private readonly thinking = new Thinking();
   private readonly verbose: boolean;
+  /** STREAM_PARTITIONS: replies go to the event's partition of guest_responses. */
+  private readonly partitions: number;
 
-  constructor(deps: { guests: SimulatedGuest[]; config: GuestConfig; producer: StreamProducer; log: Logger; metrics: Metrics }) {
+  constructor(deps: { guests: SimulatedGuest[]; config: GuestConfig; producer: StreamProducer; log: Logger; metrics: Metrics; partitions?: number }) {
+    this.partitions = deps.partitions ?? 1;
     this.guests = new Map(deps.guests.map((g) => [g.id, g]));
     this.config = deps.config;
     this.producer = deps.producer;
@@ -173,7 +176,7 @@ export class GuestAgent {
   private async expire(delivery: Delivery, mine: SimulatedGuest[]): Promise<EntryOutcome> {
     const { invitationId: eventId, sequence, eventName } = delivery;
     const timestamp = new Date().toISOString();
-    const stream = lanes.responses(delivery.priority);
+    const stream = lanes.responses(delivery.priority, delivery.invitationId, this.partitions);
     await this.producer.addMany(
       mine.map((g) => ({
         stream,
@@ -196,7 +199,7 @@ export class GuestAgent {
   /** Sends replies due now in one pipeline, on the lane of the delivery's priority. */
   private async send(delivery: Delivery, plans: PlannedReply[]): Promise<void> {
     const timestamp = new Date().toISOString();
-    const stream = lanes.responses(delivery.priority);
+    const stream = lanes.responses(delivery.priority, delivery.invitationId, this.partitions);
     await this.producer.addMany(plans.map((p) => ({ stream, fields: replyFields({ ...p.reply, timestamp }) })));
     // One counter update per value, not per reply (label hashing is per call).
     const counts = { yes: 0, no: 0, maybe: 0 };

@@ -27,7 +27,7 @@ export const guestService: ServiceDefinition<GuestConfig> = {
     const redis = connections.command;
     const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed, config.personaGroup);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
-    const agent = new GuestAgent({ guests, config, producer, log, metrics });
+    const agent = new GuestAgent({ guests, config, producer, log, metrics, partitions: ctx.config.streams.partitions });
     // Ten missed heartbeats (at least a minute) before the registration's hashes expire on their own.
     const registry = new GuestRegistry(redis, { registrationTtlMs: 10 * config.heartbeatIntervalMs });
     // The agent id is the consumer name on both lanes: a restarted agent resumes its own pending

@@ -60,6 +60,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       timezone: config.defaultTimezone,
       rsvpWindowMs: config.rsvpWindowMs,
       retentionMs: config.eventRetentionMs,
+      partitions: ctx.config.streams.partitions,
     });
     const outbox = new OutboxDrainer({ redis, producer, hostId: config.hostId, metrics: hm, log, intervalMs: config.outboxDrainIntervalMs, retentionMs: config.eventRetentionMs });
     // At start, before anything new: revisions a crash left in an outbox are published first.
@@ -77,8 +78,8 @@ export const hostService: ServiceDefinition<HostConfig> = {
       outbox,
       readModel,
       feeds: new FeedHub(redis, feedTail),
-      flow: new FlowHub(redis, flowTail, config.guestTtlMs),
-      stats: { collect: async () => stats.collect(await allStreams(redis, config.guestTtlMs)) },
+      flow: new FlowHub(redis, flowTail, config.guestTtlMs, ctx.config.streams.partitions),
+      stats: { collect: async () => stats.collect(await allStreams(redis, config.guestTtlMs, ctx.config.streams.partitions)) },
       guestTtlMs: config.guestTtlMs,
       afterSave: crashAfterSave(config.testCrashAfterSave),
     };

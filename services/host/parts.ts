@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import { ApiError } from '../shared/http/errors.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { HostConfig } from './config.ts';
@@ -17,7 +17,7 @@ import type { StreamStat } from './read-model/stream-stats.ts';
  */
 export interface HostParts {
   config: HostConfig;
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
   metrics: HostMetrics;
   revisions: Revisions;

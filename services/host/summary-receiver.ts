@@ -1,5 +1,5 @@
 import { SpanKind, trace } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { type Summary, parseSummary } from '../shared/schema/summary.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
@@ -17,7 +17,7 @@ const tracer = trace.getTracer('event-planner/host');
  */
 export class SummaryReceiver {
   private readonly hostId: string;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly metrics: HostMetrics;
   private readonly log: Logger;
   private readonly print: boolean;
@@ -25,7 +25,7 @@ export class SummaryReceiver {
   private readonly listeners = new Set<(summary: Summary) => void>();
   private readonly readModel: ReadModel | undefined;
 
-  constructor(deps: { hostId: string; redis: Redis; metrics: HostMetrics; log: Logger; print: boolean; seenTtlMs: number; readModel?: ReadModel }) {
+  constructor(deps: { hostId: string; redis: RedisClient; metrics: HostMetrics; log: Logger; print: boolean; seenTtlMs: number; readModel?: ReadModel }) {
     this.hostId = deps.hostId;
     this.redis = deps.redis;
     this.metrics = deps.metrics;

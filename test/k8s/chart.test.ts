@@ -127,6 +127,13 @@ describe('what each value set renders', () => {
     expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);
   });
 
+  it('an external Redis Cluster: the shared environment names its seeds (REDIS_CLUSTER_NODES) and the partitions', () => {
+    const r = Rendered.render(helm, { set: { 'redis.clusterNodes': 'redis-0.redis:6379\\,redis-1.redis:6379', 'app.env.STREAM_PARTITIONS': '3' } });
+    const env = r.get<KubeObject & { data: Record<string, string> }>('ConfigMap', 'event-planner-env').data;
+    expect(env).toMatchObject({ REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379', STREAM_PARTITIONS: '3' });
+    expect(rendered('defaults').get<KubeObject & { data: Record<string, string> }>('ConfigMap', 'event-planner-env').data.REDIS_CLUSTER_NODES).toBeUndefined();
+  });
+
   it('five guest groups: one Deployment and one PodDisruptionBudget per group, with the replicas asked for', () => {
     const r = rendered('five guest groups');
     const replicas = Object.fromEntries(

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import { parseActivity } from '../../services/shared/schema/activity.ts';
+import { type RedisClient, nodesOf } from '../../services/shared/streams/redis-client.ts';
 import { parseDelivery } from '../../services/shared/schema/delivery.ts';
 import { parseReply } from '../../services/shared/schema/response.ts';
 import { parseSummary } from '../../services/shared/schema/summary.ts';
 import { toFields } from '../../services/shared/streams/entry.ts';
-import { deadLetterPattern, eventKeys, inboxPattern, registryKeys, streams } from '../../services/shared/streams/keys.ts';
+import { deadLetterPattern, eventKeys, inboxPattern, partitionStreams, registryKeys, streams } from '../../services/shared/streams/keys.ts';
 import { infoObject } from '../../services/shared/streams/stream-ids.ts';
 
 // The delivery guarantees as checks over what Redis holds after a run, shared by the fault tests
@@ -25,7 +25,7 @@ export interface ProcessStatus {
 }
 
 export interface InvariantInput {
-  redis: Redis;
+  redis: RedisClient;
   /** Ids of the valid invitations added: each must end with exactly one summary. */
   events: string[];
   /** Every invited guest answers (no deadline closes): then each event counts every guest. */
@@ -41,6 +41,8 @@ export interface InvariantInput {
    * be dead-lettered as unknown_invitation, and such dead letters are expected, not failures.
    */
   wipedEvents?: Set<string>;
+  /** STREAM_PARTITIONS of the run: invitations and replies are read from every partition. */
+  partitions?: number;
 }
 
 interface Entry {
@@ -49,7 +51,7 @@ interface Entry {
 }
 
 /** Reads a whole stream in pages (chaos runs leave hundreds of thousands of entries). */
-export async function readStream(redis: Redis, stream: string): Promise<Entry[]> {
+export async function readStream(redis: RedisClient, stream: string): Promise<Entry[]> {
   const out: Entry[] = [];
   let start = '-';
   for (;;) {
@@ -60,14 +62,17 @@ export async function readStream(redis: Redis, stream: string): Promise<Entry[]>
   }
 }
 
-async function scanKeys(redis: Redis, match: string, type: string): Promise<string[]> {
+/** Every key matching, on the one Redis or on each cluster master (SCAN sees one node). */
+async function scanKeys(redis: RedisClient, match: string, type: string): Promise<string[]> {
   const keys = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1_000, 'TYPE', type);
-    cursor = next;
-    for (const key of batch) keys.add(key);
-  } while (cursor !== '0');
+  for (const node of nodesOf(redis, 'master')) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1_000, 'TYPE', type);
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0');
+  }
   return [...keys];
 }
 
@@ -130,13 +135,14 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   }
 
   // 2. The reply record holds exactly one entry per guest that replied, and the counts agree.
-  const responses = await readStream(redis, streams.responses);
+  const responseStreams = partitionStreams(streams.responses, input.partitions ?? 1);
+  const responses = (await Promise.all(responseStreams.map(async (stream) => (await readStream(redis, stream)).map((entry) => ({ ...entry, stream }))))).flat();
   {
     const problems: string[] = [];
     const replying = new Map<string, Set<string>>();
     let copies = 0;
     for (const entry of responses) {
-      if (bad.has(`${streams.responses} ${entry.id}`)) continue;
+      if (bad.has(`${entry.stream} ${entry.id}`)) continue;
       const parsed = parseReply(entry.fields);
       if (!parsed.ok || entry.fields.kind === 'receipt' || !events.has(parsed.value.invitationId)) continue;
       const ev = events.get(parsed.value.invitationId)!;
@@ -220,7 +226,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     const problems: string[] = [];
     const agents = await redis.zrange(registryKeys.agents, '0', '-1');
     const inboxKeys = await scanKeys(redis, inboxPattern, 'stream');
-    const all = new Set([streams.invitations, streams.responses, streams.summaries, ...agents.map((a) => streams.inbox(a)), ...inboxKeys]);
+    const all = new Set([...partitionStreams(streams.invitations, input.partitions ?? 1), ...responseStreams, streams.summaries, ...agents.map((a) => streams.inbox(a)), ...inboxKeys]);
     let groups = 0;
     for (const stream of all) {
       let info: Record<string, unknown>[];
@@ -252,7 +258,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
         letters += 1;
         const f = letter.fields;
         const ref = `${f.dead_letter_stream} ${f.dead_letter_entry_id}`;
-        if (!expected.has(ref) && f.dead_letter_stream === streams.responses && input.wipedEvents?.has(f.invitation_id ?? '') && f.dead_letter_reason?.startsWith('unknown_invitation:')) {
+        if (!expected.has(ref) && responseStreams.includes(f.dead_letter_stream ?? '') && input.wipedEvents?.has(f.invitation_id ?? '') && f.dead_letter_reason?.startsWith('unknown_invitation:')) {
           wipedReplies += 1;
           continue;
         }
@@ -320,7 +326,7 @@ export function failures(rows: InvariantRow[]): string {
  * event_activity entry), no guest reminded twice for one (event, sequence, reminder), and no
  * request delivered before its event's publish_at or after its expires_at.
  */
-export async function checkEventInvariants(redis: Redis, agentIds: string[], events?: Set<string>): Promise<InvariantRow[]> {
+export async function checkEventInvariants(redis: RedisClient, agentIds: string[], events?: Set<string>): Promise<InvariantRow[]> {
   const rows: InvariantRow[] = [];
   // Only well-formed summaries: hostile runs write junk to event_summaries on purpose, and the
   // host dead-letters it (checked by the dead-letter rows), so it is no summary of any version.
@@ -494,10 +500,12 @@ interface SentReply {
 }
 
 /** Valid replies on both lanes by "<event> <sequence>", then guest: each reply id once, at its first entry. */
-async function replyEntriesByVersion(redis: Redis): Promise<Map<string, Map<string, SentReply[]>>> {
+async function replyEntriesByVersion(redis: RedisClient): Promise<Map<string, Map<string, SentReply[]>>> {
   const out = new Map<string, Map<string, SentReply[]>>();
   const seen = new Set<string>();
-  for (const stream of [streams.responses, streams.responsesHigh]) {
+  // Every partition of guest_responses there is (STREAM_PARTITIONS), then the priority lane.
+  const partitions = (await scanKeys(redis, `${streams.responses}*`, 'stream')).filter((k) => k !== streams.responsesHigh && !k.includes('dead_letters')).sort();
+  for (const stream of [...partitions, streams.responsesHigh]) {
     for (const entry of await readStream(redis, stream)) {
       const parsed = parseReply(entry.fields);
       if (!parsed.ok || entry.fields.kind === 'receipt' || seen.has(parsed.value.id)) continue;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import type { StreamProducer } from '../../shared/streams/producer.ts';
@@ -20,7 +20,7 @@ const CHUNK = 500;
 export const revisionOnceKey = (eventId: string, revision: number | string): string => `${eventId}:r${revision}`;
 
 export interface OutboxOptions {
-  redis: Redis;
+  redis: RedisClient;
   producer: StreamProducer;
   hostId: string;
   metrics: HostMetrics;

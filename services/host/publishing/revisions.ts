@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import { type EventBody, eventBodyFields, bodyToFields, fieldsToBody } from '../../shared/schema/event-body.ts';
 import { DEFAULT_DURATION_MINUTES, definitionFields, openingProblem, sequenceChanges } from '../../shared/schema/event-definition.ts';
 import { type Invitation, type Method, invitationFields, parseInvitation } from '../../shared/schema/invitation.ts';
@@ -73,6 +73,8 @@ export interface RevisionDefaults {
   /** RSVP deadline filled in for a new event without one (ms from now; 0: none). */
   rsvpWindowMs: number;
   retentionMs: number;
+  /** STREAM_PARTITIONS: an event's invitations go to its partition of event_invitations. */
+  partitions?: number;
 }
 
 /** What a client asked for, so that a retry is recognised whatever the host fills in itself. */
@@ -90,10 +92,10 @@ const statusFor = (inv: Invitation, now: number): HostStatus => (inv.method === 
  * its invitation entry in the event's outbox (save-revision.lua). Publishing is the drainer's job.
  */
 export class Revisions {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly d: RevisionDefaults;
 
-  constructor(redis: Redis, defaults: RevisionDefaults) {
+  constructor(redis: RedisClient, defaults: RevisionDefaults) {
     this.redis = redis;
     this.d = defaults;
   }
@@ -170,7 +172,7 @@ export class Revisions {
   }
 
   private outboxItem(inv: Invitation): string {
-    return JSON.stringify({ stream: lanes.invitations(inv.priority), fields: invitationFields(inv) } satisfies OutboxItem);
+    return JSON.stringify({ stream: lanes.invitations(inv.priority, inv.id, this.d.partitions), fields: invitationFields(inv) } satisfies OutboxItem);
   }
 
   /** Creates events; one pipeline for all of them (the batch route sends thousands). */
@@ -271,12 +273,12 @@ export class Revisions {
       if (decided.unchanged) return { kind: 'duplicate', id, revision: event.revision, sequence: event.sequence, status: event.status, bumped: false };
       const keys = hostKeys.event(id);
       const status = statusFor(inv, now);
-      await this.redis
-        .multi()
-        .zadd(hostKeys.outboxIndex(this.d.hostId), now, id)
-        .pexpire(hostKeys.outboxIndex(this.d.hostId), this.d.retentionMs)
-        .pexpire(hostKeys.events(this.d.hostId), this.d.retentionMs)
-        .exec();
+      // The index member and its key's lifetime change together; the list index is another key
+      // (another cluster slot), extended beside it.
+      await Promise.all([
+        this.redis.multi().zadd(hostKeys.outboxIndex(this.d.hostId), now, id).pexpire(hostKeys.outboxIndex(this.d.hostId), this.d.retentionMs).exec(),
+        this.redis.pexpire(hostKeys.events(this.d.hostId), this.d.retentionMs),
+      ]);
       const [result] = await execPipeline(
         this.redis,
         [0],

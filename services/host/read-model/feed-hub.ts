@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import { toFields } from '../../shared/streams/entry.ts';
 import { type StreamTail, compareIds } from './stream-tail.ts';
@@ -16,10 +16,10 @@ export interface FeedMessage {
  * trimmed) yields a `reset`: the client fetches the whole event again.
  */
 export class FeedHub {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly tail: StreamTail;
 
-  constructor(redis: Redis, tail: StreamTail) {
+  constructor(redis: RedisClient, tail: StreamTail) {
     this.redis = redis;
     this.tail = tail;
   }

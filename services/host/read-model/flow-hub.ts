@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
 import { type StreamTail, type TailEntry, compareIds } from './stream-tail.ts';
 
@@ -72,11 +72,14 @@ function activityEvent(events: string | undefined): string | undefined {
  * stream ids share Redis' clock, so one id resumes every stream at the same moment).
  */
 export class FlowHub {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly tail: StreamTail;
   private readonly guestTtlMs: number;
 
-  constructor(redis: Redis, tail: StreamTail, guestTtlMs: number) {
+  private readonly partitions: number;
+
+  constructor(redis: RedisClient, tail: StreamTail, guestTtlMs: number, partitions = 1) {
+    this.partitions = partitions;
     this.redis = redis;
     this.tail = tail;
     this.guestTtlMs = guestTtlMs;
@@ -96,7 +99,7 @@ export class FlowHub {
     let last = from;
     const stops = new Map<string, () => void>();
     const follow = async () => {
-      const sources = await allStreams(this.redis, this.guestTtlMs);
+      const sources = await allStreams(this.redis, this.guestTtlMs, this.partitions);
       for (const source of sources) {
         const letters = deadLetterStream(source);
         dead.set(letters, source);

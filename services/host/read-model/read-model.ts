@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import type { Activity, EventActivity, GuestChange, VersionCounts } from '../../shared/schema/activity.ts';
 import type { Summary } from '../../shared/schema/summary.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
@@ -145,11 +145,11 @@ export function summaryJson(fields: Record<string, string>): Record<string, unkn
  * loses nothing and every replica answers the same.
  */
 export class ReadModel {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly feedMaxLen: number;
   private readonly retentionMs: number;
 
-  constructor(redis: Redis, opts: { feedMaxLen: number; retentionMs: number }) {
+  constructor(redis: RedisClient, opts: { feedMaxLen: number; retentionMs: number }) {
     this.redis = redis;
     this.feedMaxLen = opts.feedMaxLen;
     this.retentionMs = opts.retentionMs;

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import { GuestRegistry } from '../../shared/registry/guest-registry.ts';
-import { deadLetterStream, streams } from '../../shared/streams/keys.ts';
+import { deadLetterStream, partitionStreams, streams } from '../../shared/streams/keys.ts';
 import { infoObject } from '../../shared/streams/stream-ids.ts';
 import { entryIdTime } from '../../shared/util/time.ts';
 
@@ -20,13 +20,20 @@ export interface StreamStat {
   rate_per_s?: number;
 }
 
-/** The fixed streams, in the order messages travel. */
-export const fixedStreams = [streams.invitations, streams.invitationsHigh, streams.responses, streams.responsesHigh, streams.summaries, streams.activity];
+/** The fixed streams, in the order messages travel (each partition of a partitioned one). */
+export const fixedStreams = (partitions = 1): string[] => [
+  ...partitionStreams(streams.invitations, partitions),
+  streams.invitationsHigh,
+  ...partitionStreams(streams.responses, partitions),
+  streams.responsesHigh,
+  streams.summaries,
+  streams.activity,
+];
 
 /** Every stream an operator looks at: the fixed ones and each live agent's inboxes. */
-export async function allStreams(redis: Redis, guestTtlMs: number): Promise<string[]> {
+export async function allStreams(redis: RedisClient, guestTtlMs: number, partitions = 1): Promise<string[]> {
   const agents = await new GuestRegistry(redis).liveAgentIds(guestTtlMs);
-  return [...fixedStreams, ...agents.sort().flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
+  return [...fixedStreams(partitions), ...agents.sort().flatMap((a) => [streams.inbox(a), streams.inboxHigh(a)])];
 }
 
 /**
@@ -34,10 +41,10 @@ export async function allStreams(redis: Redis, guestTtlMs: number): Promise<stri
  * stream, in two pipelined round trips; the rate comes from XINFO's entries-added between calls.
  */
 export class StreamStats {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly previous = new Map<string, { added: number; at: number }>();
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
   }
 

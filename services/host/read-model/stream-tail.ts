@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, isCluster } from '../../shared/streams/redis-client.ts';
+import { slotOf } from '../../shared/streams/slots.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { RedisConnections } from '../../shared/streams/connection.ts';
 import { type RawEntry, toFields } from '../../shared/streams/entry.ts';
@@ -11,6 +12,9 @@ export interface TailEntry {
 }
 
 type Listener = (entry: TailEntry) => void;
+
+/** How often a tail on a Redis Cluster looks again when nothing came (it cannot BLOCK, see readBySlot). */
+const clusterPollMs = 100;
 
 /** "ms-n" ids in order (string order would put 9-0 after 10-0). */
 export function compareIds(a: string, b: string): number {
@@ -33,7 +37,7 @@ export class StreamTail {
   private readonly cursors = new Map<string, string>();
   private readonly listeners = new Map<string, Map<Listener, { last: string }>>();
   private readonly stop = new AbortController();
-  private blocking: Redis | undefined;
+  private blocking: RedisClient | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(connections: RedisConnections, log: Logger, purpose: string, blockMs = 1_000) {
@@ -76,7 +80,9 @@ export class StreamTail {
         continue;
       }
       try {
-        const reply = (await this.blocking.xread('COUNT', 500, 'BLOCK', this.blockMs, 'STREAMS', ...streams, ...streams.map((s) => this.cursors.get(s)!))) as [string, RawEntry[]][] | null;
+        const reply = isCluster(this.blocking)
+          ? await this.readBySlot(this.blocking, streams)
+          : ((await this.blocking.xread('COUNT', 500, 'BLOCK', this.blockMs, 'STREAMS', ...streams, ...streams.map((s) => this.cursors.get(s)!))) as [string, RawEntry[]][] | null);
         failures = 0;
         // Entries of every stream in one order (ids share Redis' clock), so a client resuming after
         // one id misses nothing that came before it on another stream of the same read.
@@ -102,5 +108,24 @@ export class StreamTail {
         await sleep(Math.min(3_000, 100 * 2 ** failures), this.stop.signal);
       }
     }
+  }
+
+  /**
+   * On a Redis Cluster one XREAD may name only streams of one slot, and a BLOCK on a node's
+   * connection would hold up the reads of the other slots on that node: one XREAD per slot, without
+   * BLOCK, in parallel, and a short pause when none had anything.
+   */
+  private async readBySlot(client: RedisClient, streams: string[]): Promise<[string, RawEntry[]][]> {
+    const bySlot = new Map<number, string[]>();
+    for (const stream of streams) {
+      const slot = slotOf(stream);
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), stream]);
+    }
+    const replies = await Promise.all(
+      [...bySlot.values()].map(async (group) => (await client.xread('COUNT', 500, 'STREAMS', ...group, ...group.map((s) => this.cursors.get(s)!))) as [string, RawEntry[]][] | null),
+    );
+    const all = replies.flatMap((r) => r ?? []);
+    if (all.length === 0) await sleep(clusterPollMs, this.stop.signal);
+    return all;
   }
 }

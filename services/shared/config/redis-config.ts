@@ -27,6 +27,11 @@ export interface RedisConfig {
    * (a silent network cut sends no FIN or RST) and is dropped and reconnected.
    */
   socketTimeoutMs: number;
+  /**
+   * Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES): when set, every connection is an ioredis
+   * Cluster that discovers the rest; host, port and db are then unused (a cluster has only db 0).
+   */
+  clusterNodes?: { host: string; port: number }[];
 }
 
 /**
@@ -44,6 +49,12 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   }
   const socketTimeoutMs = env.int('REDIS_SOCKET_TIMEOUT_MS', 10_000, { min: 200, max: 600_000 });
   const config = url === undefined ? fromVariables() : fromUrl(url);
+  const clusterNodes = readClusterNodes(env);
+  if (clusterNodes !== undefined) {
+    if (config.db !== 0) env.problem(`REDIS_CLUSTER_NODES (${env.raw('REDIS_CLUSTER_NODES') ?? ''}) names a Redis Cluster, which has only database 0, but ${url === undefined ? 'REDIS_DB' : 'REDIS_URL'} asks for ${config.db}`);
+    config.clusterNodes = clusterNodes;
+    config.display = `redis-cluster://${clusterNodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',')}`;
+  }
   if (config.username !== undefined && config.password === undefined) {
     // Redis authenticates a user only with a password (AUTH <user> <password>); a user alone is a mistake.
     env.problem(`REDIS_USERNAME (${JSON.stringify(config.username)}) needs a password: set REDIS_PASSWORD or REDIS_PASSWORD_FILE (or user:password@ in REDIS_URL)`);
@@ -100,6 +111,27 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
     const db = env.int('REDIS_DB', 0, { min: 0, max: 15 });
     return { host, port, db, username, password, tls: false, display: `redis://${host}:${port}/${db}`, socketTimeoutMs };
   }
+}
+
+/**
+ * REDIS_CLUSTER_NODES: comma-separated host:port seeds of a Redis Cluster ([v6]:port for IPv6).
+ * One reachable seed is enough (the client learns the others), more survive a seed being down.
+ */
+function readClusterNodes(env: EnvReader): { host: string; port: number }[] | undefined {
+  const text = env.raw('REDIS_CLUSTER_NODES');
+  if (text === undefined || text.trim() === '') return undefined;
+  const nodes: { host: string; port: number }[] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const match = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(part);
+    const host = match ? parseHost(match[1]!) : undefined;
+    const port = match ? Number(match[2]) : 0;
+    if (host === undefined || port < 1 || port > 65535) {
+      env.fail('REDIS_CLUSTER_NODES', text, `comma-separated host:port seeds of a Redis Cluster, like 10.0.0.1:6379,10.0.0.2:6379 ([::1]:6379 for IPv6); here: "${part}" is not host:port with a port from 1 to 65535`);
+      return undefined;
+    }
+    nodes.push({ host, port });
+  }
+  return nodes;
 }
 
 /**

@@ -29,6 +29,12 @@ export interface StreamSettings {
   consumerIdleMs: number;
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   shutdownGraceMs: number;
+  /**
+   * Partitions of event_invitations and guest_responses (keys.ts, partitionStreams). Every process
+   * of a deployment must use the same number: the host and guests write an event's traffic to its
+   * partition, coordinators read them all. 1 keeps the original stream names.
+   */
+  partitions: number;
   /** Test-only crash point (STREAM_TEST_CRASH, see crash-point.ts); empty in production. */
   testCrash: string;
 }
@@ -46,6 +52,7 @@ export const streamSettingDefaults: StreamSettings = {
   janitorIntervalMs: 30_000,
   consumerIdleMs: 3_600_000,
   shutdownGraceMs: 20_000,
+  partitions: 1,
   testCrash: '',
 };
 
@@ -64,6 +71,7 @@ export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSett
     janitorIntervalMs: env.int('JANITOR_INTERVAL_MS', d.janitorIntervalMs, { min: 100, max: 86_400_000 }),
     consumerIdleMs: env.int('CONSUMER_IDLE_MS', d.consumerIdleMs, { min: 1_000, max: 30 * 86_400_000 }),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', d.shutdownGraceMs, { min: 0, max: 600_000 }),
+    partitions: env.int('STREAM_PARTITIONS', d.partitions, { min: 1, max: 256 }),
     testCrash: env.string('STREAM_TEST_CRASH', d.testCrash),
   };
   if (s.testCrash !== '') {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../streams/redis-client.ts';
 import { join } from 'node:path';
 import { registryKeys } from '../streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../streams/scripts.ts';
@@ -72,10 +72,10 @@ export function guestTags(group: string, persona: string, others: readonly strin
  * of an agent that died, or whose deregistration was cut short, go by themselves.
  */
 export class GuestRegistry {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly registrationTtlMs: number;
 
-  constructor(redis: Redis, opts: { registrationTtlMs?: number } = {}) {
+  constructor(redis: RedisClient, opts: { registrationTtlMs?: number } = {}) {
     this.redis = redis;
     this.registrationTtlMs = Math.max(minRegistrationTtlMs, opts.registrationTtlMs ?? 0);
   }

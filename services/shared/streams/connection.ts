@@ -1,7 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/redis-config.ts';
 import type { Logger } from '../logging/logger.ts';
+import { type RedisClient, createRedisClient } from './redis-client.ts';
 import { SocketWatchdog } from './socket-watchdog.ts';
+
+export type { RedisClient } from './redis-client.ts';
 
 /** Thrown to callers while Redis is unreachable, so they fail fast instead of queueing without bound. */
 export class RedisUnavailableError extends Error {
@@ -19,29 +21,6 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
-function baseOptions(config: RedisConfig, name: string): RedisOptions {
-  return {
-    host: config.host,
-    port: config.port,
-    db: config.db,
-    username: config.username,
-    password: config.password,
-    tls: config.tls ? { ...config.tlsOptions } : undefined,
-    connectionName: name,
-    lazyConnect: true,
-    // Fail fast: a command issued while disconnected is rejected at once, and nothing sent before
-    // a disconnect is silently sent again (a resent XADD would be a duplicate entry).
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    keepAlive: 10_000,
-    connectTimeout: 5_000,
-    // No `socketTimeout`: its timer outlives the socket it was armed for and drops the next one
-    // (ioredis#2147). Every client gets a SocketWatchdog instead (socket-watchdog.ts).
-    retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 3_000) + Math.floor(Math.random() * 100),
-  };
-}
-
 type ConnectionState = 'connecting' | 'up' | 'down' | 'closed';
 
 /** How often the command connection is pinged: an idle connection is checked as well. */
@@ -55,8 +34,9 @@ export function healthIntervalMs(socketTimeoutMs: number): number {
  * Connection state changes are logged once each, not once per retry.
  */
 export class RedisConnections {
-  readonly command: Redis;
-  private readonly blocking = new Set<Redis>();
+  /** A Redis, or a Redis Cluster when REDIS_CLUSTER_NODES is set (redis-client.ts). */
+  readonly command: RedisClient;
+  private readonly blocking = new Set<RedisClient>();
   private readonly config: RedisConfig;
   private readonly log: Logger;
   private readonly clientName: string;
@@ -65,14 +45,14 @@ export class RedisConnections {
   private readonly readyListeners = new Set<() => void>();
   private readonly health: NodeJS.Timeout;
   /** TCP keep-alive does not notice a cut where nothing answers at all (or a proxy still does). */
-  private readonly watchdogs = new Map<Redis, SocketWatchdog>();
+  private readonly watchdogs = new Map<RedisClient, SocketWatchdog>();
 
   constructor(config: RedisConfig, clientName: string, log: Logger) {
     this.config = config;
     this.log = log;
     this.clientName = clientName;
     const socketTimeoutMs = config.socketTimeoutMs;
-    this.command = new Redis({ ...baseOptions(config, clientName), enableAutoPipelining: true });
+    this.command = createRedisClient(config, clientName, { autoPipelining: true });
     this.watchdogs.set(this.command, new SocketWatchdog(this.command, socketTimeoutMs));
     this.watch(this.command, true);
     // A PING that gets no answer trips the socket timeout: readiness turns false and the connection
@@ -124,8 +104,10 @@ export class RedisConnections {
    * commands batched behind it) and no command timeout (the BLOCK itself bounds the wait). Its
    * socket timeout must exceed the BLOCK time, which the reader passes in.
    */
-  createBlocking(purpose: string, socketTimeoutMs: number): Redis {
-    const client = new Redis({ ...baseOptions(this.config, `${this.clientName}:${purpose}`), enableAutoPipelining: false });
+  createBlocking(purpose: string, socketTimeoutMs: number): RedisClient {
+    // On a cluster, a Cluster client of its own: the read goes to the connection it holds to the
+    // node that owns the stream's slot, which nothing else uses, and follows the slot on failover.
+    const client = createRedisClient(this.config, `${this.clientName}:${purpose}`, { autoPipelining: false });
     this.blocking.add(client);
     this.watchdogs.set(client, new SocketWatchdog(client, socketTimeoutMs));
     this.watch(client, false);
@@ -135,7 +117,7 @@ export class RedisConnections {
     return client;
   }
 
-  async releaseBlocking(client: Redis): Promise<void> {
+  async releaseBlocking(client: RedisClient): Promise<void> {
     this.blocking.delete(client);
     this.watchdogs.get(client)?.stop();
     this.watchdogs.delete(client);
@@ -160,7 +142,7 @@ export class RedisConnections {
     return this.closing;
   }
 
-  private watch(client: Redis, primary: boolean): void {
+  private watch(client: RedisClient, primary: boolean): void {
     let lastError = '';
     client.on('error', (error: Error) => {
       // ioredis emits an error per failed reconnect attempt; report only a change of cause.

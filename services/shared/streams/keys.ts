@@ -8,6 +8,8 @@
 //     (a key without braces is hashed whole, so "{guest_responses}" and "guest_responses" share a slot)
 //   - an agent's inbox:            guest_inbox:{<agentId>}, guest_inbox:{<agentId>}:dead_letters
 
+import { hashTagOf, slotCount, slotOf } from './slots.ts';
+
 export const streams = {
   /** host -> coordinator; group `coordinators`. */
   invitations: 'event_invitations',
@@ -29,10 +31,60 @@ export const streams = {
   inboxHigh: (agentId: string): string => `guest_inbox:{${agentId}}:high`,
 } as const;
 
-/** The stream of a hop for a priority: `event_invitations` or `event_invitations:high`, and so on. */
+/**
+ * The two hot streams can be split into STREAM_PARTITIONS partitions by event id, so that on Redis
+ * Cluster their traffic spreads over the shards. With one partition (the default) they keep their
+ * original names, which the original Python host reads and writes. With more, partition i of both
+ * is `event_invitations:{p<i>}` / `guest_responses:{p<i>}`: the hash tag is chosen so that partition
+ * i's slot lies in the i-th of `count` equal slot ranges (`{p<i>}` when it already does, else
+ * `{p<i>.<n>}` with the first n that does), which is where `redis-cli --cluster create` puts the
+ * i-th of `count` shards; with as many partitions as shards each shard gets one.
+ * The priority lanes are not partitioned (little traffic, read first).
+ */
+export type PartitionedStream = typeof streams.invitations | typeof streams.responses;
+
+const partitionTagCache = new Map<number, string[]>();
+
+function partitionTags(count: number): string[] {
+  let tags = partitionTagCache.get(count);
+  if (tags) return tags;
+  tags = [];
+  for (let i = 0; i < count; i += 1) {
+    const low = Math.floor((i * slotCount) / count);
+    const high = Math.floor(((i + 1) * slotCount) / count);
+    let tag = `p${i}`;
+    for (let n = 1; !(slotOf(tag) >= low && slotOf(tag) < high); n += 1) tag = `p${i}.${n}`;
+    tags.push(tag);
+  }
+  partitionTagCache.set(count, tags);
+  return tags;
+}
+
+/** Every partition of a hot stream, in partition order (the original name alone with one partition). */
+export function partitionStreams(base: PartitionedStream, count: number): string[] {
+  if (count <= 1) return [base];
+  return partitionTags(count).map((tag) => `${base}:{${tag}}`);
+}
+
+/** The partition an event's invitations and replies go to: a hash of its id, stable across processes. */
+export function partitionOf(eventId: string, count: number): number {
+  return count <= 1 ? 0 : slotOf(eventId) % count;
+}
+
+/** The partition of `base` that carries one event's traffic. */
+export function eventStream(base: PartitionedStream, eventId: string, count: number): string {
+  return count <= 1 ? base : partitionStreams(base, count)[partitionOf(eventId, count)]!;
+}
+
+/**
+ * The stream of a hop for a priority: `event_invitations` (or its event's partition) or
+ * `event_invitations:high`, and so on.
+ */
 export const lanes = {
-  invitations: (priority: 'normal' | 'high'): string => (priority === 'high' ? streams.invitationsHigh : streams.invitations),
-  responses: (priority: 'normal' | 'high'): string => (priority === 'high' ? streams.responsesHigh : streams.responses),
+  invitations: (priority: 'normal' | 'high', eventId = '', partitions = 1): string =>
+    priority === 'high' ? streams.invitationsHigh : eventStream(streams.invitations, eventId, partitions),
+  responses: (priority: 'normal' | 'high', eventId = '', partitions = 1): string =>
+    priority === 'high' ? streams.responsesHigh : eventStream(streams.responses, eventId, partitions),
   inbox: (agentId: string, priority: 'normal' | 'high'): string => (priority === 'high' ? streams.inboxHigh(agentId) : streams.inbox(agentId)),
 } as const;
 
@@ -43,15 +95,7 @@ export const groups = {
   host: (hostId: string): string => `host:${hostId}`,
 } as const;
 
-/** The hash tag of a key as Redis Cluster computes it: the first {...} with content, else the whole key. */
-export function hashTagOf(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
+export { hashTagOf } from './slots.ts';
 
 /** A key in the same cluster slot as `stream`, for helpers that a script changes with the stream. */
 function besideStream(stream: string, suffix: string): string {
@@ -198,6 +242,9 @@ const lettersTrimmed = 'entries trimmed after STREAM_RETENTION_MS, and at most ~
 export const persistentKeys: readonly PersistentKey[] = [
   persistent(streams.invitations, 'stream', trimmed),
   persistent(streams.responses, 'stream', trimmed),
+  persistent(`${streams.invitations}:{<partition>}`, 'stream', `${trimmed} (STREAM_PARTITIONS above 1)`),
+  persistent(`${streams.responses}:{<partition>}`, 'stream', `${trimmed} (STREAM_PARTITIONS above 1)`),
+  persistent('<partitioned stream>:{<partition>}:dead_letters', 'stream', lettersTrimmed),
   persistent(streams.summaries, 'stream', trimmed),
   persistent(streams.invitationsHigh, 'stream', trimmed),
   persistent(streams.responsesHigh, 'stream', trimmed),

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { type RedisClient, nodesOf } from './redis-client.ts';
 
 /**
  * Lua scripts live as files with a header naming KEYS and ARGV. A line `--- @include "name"`
@@ -31,7 +32,7 @@ function expandIncludes(file: string, seen: Set<string>): string {
 type Arg = string | number | Buffer;
 
 /** Runs a script on a client, loading it first if Redis does not know it (yet or any more). */
-export async function runScript<T>(client: Redis, script: LuaScript, keys: string[], args: Arg[]): Promise<T> {
+export async function runScript<T>(client: RedisClient, script: LuaScript, keys: string[], args: Arg[]): Promise<T> {
   // One array argument (ioredis flattens it), never a spread: a 100,000-guest event is 200,000
   // arguments, more than a function call can take (RangeError: Maximum call stack size exceeded).
   const all = [...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
@@ -50,9 +51,14 @@ export function queueScript(pipeline: ChainableCommander, script: LuaScript, key
 }
 
 /** SCRIPT LOAD for the scripts Redis does not have. */
-export async function ensureScripts(client: Redis, scripts: LuaScript[]): Promise<void> {
-  const exists = (await client.script('EXISTS', ...scripts.map((s) => s.sha))) as number[];
-  await Promise.all(scripts.filter((_, i) => exists[i] !== 1).map((s) => client.script('LOAD', s.source)));
+export async function ensureScripts(client: RedisClient, scripts: LuaScript[]): Promise<void> {
+  // Each cluster master has a script cache of its own, and EVALSHA runs on the key's master.
+  await Promise.all(
+    nodesOf(client, 'master').map(async (node) => {
+      const exists = (await node.script('EXISTS', ...scripts.map((s) => s.sha))) as number[];
+      await Promise.all(scripts.filter((_, i) => exists[i] !== 1).map((s) => node.script('LOAD', s.source)));
+    }),
+  );
 }
 
 export type PipelineResult = [error: Error | null, result: unknown];
@@ -63,7 +69,7 @@ export type PipelineResult = [error: Error | null, result: unknown];
  * only those items run twice, and an EVALSHA that got NOSCRIPT never ran at all.
  */
 export async function execPipeline<T>(
-  client: Redis,
+  client: RedisClient,
   items: readonly T[],
   queue: (pipeline: ChainableCommander, item: T) => void,
   scripts: LuaScript[],

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { type RedisClient, nodesOf } from './redis-client.ts';
 
 /**
  * Drops a connection on which commands wait for a reply while no byte has come back for
@@ -11,17 +12,15 @@ import type { Redis } from 'ioredis';
  * parser costs this system ~14 % RSVP/s, docs/BENCHMARKS.md). This watchdog holds no timer per
  * command: each tick it looks at the client's current socket and its byte count, so it can only
  * ever drop the very socket it watched stay silent, and a new socket starts with a clean slate.
+ * A cluster client is watched node connection by node connection.
  */
 export class SocketWatchdog {
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly timeoutMs: number;
   private readonly timer: NodeJS.Timeout;
-  private socket: Redis['stream'] | undefined;
-  private bytesRead = 0;
-  /** Since when commands have waited on `socket` with no byte received; undefined while none wait. */
-  private silentSince: number | undefined;
+  private readonly watched = new WeakMap<Redis, SocketState>();
 
-  constructor(client: Redis, timeoutMs: number) {
+  constructor(client: RedisClient, timeoutMs: number) {
     this.client = client;
     this.timeoutMs = timeoutMs;
     // Fires between timeoutMs and timeoutMs + one tick after the silence began.
@@ -33,27 +32,42 @@ export class SocketWatchdog {
     clearInterval(this.timer);
   }
 
-  /** One look at the connection. */
+  /** One look at each connection. */
   private check(now = Date.now()): void {
-    const socket = this.client.stream as Redis['stream'] | undefined;
+    for (const node of nodesOf(this.client)) {
+      let state = this.watched.get(node);
+      if (!state) this.watched.set(node, (state = { socket: undefined, bytesRead: 0, silentSince: undefined }));
+      this.checkNode(node, state, now);
+    }
+  }
+
+  private checkNode(client: Redis, state: SocketState, now: number): void {
+    const socket = client.stream as Redis['stream'] | undefined;
     // Handshake commands (CLIENT SETNAME, the INFO ready check) are in this queue too, so a
     // reconnect whose handshake never gets an answer is dropped as well.
-    const waiting = socket !== undefined && !socket.destroyed && this.client.commandQueue.length > 0;
+    const waiting = socket !== undefined && !socket.destroyed && client.commandQueue.length > 0;
     if (!waiting) {
-      this.silentSince = undefined;
+      state.silentSince = undefined;
       return;
     }
-    if (socket !== this.socket || socket.bytesRead !== this.bytesRead || this.silentSince === undefined) {
-      this.socket = socket;
-      this.bytesRead = socket.bytesRead;
-      this.silentSince = now;
+    if (socket !== state.socket || socket.bytesRead !== state.bytesRead || state.silentSince === undefined) {
+      state.socket = socket;
+      state.bytesRead = socket.bytesRead;
+      state.silentSince = now;
       return;
     }
-    if (now - this.silentSince >= this.timeoutMs) {
-      this.silentSince = undefined;
+    if (now - state.silentSince >= this.timeoutMs) {
+      state.silentSince = undefined;
       socket.destroy(new Error(`Socket timeout: no reply within ${this.timeoutMs} ms while commands were waiting`));
     }
   }
+}
+
+interface SocketState {
+  socket: Redis['stream'] | undefined;
+  bytesRead: number;
+  /** Since when commands have waited on `socket` with no byte received; undefined while none wait. */
+  silentSince: number | undefined;
 }
 
 function tickMs(timeoutMs: number): number {

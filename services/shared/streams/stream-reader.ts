@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import { backoffMs, entryIdTime, sleep } from '../util/time.ts';
 import type { RedisConnections } from './connection.ts';
 import { ensureGroup } from './consumer-group.ts';
@@ -22,7 +22,7 @@ export class StreamReader {
   private readonly groupStart: '0' | '$';
   private readonly onNew: (entries: StreamEntry[]) => void;
   private readonly onFailure: () => void;
-  private blocking: Redis | undefined;
+  private blocking: RedisClient | undefined;
   private loop: Promise<void> | undefined;
   private healthy = false;
   private lastError = '';
@@ -67,7 +67,7 @@ export class StreamReader {
     this.healthy = false;
   }
 
-  private async run(blocking: Redis): Promise<void> {
+  private async run(blocking: RedisClient): Promise<void> {
     const { connections, settings, stopped, metrics, labels, log } = this.scope;
     let failures = 0;
     // The first read on a (re)connected socket does not block: the loop counts as healthy as soon
@@ -119,7 +119,7 @@ export class StreamReader {
     this.healthy = false;
   }
 
-  private async readNew(blocking: Redis, count: number, blockMs: number | undefined): Promise<StreamEntry[]> {
+  private async readNew(blocking: RedisClient, count: number, blockMs: number | undefined): Promise<StreamEntry[]> {
     const { stream, group, consumer, metrics, labels } = this.scope;
     this.inRead = count;
     const read = (
@@ -145,7 +145,7 @@ export class StreamReader {
    * Races a read against BLOCK + a margin. A read that outlives it sits on a connection that died
    * without a FIN (ioredis#610): drop the socket; the retry strategy reconnects it.
    */
-  private async withWatchdog<T>(blocking: Redis, read: Promise<T>): Promise<T> {
+  private async withWatchdog<T>(blocking: RedisClient, read: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const watchdog = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -163,7 +163,7 @@ export class StreamReader {
 }
 
 /** Waits (a second at most; the loop then looks again) for the blocking and the command connection. */
-async function waitForConnections(client: Redis, connections: RedisConnections, stopped: AbortSignal): Promise<void> {
+async function waitForConnections(client: RedisClient, connections: RedisConnections, stopped: AbortSignal): Promise<void> {
   const done = new AbortController();
   const timer = setTimeout(() => done.abort(), 1_000);
   const stop = () => done.abort();
