@@ -40,6 +40,8 @@ export interface HostConfig {
   rateLimitPerMinute: number;
   /** Test-only: SIGKILL right after the n-th saved revision, before it is published (`after-save:<n>`). */
   testCrashAfterSave: number;
+  /** Test-only: SIGKILL right after the n-th read-model step (script round trip), before the next (`after-apply-step:<n>`). */
+  testCrashAfterApplyStep: number;
 }
 
 export function readHostConfig(env: EnvReader): HostConfig {
@@ -64,15 +66,17 @@ export function readHostConfig(env: EnvReader): HostConfig {
     sseHeartbeatMs: env.int('SSE_HEARTBEAT_MS', 15_000, { min: 100, max: 300_000 }),
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     testCrashAfterSave: 0,
+    testCrashAfterApplyStep: 0,
     auth: readAuth(env),
     corsOrigins: readOrigins(env),
     rateLimitPerMinute: env.int('API_RATE_LIMIT_PER_MINUTE', 1_200, { min: 0, max: 10_000_000 }),
     releaseName: env.string('RELEASE_NAME', 'event-planner', { pattern: /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/, patternHint: 'a Helm release name (lower-case letters, digits and -)' }),
   };
   const crash = env.string('HOST_TEST_CRASH', '');
-  const crashMatch = /^after-save:([1-9]\d{0,5})$/.exec(crash);
-  if (crash !== '' && !crashMatch) env.fail('HOST_TEST_CRASH', crash, 'after-save:<n> with n >= 1 (test-only), or unset');
-  config.testCrashAfterSave = crashMatch ? Number(crashMatch[1]) : 0;
+  const crashMatch = /^(after-save|after-apply-step):([1-9]\d{0,5})$/.exec(crash);
+  if (crash !== '' && !crashMatch) env.fail('HOST_TEST_CRASH', crash, 'after-save:<n> or after-apply-step:<n> with n >= 1 (test-only), or unset');
+  config.testCrashAfterSave = crashMatch?.[1] === 'after-save' ? Number(crashMatch[2]) : 0;
+  config.testCrashAfterApplyStep = crashMatch?.[1] === 'after-apply-step' ? Number(crashMatch[2]) : 0;
   if (!IANAZone.isValidZone(config.defaultTimezone)) env.fail('DEFAULT_TIMEZONE', config.defaultTimezone, 'an IANA time zone name such as UTC or Europe/Paris');
   if (config.exitAfterSummary && !config.publishSample) {
     // Only the sample's summary ends the process: without the sample it would wait for nothing.

@@ -8,7 +8,7 @@ import { closeLiveStreams } from './api/live.ts';
 import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
-import { PartsHolder, crashAfterSave } from './parts.ts';
+import { PartsHolder, crashAfterApplyStep, crashAfterSave } from './parts.ts';
 import { OutboxDrainer } from './publishing/outbox.ts';
 import { Revisions, saveRevisionScript } from './publishing/revisions.ts';
 import { activityHandler } from './read-model/activity-receiver.ts';
@@ -38,7 +38,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
     // Loaded once: a first batch of 10,000 saves would otherwise meet NOSCRIPT 10,000 times and run again.
     await ensureScripts(redis, [saveRevisionScript, applyScript]);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);
-    const readModel = new ReadModel(redis, { feedMaxLen: config.feedMaxLen, retentionMs: config.eventRetentionMs });
+    const readModel = new ReadModel(redis, { feedMaxLen: config.feedMaxLen, retentionMs: config.eventRetentionMs, afterStep: crashAfterApplyStep(config.testCrashAfterApplyStep) });
     const receiver = new SummaryReceiver({
       hostId: config.hostId,
       redis,

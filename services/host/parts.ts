@@ -36,19 +36,24 @@ export interface HostParts {
 export type PartsGetter = () => HostParts;
 
 /**
- * Test-only fault injection (HOST_TEST_CRASH=after-save:<n>): the process SIGKILLs itself right
- * after the n-th revision was saved with its outbox item and before it was published, the moment
- * the outbox drainer exists for. Without the setting, a counter and a comparison.
+ * Test-only fault injection (HOST_TEST_CRASH): the process SIGKILLs itself right after the n-th
+ * time the returned function is called; `after-save:<n>` after a revision was saved with its outbox
+ * item and before it was published (the moment the outbox drainer exists for), `after-apply-step:<n>`
+ * between two read-model steps of a big summary (read-model.ts, splitIntoSteps). Without the
+ * setting, a counter and a comparison.
  */
-export function crashAfterSave(n: number): () => void {
-  let saves = 0;
+function crashAfter(n: number, what: string): () => void {
+  let calls = 0;
   return () => {
-    saves += 1;
-    if (n === 0 || saves !== n) return;
-    writeSync(2, `HOST_TEST_CRASH: SIGKILL after save ${saves}, before publishing it\n`);
+    calls += 1;
+    if (n === 0 || calls !== n) return;
+    writeSync(2, `HOST_TEST_CRASH: SIGKILL after ${what} ${calls}\n`);
     process.kill(process.pid, 'SIGKILL');
   };
 }
+
+export const crashAfterSave = (n: number): (() => void) => crashAfter(n, 'save, before publishing it: save');
+export const crashAfterApplyStep = (n: number): (() => void) => crashAfter(n, 'read-model step, before the next: step');
 
 export class PartsHolder {
   current: HostParts | undefined;

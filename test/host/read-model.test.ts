@@ -6,7 +6,7 @@ import { withAuth } from '../helpers/auth.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { flat, readAll } from '../helpers/streams.ts';
 import { delay, eventually } from '../helpers/wait.ts';
-import { call, daysAhead, readSse } from './support.ts';
+import { type SummaryAttendee, call, daysAhead, readSse, summaryFields } from './support.ts';
 
 const ctx = useRedisStack();
 
@@ -29,35 +29,8 @@ async function reportReplies(eventId: string, guests: GuestChange[], counts?: Re
 }
 
 /** A version's summary as the coordinator publishes it. */
-async function reportSummary(eventId: string, attendees: { guest_id: string; guest_name: string; state: string; plus_ones?: number }[]): Promise<void> {
-  const yes = attendees.filter((a) => a.state === 'accepted').length;
-  await ctx.redis.client.xadd(
-    streams.summaries,
-    '*',
-    ...flat({
-      id: `summary:${eventId}:0`,
-      invitation_id: eventId,
-      host_id: hostId,
-      event_name: 'Replicated',
-      total_invited: String(attendees.length),
-      total_responses: String(attendees.length),
-      yes_count: String(yes),
-      no_count: String(attendees.length - yes),
-      maybe_count: '0',
-      responses: '[]',
-      no_response: '[]',
-      attendees: JSON.stringify(attendees.map((a) => ({ plus_ones: 0, ...a }))),
-      accepted_count: String(yes),
-      declined_count: String(attendees.length - yes),
-      confirmed_count: String(yes),
-      headcount: String(yes),
-      reason: 'all_replied',
-      sequence: '0',
-      revision: '1',
-      timestamp: new Date().toISOString(),
-      v: '2',
-    }),
-  );
+async function reportSummary(eventId: string, attendees: SummaryAttendee[]): Promise<void> {
+  await ctx.redis.client.xadd(streams.summaries, '*', ...flat(summaryFields(eventId, hostId, attendees)));
 }
 
 const view = async (host: RoleProcess, id: string): Promise<View> => (await call<View>(host, 'GET', `/api/events/${id}`)).body;

@@ -90,3 +90,38 @@ export async function readSse(url: string, until: (events: SseEvent[]) => boolea
   }
   return { status: res.status, events, headers: res.headers };
 }
+
+export interface SummaryAttendee {
+  guest_id: string;
+  guest_name: string;
+  state: string;
+  plus_ones?: number;
+}
+
+/** The fields of version 0's summary of `eventId` (all replied) as the coordinator publishes it. */
+export function summaryFields(eventId: string, hostId: string, attendees: SummaryAttendee[]): Record<string, string> {
+  const yes = attendees.filter((a) => a.state === 'accepted').length;
+  return {
+    id: `summary:${eventId}:0`,
+    invitation_id: eventId,
+    host_id: hostId,
+    event_name: 'Replicated',
+    total_invited: String(attendees.length),
+    total_responses: String(attendees.length),
+    yes_count: String(yes),
+    no_count: String(attendees.length - yes),
+    maybe_count: '0',
+    responses: '[]',
+    no_response: '[]',
+    attendees: JSON.stringify(attendees.map((a) => ({ plus_ones: 0, ...a }))),
+    accepted_count: String(yes),
+    declined_count: String(attendees.length - yes),
+    confirmed_count: String(yes),
+    headcount: String(yes),
+    reason: 'all_replied',
+    sequence: '0',
+    revision: '1',
+    timestamp: new Date().toISOString(),
+    v: '2',
+  };
+}

@@ -143,7 +143,7 @@ describe('the chart with redis.tls.enabled', () => {
       const role = componentOf(w) as 'host' | 'coordinator' | 'guest';
       writeFileSync(file('password'), 'x');
       // The host also reads its token signing key from a mounted file (its own Secret, not the TLS one).
-      const apiKey = env.API_JWT_SECRET_FILE ? (writeFileSync(file('api-key'), 'k'.repeat(48)), { API_JWT_SECRET_FILE: file('api-key') }) : {};
+      const apiKey: Record<string, string> = env.API_JWT_SECRET_FILE ? (writeFileSync(file('api-key'), 'k'.repeat(48)), { API_JWT_SECRET_FILE: file('api-key') }) : {};
       expect((await readRoleEnv(role, { ...env, REDIS_TLS_CA_FILE: file('ca.crt'), REDIS_PASSWORD_FILE: file('password'), ...apiKey })).problems, w.metadata.name).toEqual([]);
     }
   });

@@ -11,6 +11,20 @@ export interface FeedMessage {
 }
 
 /**
+ * The messages of one feed stream entry. apply-changes.lua writes one entry per call, kind `changes`
+ * with `data` = [[kind, data JSON], ...] (a reply's guest row and the counts: one XADD, not one per
+ * change); each becomes one SSE event, all with the entry's id, so the clients see the events they
+ * always saw. An entry of another kind (written before) is one message. The messages of an entry are
+ * sent together; a client resuming from its id gets what came after the entry.
+ */
+export function feedMessages(id: string, fields: Record<string, string>): FeedMessage[] {
+  const kind = fields.kind ?? 'change';
+  const data = fields.data ?? '{}';
+  if (kind !== 'changes') return [{ id, kind, data }];
+  return (JSON.parse(data) as [string, string][]).map(([k, d]) => ({ id, kind: k, data: d }));
+}
+
+/**
  * The live changes of one event for its SSE clients: what the feed stream holds after `since`
  * (XRANGE), then what arrives (the shared tail). A `since` older than the feed keeps (it is
  * trimmed) yields a `reset`: the client fetches the whole event again.
@@ -41,13 +55,14 @@ export class FeedHub {
       for (;;) {
         const batch = (await this.redis.xrange(feed, `(${last}`, '+', 'COUNT', 500)) as [string, string[]][];
         for (const [id, flat] of batch) {
-          const f = toFields(flat);
-          send({ id, kind: f.kind ?? 'change', data: f.data ?? '{}' });
+          for (const m of feedMessages(id, toFields(flat))) send(m);
           last = id;
         }
         if (batch.length < 500) break;
       }
     }
-    return this.tail.watch(feed, last, (entry) => send({ id: entry.id, kind: entry.fields.kind ?? 'change', data: entry.fields.data ?? '{}' }));
+    return this.tail.watch(feed, last, (entry) => {
+      for (const m of feedMessages(entry.id, entry.fields)) send(m);
+    });
   }
 }

@@ -37,7 +37,7 @@ export const zeroCounts = (): Counts => ({
 });
 
 /** What one source entry changes for one event. */
-interface Changes {
+export interface Changes {
   sequence: number;
   revision: number;
   guests?: GuestRow[];
@@ -140,6 +140,48 @@ export function summaryJson(fields: Record<string, string>): Record<string, unkn
 }
 
 /**
+ * Guests per script call: a call's work grows with its guests (a read and a write of each row, the
+ * feed message), so a 100,000-guest summary is 200 calls of ~1 ms, not one call that holds Redis
+ * for seconds (GUIDE: no single call blocks Redis for long). 500 as the coordinator's summary steps.
+ */
+export const applyStepGuests = 500;
+
+/** One script call: part of an event's changes (the version's fields ride with its last part). */
+interface Step {
+  eventId: string;
+  changes: Changes;
+  summary: string;
+  guests: number;
+}
+
+/**
+ * Splits each event's changes into steps of at most `size` guests. Why steps and no cursor: a guest
+ * row remembers the entry that set it and an entry never re-applies its own change (apply-changes.lua),
+ * so a crash between steps leaves the entry pending, its redelivery finds the done steps no-ops and
+ * does the rest; the counts, status and summary come with the last step, once every row is in.
+ * (Reading closed versions from the stored summary instead of copying its rows was the other
+ * design: it would need a second read path and merge for GET and the SSE feed; this keeps one.)
+ */
+export function splitIntoSteps(items: { eventId: string; changes: Changes; summary: string }[], size: number): Step[] {
+  const steps: Step[] = [];
+  for (const { eventId, changes, summary } of items) {
+    const { guests = [], counts, status, deadline, ...version } = changes;
+    for (let start = 0; start + size < guests.length; start += size) {
+      const part = guests.slice(start, start + size);
+      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', guests: part.length });
+    }
+    const last = guests.slice(Math.max(0, Math.ceil(guests.length / size) - 1) * size);
+    steps.push({
+      eventId,
+      changes: { ...version, ...(changes.guests ? { guests: last } : {}), ...(counts ? { counts } : {}), ...(status ? { status } : {}), ...(deadline !== undefined ? { deadline } : {}) },
+      summary,
+      guests: last.length,
+    });
+  }
+  return steps;
+}
+
+/**
  * The host's read model of its events (docs/EVENTS.md, "event_activity"): built only from the
  * streams the host reads in its application's group, kept in Redis under host keys, so a restart
  * loses nothing and every replica answers the same.
@@ -148,14 +190,18 @@ export class ReadModel {
   private readonly redis: RedisClient;
   private readonly feedMaxLen: number;
   private readonly retentionMs: number;
+  private readonly stepGuests: number;
+  private readonly afterStep: () => void;
 
-  constructor(redis: RedisClient, opts: { feedMaxLen: number; retentionMs: number }) {
+  constructor(redis: RedisClient, opts: { feedMaxLen: number; retentionMs: number; stepGuests?: number; afterStep?: () => void }) {
     this.redis = redis;
     this.feedMaxLen = opts.feedMaxLen;
     this.retentionMs = opts.retentionMs;
+    this.stepGuests = opts.stepGuests ?? applyStepGuests;
+    this.afterStep = opts.afterStep ?? (() => {});
   }
 
-  /** Applies an event_activity entry's changes to the events of `hostId`; returns the feed entries added. */
+  /** Applies an event_activity entry's changes to the events of `hostId`; returns the feed messages added. */
   async applyActivity(entryId: string, activity: Activity, hostId: string): Promise<number> {
     const mine = activity.events.filter((e) => e.host_id === hostId || e.host_id === undefined || e.host_id === '');
     return this.apply(
@@ -192,22 +238,40 @@ export class ReadModel {
     ]);
   }
 
+  /**
+   * Runs the steps in order, as many per round trip as fit in one step of guests (an entry about
+   * many small events is still one pipeline); a big event's steps go one round trip each.
+   */
   private async apply(entryId: string, items: { eventId: string; changes: Changes; summary: string }[]): Promise<number> {
     if (items.length === 0) return 0;
-    const results = await execPipeline(
-      this.redis,
-      items,
-      (pipeline, { eventId, changes, summary }) => {
-        const k = hostKeys.event(eventId);
-        queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary]);
-      },
-      [applyScript],
-    );
     let added = 0;
-    for (const [error, value] of results) {
-      if (error) throw error;
-      added += Number(value);
+    let batch: Step[] = [];
+    let guests = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const results = await execPipeline(
+        this.redis,
+        batch,
+        (pipeline, { eventId, changes, summary }) => {
+          const k = hostKeys.event(eventId);
+          queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary]);
+        },
+        [applyScript],
+      );
+      for (const [error, value] of results) {
+        if (error) throw error;
+        added += Number(value);
+      }
+      batch = [];
+      guests = 0;
+      this.afterStep();
+    };
+    for (const step of splitIntoSteps(items, this.stepGuests)) {
+      if (batch.length > 0 && guests + step.guests > this.stepGuests) await flush();
+      batch.push(step);
+      guests += step.guests;
     }
+    await flush();
     return added;
   }
 

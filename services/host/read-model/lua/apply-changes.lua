@@ -10,21 +10,31 @@
   replayed in a new entry does not undo a newer one. An overtaken change is not applied and adds
   nothing to the feed. A summary is kept once per version.
 
+  Bounded: a call gets at most one step of guests (read-model.ts, applyStepGuests); a big summary
+  or report is applied in several calls, the version's counts, status and summary with the last.
+  No cursor is needed: a row already applied by an entry is not applied again by the same entry
+  (same src, same rank), so after a crash between calls the redelivered entry's applied steps
+  are no-ops.
+
+  Cheap: whatever the number of guests, one HMGET and one HSET on each hash and at most one XADD
+  per call (the feed entry `changes` lists every message of the call; feed-hub.ts sends them to
+  SSE clients as before, one event per message).
+
   KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
   KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON
-  KEYS[3]  host:event:{<id>}:feed      stream of changes (kind, data)
+  KEYS[3]  host:event:{<id>}:feed      stream of changes (kind `changes`, data: [[kind, data JSON], ...])
   ARGV[1]  source entry id
   ARGV[2]  changes JSON: {sequence, revision, guests?: [row], counts?, status?, deadline?}
   ARGV[3]  feed MAXLEN (approximate)
   ARGV[4]  lifetime of the keys (ms)
   ARGV[5]  the version's summary JSON, or ''
 
-  Output: the number of feed entries added.
+  Output: the number of feed messages added.
 ]]
 local src = ARGV[1]
 local change = cjson.decode(ARGV[2])
 local seq = tostring(change.sequence)
-local added = 0
+local messages = {}
 
 -- "ms-n" ids compared as numbers (string comparison would put 9-0 after 10-0).
 local function newer(a, b)
@@ -51,29 +61,21 @@ local function later(row, old)
   return newer(src, old.src)
 end
 
-local function feed(kind, data)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', kind, 'sequence', seq, 'data', cjson.encode(data))
-  added = added + 1
+local function feed(kind, text)
+  messages[#messages + 1] = { kind, text }
 end
 
--- A versioned field: taken when no later entry set it.
-local function take(field, value, kind)
-  local stored = redis.call('HGET', KEYS[2], field)
-  if stored then
-    local old = cjson.decode(stored)
-    if not newer(src, old.src) then return false end
-  end
-  redis.call('HSET', KEYS[2], field, cjson.encode({ src = src, value = value }))
-  if kind then feed(kind, value) end
-  return true
-end
-
-if type(change.guests) == 'table' then
-  for _, row in ipairs(change.guests) do
-    local stored = redis.call('HGET', KEYS[1], row.guest_id)
+if type(change.guests) == 'table' and #change.guests > 0 then
+  -- One read of every row the call touches; a guest listed twice sees its first change.
+  local ids = {}
+  for i, row in ipairs(change.guests) do ids[i] = row.guest_id end
+  local stored = redis.call('HMGET', KEYS[1], unpack(ids))
+  local current, written, order = {}, {}, {}
+  for i, row in ipairs(change.guests) do
+    local old = current[row.guest_id]
+    if old == nil and stored[i] then old = cjson.decode(stored[i]) end
     local fresh = true
-    if stored then
-      local old = cjson.decode(stored)
+    if old then
       if not later(row, old) then
         fresh = false
       else
@@ -94,28 +96,57 @@ if type(change.guests) == 'table' then
     if row.message ~= nil and row.message_sequence == nil then row.message_sequence = row.sequence end
     if fresh then
       row.src = src
-      redis.call('HSET', KEYS[1], row.guest_id, cjson.encode(row))
-      row.src = nil
-      row.final = nil
-      feed('guest', row)
+      if written[row.guest_id] == nil then order[#order + 1] = row.guest_id end
+      written[row.guest_id] = cjson.encode(row)
+      current[row.guest_id] = row
+      local final = row.final
+      row.src, row.final = nil, nil
+      feed('guest', cjson.encode(row))
+      row.src, row.final = src, final
     end
   end
-end
-
-if type(change.counts) == 'table' then take('counts:' .. seq, change.counts, 'counts') end
-if change.deadline ~= nil and change.deadline ~= cjson.null then take('deadline:' .. seq, change.deadline, nil) end
-if type(change.status) == 'string' then
-  -- Every report carries the version's status: the feed says it only when it changes.
-  local before = redis.call('HGET', KEYS[2], 'status:' .. seq)
-  if take('status:' .. seq, change.status, nil) and (not before or cjson.decode(before).value ~= change.status) then
-    feed('status', { status = change.status, revision = change.revision, sequence = change.sequence })
+  if #order > 0 then
+    local args = {}
+    for _, id in ipairs(order) do
+      args[#args + 1] = id
+      args[#args + 1] = written[id]
+    end
+    redis.call('HSET', KEYS[1], unpack(args))
   end
 end
--- Passed as text and stored as text: cjson would turn its empty lists into objects.
-if ARGV[5] ~= '' and redis.call('HSETNX', KEYS[2], 'summary:' .. seq, ARGV[5]) == 1 then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'summary', 'sequence', seq, 'data', ARGV[5])
-  added = added + 1
+
+-- The version's fields this call may set, read at once; each taken when no later entry set it.
+local hasCounts = type(change.counts) == 'table'
+local hasDeadline = change.deadline ~= nil and change.deadline ~= cjson.null
+local hasStatus = type(change.status) == 'string'
+if hasCounts or hasDeadline or hasStatus then
+  local fields = { 'counts:' .. seq, 'deadline:' .. seq, 'status:' .. seq }
+  local before = redis.call('HMGET', KEYS[2], unpack(fields))
+  local sets = {}
+  local function take(i, value)
+    local old = before[i] and cjson.decode(before[i])
+    if old and not newer(src, old.src) then return false, old end
+    sets[#sets + 1] = fields[i]
+    sets[#sets + 1] = cjson.encode({ src = src, value = value })
+    return true, old
+  end
+  if hasCounts and take(1, change.counts) then feed('counts', cjson.encode(change.counts)) end
+  if hasDeadline then take(2, change.deadline) end
+  if hasStatus then
+    -- Every report carries the version's status: the feed says it only when it changes.
+    local taken, old = take(3, change.status)
+    if taken and (not old or old.value ~= change.status) then
+      feed('status', cjson.encode({ status = change.status, revision = change.revision, sequence = change.sequence }))
+    end
+  end
+  if #sets > 0 then redis.call('HSET', KEYS[2], unpack(sets)) end
 end
 
+-- Passed as text and stored as text: cjson would turn its empty lists into objects.
+if ARGV[5] ~= '' and redis.call('HSETNX', KEYS[2], 'summary:' .. seq, ARGV[5]) == 1 then feed('summary', ARGV[5]) end
+
+if #messages > 0 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'changes', 'sequence', seq, 'data', cjson.encode(messages))
+end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
-return added
+return #messages
