@@ -23,7 +23,8 @@ export function useClusterStack(partitions: number): ClusterStack {
     cluster = await new TestRedisCluster({ masters: 3, replicas: 1 }).start();
   }, 120_000);
   beforeEach(() => {
-    procs = new Processes({ REDIS_CLUSTER_NODES: cluster!.nodesEnv, STREAM_PARTITIONS: String(partitions) });
+    // Every master has a replica: acknowledge only what one holds (docs/RELIABILITY.md §7).
+    procs = new Processes({ REDIS_CLUSTER_NODES: cluster!.nodesEnv, STREAM_PARTITIONS: String(partitions), STREAM_ACK_WAIT_REPLICAS: '1' });
   });
   afterEach(async () => {
     await procs?.stopAll();

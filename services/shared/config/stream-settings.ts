@@ -35,6 +35,15 @@ export interface StreamSettings {
    * partition, coordinators read them all. 1 keeps the original stream names.
    */
   partitions: number;
+  /**
+   * Replicas that must hold a consumer's writes before it acknowledges the entries they served
+   * (WAIT on every master, replica-wait.ts). 0: acknowledge at once (one Redis; its AOF keeps the
+   * writes). With replicas (Redis Cluster), 1 closes the window in which a master that dies loses
+   * writes it acknowledged but had not yet sent to the replica promoted in its place.
+   */
+  ackWaitReplicas: number;
+  /** How long the WAIT before an acknowledgement may take; short of the replicas, nothing is acknowledged. */
+  ackWaitTimeoutMs: number;
   /** Test-only crash point (STREAM_TEST_CRASH, see crash-point.ts); empty in production. */
   testCrash: string;
 }
@@ -53,6 +62,8 @@ export const streamSettingDefaults: StreamSettings = {
   consumerIdleMs: 3_600_000,
   shutdownGraceMs: 20_000,
   partitions: 1,
+  ackWaitReplicas: 0,
+  ackWaitTimeoutMs: 1_000,
   testCrash: '',
 };
 
@@ -72,6 +83,8 @@ export function readStreamSettings(env: EnvReader, overrides: Partial<StreamSett
     consumerIdleMs: env.int('CONSUMER_IDLE_MS', d.consumerIdleMs, { min: 1_000, max: 30 * 86_400_000 }),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', d.shutdownGraceMs, { min: 0, max: 600_000 }),
     partitions: env.int('STREAM_PARTITIONS', d.partitions, { min: 1, max: 256 }),
+    ackWaitReplicas: env.int('STREAM_ACK_WAIT_REPLICAS', d.ackWaitReplicas, { min: 0, max: 16 }),
+    ackWaitTimeoutMs: env.int('STREAM_ACK_WAIT_TIMEOUT_MS', d.ackWaitTimeoutMs, { min: 10, max: 60_000 }),
     testCrash: env.string('STREAM_TEST_CRASH', d.testCrash),
   };
   if (s.testCrash !== '') {

@@ -119,6 +119,7 @@ export class StreamConsumer {
         else await this.runner.process([entry]);
       },
       track,
+      unconfirmed: () => this.ownPending.request(),
     });
     this.runner = new HandlerRunner({
       scope,

@@ -6,6 +6,7 @@ import type { DeadLetters } from './dead-letters.ts';
 import { type EntryOutcome, type StreamEntry, toFields } from './entry.ts';
 import type { InFlight } from './in-flight.ts';
 import { redisRefusal } from './redis-errors.ts';
+import { confirmReplicated, ReplicasUnconfirmed } from './replica-wait.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from './scripts.ts';
 import type { SuspectLane } from './suspect-lane.ts';
 
@@ -35,6 +36,7 @@ export class Settler {
   private readonly lane: SuspectLane;
   private readonly redelivered: (entry: StreamEntry) => Promise<void>;
   private readonly track: (task: Promise<void>) => void;
+  private readonly unconfirmed: () => void;
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Entries handed back by a Redis refusal, with how many times in a row (for the backoff). */
   private readonly refused = new Map<string, number>();
@@ -49,6 +51,8 @@ export class Settler {
     /** Called with an entry claimed again for its retry, to be handled. */
     redelivered: (entry: StreamEntry) => Promise<void>;
     track: (task: Promise<void>) => void;
+    /** Called when acknowledgements were withheld (writes not confirmed on replicas): take them up again. */
+    unconfirmed: () => void;
   }) {
     this.scope = deps.scope;
     this.inFlight = deps.inFlight;
@@ -56,6 +60,7 @@ export class Settler {
     this.lane = deps.lane;
     this.redelivered = deps.redelivered;
     this.track = deps.track;
+    this.unconfirmed = deps.unconfirmed;
   }
 
   async settle(entries: StreamEntry[], outcomes: Map<StreamEntry, EntryOutcome>): Promise<void> {
@@ -91,7 +96,11 @@ export class Settler {
     if (this.pendingAcks.length === 0) return;
     const ids = this.pendingAcks;
     this.pendingAcks = [];
-    await this.scope.connections.command.xack(this.scope.stream, this.scope.group, ...ids);
+    const { connections, settings, stream, group } = this.scope;
+    // The handlers' writes first reach the replicas asked for (STREAM_ACK_WAIT_REPLICAS), then the
+    // entries that caused them are acknowledged; short of that they stay pending (replica-wait.ts).
+    await confirmReplicated(connections.command, settings.ackWaitReplicas, settings.ackWaitTimeoutMs);
+    await connections.command.xack(stream, group, ...ids);
   }
 
   /** On close: retries not due yet are dropped (the entries stay pending); their ids, to release. */
@@ -126,6 +135,12 @@ export class Settler {
         await write();
         return true;
       } catch (error) {
+        if (error instanceof ReplicasUnconfirmed && !stopped.aborted) {
+          // Handled again (idempotent) after a pause: the failover, or the replica, has had time.
+          log.warn({ err: errorText(error), count }, `${what} withheld; the entries will be handled again`);
+          setTimeout(this.unconfirmed, backoffMs(1, 500, 500)).unref();
+          return false;
+        }
         if (!isConnectionError(error) || stopped.aborted) {
           log.warn({ err: errorText(error), count }, `${what} failed; entries stay pending`);
           return false;
