@@ -40,6 +40,8 @@ const rows: Row[] = [
   ['host', { REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:99999' }, 'REDIS_CLUSTER_NODES', /port from 1 to 65535/],
   ['guest', { REDIS_CLUSTER_NODES: '10.0.0.1:6379', REDIS_DB: '2' }, 'REDIS_CLUSTER_NODES', /only database 0/],
   ['coordinator', { STREAM_PARTITIONS: '0' }, 'STREAM_PARTITIONS', /from 1 to 256/],
+  ['guest', { STREAM_ACK_WAIT_REPLICAS: '-1' }, 'STREAM_ACK_WAIT_REPLICAS', /from 0 to 16/],
+  ['coordinator', { STREAM_ACK_WAIT_TIMEOUT_MS: '5' }, 'STREAM_ACK_WAIT_TIMEOUT_MS', /from 10 to 60000/],
   ['guest', { REDIS_URL: 'redis://bad_host:6379/0' }, 'REDIS_URL', /RFC 1123/],
   ['guest', { REDIS_URL: 'redis://:s3cr%ZZ@redis:6379/0' }, 'REDIS_URL', /percent-encoded/],
   ['guest', { REDIS_HOST: 'bad host name' }, 'REDIS_HOST', /an IP address .* or a host name \(RFC 1123/],
