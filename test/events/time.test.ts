@@ -96,6 +96,23 @@ describe('scheduling', () => {
     expect(deliveries.flatMap((d) => d.guestIds)).toHaveLength(3);
     for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
   });
+
+  it('publishes each scheduled invitation once when two coordinators sweep the timers', async () => {
+    const redis = ctx.redis.client;
+    await registerAgent(redis, 'q', 3);
+    await Promise.all([ctx.procs.coordinator(coordinatorEnv), ctx.procs.coordinator(coordinatorEnv)]);
+    const publishAt = Date.now() + 2_000;
+    const ids = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    for (const id of ids) await publish(redis, id, { publishAt });
+    await eventually(async () => ((await inbox(redis, 'q')).flatMap((d) => d.guestIds).length >= 3 * ids.length ? true : undefined), 15_000, 'every scheduled invitation published');
+    // Both sweep every 50 ms: time enough for a second publication, if there were one.
+    await delay(1_000);
+    const deliveries = await inbox(redis, 'q');
+    for (const id of ids) expect((await named(redis, 'q', id, 'request')).sort(), id).toHaveLength(3);
+    expect(deliveries.flatMap((d) => d.guestIds)).toHaveLength(3 * ids.length);
+    for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
+    for (const id of ids) expect(await redis.hget(eventKeys(id).event, 'status'), id).toBe('open');
+  });
 });
 
 describe('the RSVP deadline', () => {

@@ -97,6 +97,12 @@ describe('the OpenAPI document', () => {
     // Every option of the event model is in the create body.
     const create = doc.paths['/api/events']!.post!.requestBody!.content['application/json']!.schema;
     expect(Object.keys(create.properties!)).toEqual(expect.arrayContaining(['id', 'event_name', 'timezone', 'rsvp_deadline', 'publish_at', 'expires_at', 'reminders', 'capacity', 'plus_ones_max', 'questions', 'target_tags', 'priority']));
+    // One definition of the event body: a batch item is the create body, a change the same body without the id.
+    const batch = doc.paths['/api/events/batch']!.post!.requestBody!.content['application/json']!.schema;
+    expect(batch.properties!.events!.items).toEqual(create);
+    const patch = doc.paths['/api/events/{id}']!.patch!.requestBody!.content['application/json']!.schema;
+    const { id: _id, ...withoutId } = create.properties!;
+    expect(patch.properties).toEqual(withoutId);
     const page = await call<string>(host, 'GET', '/docs/');
     expect(page.status).toBe(200);
     expect(page.body).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost)[^"']*\.(js|css)/);

@@ -16,6 +16,17 @@ type CreateBody = EventBody & { id?: string };
 const ajv = new Ajv({ ...(strictValidation as { customOptions: object }).customOptions, strict: false });
 const validateItem = ajv.compile(createBody);
 
+/** The batch body as documented (/openapi.json): each item is the create body, the one definition. */
+const batchBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['events'],
+  properties: { events: { type: 'array', maxItems: MAX_BATCH, items: createBody, description: 'Event bodies as POST /api/events takes them, each judged on its own.' } },
+} as const;
+// What refuses the whole request: its envelope. An item that breaks the create body is that item's
+// 400 in the results (validateItem), never the batch's.
+const validateBatchEnvelope = ajv.compile({ ...batchBody, properties: { events: { ...batchBody.properties.events, items: { type: 'object' } } } });
+
 /** A validator reason ("<code>: <details>") as a 400 naming the field. */
 export function invalidBody(reason: string, field: string | undefined): ApiError {
   const colon = reason.indexOf(': ');
@@ -140,15 +151,11 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
     {
       config: { access: 'write' },
       bodyLimit: batchBodyLimit,
+      validatorCompiler: () => validateBatchEnvelope,
       schema: {
         tags: ['events'],
         summary: `Create up to ${MAX_BATCH} events; each judged on its own, the valid ones published in pipelined round trips`,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['events'],
-          properties: { events: { type: 'array', maxItems: MAX_BATCH, items: { type: 'object' }, description: 'Event bodies as POST /api/events takes them.' } },
-        },
+        body: batchBody,
         response: {
           200: {
             type: 'object',
