@@ -37,7 +37,7 @@ export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'event-planner host API', version, description: 'Create, change and cancel events; watch their guests answer live. README "API" and API-CONTRACT.md describe it.' },
+      info: { title: 'event-planner host API', version, description: 'Create, change and cancel events; watch their guests answer live. README "HTTP API" and docs/API.md describe it.' },
       tags: [
         { name: 'events', description: 'Create, change, cancel, list and look at events' },
         { name: 'calendar', description: 'iCalendar files' },

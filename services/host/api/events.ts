@@ -77,7 +77,7 @@ const ifMatchHeader = {
   properties: { 'if-match': { type: 'string', description: 'The revision the change builds on, as the ETag gave it ("3"); 412 when it is not the current one.' } },
 } as const;
 
-/** Creating, changing, cancelling and batch-publishing events (API-CONTRACT.md, "Events"). */
+/** Creating, changing, cancelling and batch-publishing events (docs/API.md, "Events"). */
 export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batchBodyLimit: number): void {
   app.post<{ Body: CreateBody }>(
     '/api/events',
