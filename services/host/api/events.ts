@@ -135,6 +135,10 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
         body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
         response: { 202: changeAccepted, ...errors(400, 404, 409, 412, 503) },
       },
+      // The reason is optional, so is the body: `curl -X POST …/cancel` cancels.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
     },
     async (request, reply) => {
       const ifMatch = parseIfMatch(request.headers['if-match']);
