@@ -227,6 +227,9 @@ describe('the host API: events', () => {
     // An update that bumps SEQUENCE, then the cancellation: SEQUENCE follows, CANCEL at the end.
     await call(host, 'PATCH', '/api/events/dinner', { event_time: '20:00' });
     expect(parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body)).toMatchObject({ method: 'REQUEST', sequence: 1 });
+    // Ann accepted version 0; version 1 asks her again.
+    const askedAgain = parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('ann@agent-1')}.ics`)).body);
+    expect(askedAgain).toMatchObject({ method: 'REQUEST', sequence: 1, attendees: [{ partstat: 'NEEDS-ACTION', rsvp: 'TRUE', plusOnes: undefined }] });
     await call(host, 'POST', '/api/events/dinner/cancel', {});
     const cancel = parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body);
     expect(cancel).toMatchObject({ method: 'CANCEL', sequence: 2, status: 'CANCELLED' });

@@ -103,7 +103,8 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
     ...(d.location ? { location: String(d.location) } : {}),
     organizer: { name: String(d.host_name ?? view.host_id), email: hostAddress(view.host_id) },
     status: cancelled ? ICalEventStatus.CANCELLED : removed ? null : d.status === 'tentative' ? ICalEventStatus.TENTATIVE : ICalEventStatus.CONFIRMED,
-    attendees: guests.map((g) => attendee(g, method === ICalCalendarMethod.REQUEST)),
+    // A REQUEST of a version the guest's row does not answer yet asks it again: NEEDS-ACTION, not its old answer.
+    attendees: guests.map((g) => attendee(method === ICalCalendarMethod.REQUEST && g.sequence !== view.sequence ? { ...g, state: 'needs_action', plus_ones: 0 } : g, method === ICalCalendarMethod.REQUEST)),
   });
   return { text: calendar.toString(), method };
 }
