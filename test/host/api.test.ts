@@ -255,6 +255,27 @@ describe('the host API: events', () => {
   });
 });
 
+describe('the host API: calendar times', () => {
+  it('reads a date and time given without a zone in the host’s DEFAULT_TIMEZONE, and writes an event without a time as all day', async () => {
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'tz-host', DEFAULT_TIMEZONE: 'Asia/Tokyo' });
+    const date = daysAhead(12);
+    expect((await call(host, 'POST', '/api/events', { id: 'zoneless', event_name: 'Zoneless', event_date: date, event_time: '09:15' })).status).toBe(202);
+    expect((await call<{ definition: { timezone: string } }>(host, 'GET', '/api/events/zoneless')).body.definition.timezone).toBe('Asia/Tokyo');
+    const text = (await call<string>(host, 'GET', '/api/events/zoneless.ics')).body;
+    const calendar = new ICAL.Component(ICAL.parse(text) as unknown[]);
+    ICAL.TimezoneService.register(calendar.getFirstSubcomponent('vtimezone')!);
+    const event = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
+    expect(parseIcs(text).start.getParameter('tzid')).toBe('Asia/Tokyo');
+    expect(event.startDate.toJSDate().getTime()).toBe(DateTime.fromISO(`${date}T09:15`, { zone: 'Asia/Tokyo' }).toMillis());
+    expect(event.endDate.toJSDate().getTime() - event.startDate.toJSDate().getTime()).toBe(120 * 60_000);
+
+    expect((await call(host, 'POST', '/api/events', { id: 'all-day', event_name: 'All day', event_date: date })).status).toBe(202);
+    const allDay = parseIcs((await call<string>(host, 'GET', '/api/events/all-day.ics')).body);
+    expect(allDay.start.type).toBe('date');
+    expect(String(allDay.start.getFirstValue())).toBe(date);
+  });
+});
+
 describe('the host API: failure', () => {
   it('answers 503 with Retry-After while Redis refuses writes, and recovers', async () => {
     const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'oom-host' });
