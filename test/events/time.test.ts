@@ -97,6 +97,24 @@ describe('scheduling', () => {
     for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
   });
 
+  it('of an update that moved publish_at ahead, cancelled before it fires: the guests of the earlier version receive the cancellation', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'u', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'moved');
+    await eventually(async () => (await named(redis, 'u', 'moved', 'request', 0)).length === 3 || undefined, 10_000, 'requests');
+    // A new date, published again in a minute: version 0 closes, version 1 waits.
+    await publish(redis, 'moved', { sequence: 1, eventDate: '2027-09-01', publishAt: Date.now() + 60_000 });
+    expect(await summaryOf(redis, 'moved', 0)).toMatchObject({ reason: 'updated', totalInvited: 3 });
+    await eventually(async () => (await redis.hget(eventKeys('moved').event, 'status')) === 'scheduled' || undefined, 10_000, 'scheduled');
+    await publish(redis, 'moved', { sequence: 2, eventDate: '2027-09-01', publishAt: Date.now() + 60_000, method: 'CANCEL' });
+    expect(await summaryOf(redis, 'moved', 2)).toMatchObject({ reason: 'cancelled', totalInvited: 0 });
+    await eventually(async () => (await named(redis, 'u', 'moved', 'cancel')).length === 3 || undefined, 10_000, 'the cancellation to the guests of version 0');
+    expect((await named(redis, 'u', 'moved', 'cancel')).sort()).toEqual(guests.map((g) => g.id).sort());
+    expect((await summaries(redis, 'moved')).map((s) => s.sequence)).toEqual([0, 2]);
+    expect(await named(redis, 'u', 'moved', 'request', 1)).toEqual([]);
+  });
+
   it('publishes each scheduled invitation once when two coordinators sweep the timers', async () => {
     const redis = ctx.redis.client;
     await registerAgent(redis, 'q', 3);
