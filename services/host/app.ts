@@ -35,9 +35,16 @@ export async function registerHostApp(app: FastifyInstance, parts: PartsGetter, 
     route.schema.response = { ...errors(401, 403, 429), ...(route.schema.response as object | undefined) };
   });
   await app.register(swagger, {
+    // The plugin marks every request body required; the cancel route's is optional (so is its reason).
+    transformObject: (doc) => {
+      const paths = ('openapiObject' in doc ? doc.openapiObject.paths : undefined) as Record<string, Record<string, { requestBody?: { required?: boolean } }>> | undefined;
+      const cancel = paths?.['/api/events/{id}/cancel']?.post?.requestBody;
+      if (cancel) cancel.required = false;
+      return 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject;
+    },
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'event-planner host API', version, description: 'Create, change and cancel events; watch their guests answer live. README "API" and API-CONTRACT.md describe it.' },
+      info: { title: 'event-planner host API', version, description: 'Create, change and cancel events; watch their guests answer live. README "HTTP API" and docs/API.md describe it.' },
       tags: [
         { name: 'events', description: 'Create, change, cancel, list and look at events' },
         { name: 'calendar', description: 'iCalendar files' },

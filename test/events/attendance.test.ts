@@ -129,6 +129,8 @@ describe('replies', () => {
 
     const summary = await summaryOf(redis, 'feast', 0);
     expect(summary).toMatchObject({ reason: 'all_replied', yes: 3, no: 1, confirmed: 3, headcount: 4, rejected: 2, capacity: 10 });
+    // Every guest answered; three of the four hold a seat.
+    expect(summary).toMatchObject({ responseRate: 1, attendanceRate: 0.75 });
     expect(summary.answers).toEqual({ dietary: { vegan: 1, vegetarian: 1, gluten_free: 1 } });
     const g0Row = summary.attendees.find((a) => a.guest_id === g0!.id);
     expect(g0Row).toMatchObject({ state: 'accepted', plus_ones: 1, answers: { dietary: 'vegan' } });

@@ -96,6 +96,41 @@ describe('scheduling', () => {
     expect(deliveries.flatMap((d) => d.guestIds)).toHaveLength(3);
     for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
   });
+
+  it('of an update that moved publish_at ahead, cancelled before it fires: the guests of the earlier version receive the cancellation', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'u', 3);
+    await ctx.procs.coordinator(coordinatorEnv);
+    await publish(redis, 'moved');
+    await eventually(async () => (await named(redis, 'u', 'moved', 'request', 0)).length === 3 || undefined, 10_000, 'requests');
+    // A new date, published again in a minute: version 0 closes, version 1 waits.
+    await publish(redis, 'moved', { sequence: 1, eventDate: '2027-09-01', publishAt: Date.now() + 60_000 });
+    expect(await summaryOf(redis, 'moved', 0)).toMatchObject({ reason: 'updated', totalInvited: 3 });
+    await eventually(async () => (await redis.hget(eventKeys('moved').event, 'status')) === 'scheduled' || undefined, 10_000, 'scheduled');
+    await publish(redis, 'moved', { sequence: 2, eventDate: '2027-09-01', publishAt: Date.now() + 60_000, method: 'CANCEL' });
+    expect(await summaryOf(redis, 'moved', 2)).toMatchObject({ reason: 'cancelled', totalInvited: 0 });
+    await eventually(async () => (await named(redis, 'u', 'moved', 'cancel')).length === 3 || undefined, 10_000, 'the cancellation to the guests of version 0');
+    expect((await named(redis, 'u', 'moved', 'cancel')).sort()).toEqual(guests.map((g) => g.id).sort());
+    expect((await summaries(redis, 'moved')).map((s) => s.sequence)).toEqual([0, 2]);
+    expect(await named(redis, 'u', 'moved', 'request', 1)).toEqual([]);
+  });
+
+  it('publishes each scheduled invitation once when two coordinators sweep the timers', async () => {
+    const redis = ctx.redis.client;
+    await registerAgent(redis, 'q', 3);
+    await Promise.all([ctx.procs.coordinator(coordinatorEnv), ctx.procs.coordinator(coordinatorEnv)]);
+    const publishAt = Date.now() + 2_000;
+    const ids = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    for (const id of ids) await publish(redis, id, { publishAt });
+    await eventually(async () => ((await inbox(redis, 'q')).flatMap((d) => d.guestIds).length >= 3 * ids.length ? true : undefined), 15_000, 'every scheduled invitation published');
+    // Both sweep every 50 ms: time enough for a second publication, if there were one.
+    await delay(1_000);
+    const deliveries = await inbox(redis, 'q');
+    for (const id of ids) expect((await named(redis, 'q', id, 'request')).sort(), id).toHaveLength(3);
+    expect(deliveries.flatMap((d) => d.guestIds)).toHaveLength(3 * ids.length);
+    for (const d of deliveries) expect(entryIdTime(d.entryId)).toBeGreaterThanOrEqual(publishAt);
+    for (const id of ids) expect(await redis.hget(eventKeys(id).event, 'status'), id).toBe('open');
+  });
 });
 
 describe('the RSVP deadline', () => {

@@ -87,6 +87,44 @@ describe('cancellations', () => {
     await eventually(async () => (await named(redis, 'd', 'brunch', 'cancel')).length === 2, 10_000, 'cancellation to both');
     expect((await summaries(redis, 'brunch')).map((s) => s.sequence)).toEqual([0, 1]);
   });
+
+  it('racing with the last replies, with two coordinators: every reply counted in the closed version or recorded late, once; one summary per version', async () => {
+    const redis = ctx.redis.client;
+    const [g0, g1, g2, g3] = await registerAgent(redis, 'e', 4);
+    await Promise.all([ctx.procs.coordinator(coordinatorEnv), ctx.procs.coordinator(coordinatorEnv)]);
+    const ids = ['race-1', 'race-2', 'race-3', 'race-4', 'race-5', 'race-6'];
+    for (const id of ids) await publish(redis, id);
+    for (const id of ids) await eventually(async () => (await named(redis, 'e', id, 'request', 0)).length === 4 || undefined, 10_000, `requests of ${id}`);
+    await send(redis, ids.flatMap((id) => [reply(id, g0!, 'yes'), reply(id, g1!, 'no')]));
+    for (const id of ids) await eventually(async () => (await redis.hlen(eventKeys(id).replies)) === 2 || undefined, 10_000, `two replies to ${id}`);
+
+    // The last two answers and the cancellations are added in the same instant.
+    await Promise.all([send(redis, ids.flatMap((id) => [reply(id, g2!, 'maybe'), reply(id, g3!, 'yes')])), ...ids.map((id) => publish(redis, id, { method: 'CANCEL', sequence: 1 }))]);
+    const outcomes: string[] = [];
+    for (const id of ids) {
+      const closed = await summaryOf(redis, id, 0);
+      const counted = closed.yes + closed.no + closed.maybe;
+      // The replies the version did not count are late (kept, not counted), each once.
+      await eventually(async () => counted + (await redis.hlen(eventKeys(id).late)) === 4 || undefined, 10_000, `${id}: every reply counted or late`);
+      expect(counted, id).toBeGreaterThanOrEqual(2);
+      if (closed.reason === 'cancelled') expect(closed.totalInvited, id).toBe(4);
+      else {
+        // Every answer was in before the cancellation: it publishes a summary of its own sequence.
+        expect(closed.reason, id).toBe('all_replied');
+        expect(await summaryOf(redis, id, 1), id).toMatchObject({ reason: 'cancelled', totalInvited: 0 });
+      }
+      await eventually(async () => (await named(redis, 'e', id, 'cancel')).length === 4 || undefined, 10_000, `${id}: the cancellation to every guest`);
+      outcomes.push(`${closed.reason}:${counted}`);
+    }
+    await delay(500);
+    for (const id of ids) {
+      const all = (await summaries(redis, id)).map((s) => s.sequence).sort();
+      expect(all, id).toEqual([...new Set(all)]);
+      expect((await named(redis, 'e', id, 'cancel')).sort(), id).toEqual([g0!.id, g1!.id, g2!.id, g3!.id].sort());
+    }
+    expect(outcomes).toHaveLength(ids.length);
+    expect(await deadReasons()).toEqual([]);
+  });
 });
 
 describe('targeting', () => {

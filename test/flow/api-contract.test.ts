@@ -85,8 +85,13 @@ describe('POST /api/events accepts exactly what the coordinator processes', () =
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body.code).toBe('invalid_type');
     }
+    // Inside a question, the field is named by its path (the page puts it beside the questions).
+    const question = { id: 'dietary', text: 'Dietary needs?', type: 'text' };
+    expect((await post(host, { event_name: 'Party', questions: [{ ...question, colour: 'red' }] })).body).toMatchObject({ code: 'unknown_field', field: 'questions.0.colour' });
+    expect((await post(host, { event_name: 'Party', questions: [{ id: 'dietary', text: 'Dietary needs?' }] })).body).toMatchObject({ code: 'missing_field', field: 'questions.0.type', error: 'questions.0.type is required' });
     const notJson = await fetch(host.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event_name": ' });
     expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toEqual({ error: 'the request body is not valid JSON', code: 'invalid_json' });
     expect(await ctx.redis.client.xlen(streams.invitations)).toBe(0);
   });
 

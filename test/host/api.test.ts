@@ -82,7 +82,8 @@ describe('the host API: events', () => {
     expect((await call(host, 'PATCH', '/api/events/nope', { location: 'x' })).status).toBe(404);
     expect((await call(host, 'PATCH', '/api/events/has%20space', { location: 'x' })).body).toMatchObject({ field: 'id' });
 
-    const cancelled = await call(host, 'POST', '/api/events/launch/cancel', {});
+    // No body at all: the reason is optional.
+    const cancelled = await call(host, 'POST', '/api/events/launch/cancel');
     expect(cancelled.body).toMatchObject({ revision: 4, sequence: 2, status: 'cancelled', bumped: true, duplicate: false });
     expect((await call(host, 'POST', '/api/events/launch/cancel', { reason: 'again' })).body).toMatchObject({ revision: 4, duplicate: true });
     expect((await call(host, 'PATCH', '/api/events/launch', { location: 'Back' })).body).toMatchObject({ code: 'cancelled' });
@@ -183,9 +184,11 @@ describe('the host API: events', () => {
       { guest_id: 'bo@agent-1', guest_name: 'Bo', outcome: 'counted', state: 'accepted', waitlist: 1, reply_rev: 0 },
       { guest_id: 'cy@agent-1', guest_name: 'Cy', outcome: 'counted', state: 'declined', reply_rev: 0 },
       { guest_id: 'di@agent-1', guest_name: 'Di', outcome: 'invited', state: 'needs_action' },
+      // No longer targeted: sent a cancellation of its own.
+      { guest_id: 'ed@agent-1', guest_name: 'Ed', outcome: 'removed', state: 'needs_action' },
     ] as const;
     await ctx.redis.client.xadd(streams.activity, '*', ...activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: 'dinner', host_id: 'cal-host', sequence: 0, revision: 1, guests: [...guests] }] }));
-    await eventually(async () => ((await call<{ guests: unknown[] }>(host, 'GET', '/api/events/dinner')).body.guests.length === 4 ? true : undefined), 10_000, 'the read model');
+    await eventually(async () => ((await call<{ guests: unknown[] }>(host, 'GET', '/api/events/dinner')).body.guests.length === 5 ? true : undefined), 10_000, 'the read model');
 
     const res = await call<string>(host, 'GET', '/api/events/dinner.ics');
     expect(res.status).toBe(200);
@@ -206,6 +209,7 @@ describe('the host API: events', () => {
     expect(byAddress['bo@agent-1']).toMatchObject({ partstat: 'ACCEPTED', waitlist: '1' });
     expect(byAddress['cy@agent-1']).toMatchObject({ partstat: 'DECLINED' });
     expect(byAddress['di@agent-1']).toMatchObject({ partstat: 'NEEDS-ACTION' });
+    expect(Object.keys(byAddress)).toHaveLength(4);
 
     const reply = parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('cy@agent-1')}.ics`)).body);
     expect(reply.method).toBe('REPLY');
@@ -213,14 +217,62 @@ describe('the host API: events', () => {
     expect(reply.attendees[0]).toMatchObject({ partstat: 'DECLINED' });
     const invitation = parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('di@agent-1')}.ics`)).body);
     expect(invitation.method).toBe('REQUEST');
+    // RFC 5546 §3.2.5, uninviting: a CANCEL naming the removed guest alone, without STATUS:CANCELLED.
+    const uninvited = parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('ed@agent-1')}.ics`)).body);
+    expect(uninvited).toMatchObject({ method: 'CANCEL', sequence: 0, status: 'null' });
+    expect(uninvited.attendees.map((a) => a.address)).toEqual([expect.stringContaining('ed%40agent-1@guests')]);
     expect((await call(host, 'GET', '/api/events/dinner/guests/nobody.ics')).status).toBe(404);
     expect((await call(host, 'GET', '/api/events/nothing.ics')).status).toBe(404);
 
     // An update that bumps SEQUENCE, then the cancellation: SEQUENCE follows, CANCEL at the end.
     await call(host, 'PATCH', '/api/events/dinner', { event_time: '20:00' });
     expect(parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body)).toMatchObject({ method: 'REQUEST', sequence: 1 });
+    // Ann accepted version 0; version 1 asks her again.
+    const askedAgain = parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('ann@agent-1')}.ics`)).body);
+    expect(askedAgain).toMatchObject({ method: 'REQUEST', sequence: 1, attendees: [{ partstat: 'NEEDS-ACTION', rsvp: 'TRUE', plusOnes: undefined }] });
     await call(host, 'POST', '/api/events/dinner/cancel', {});
-    expect(parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body)).toMatchObject({ method: 'CANCEL', sequence: 2, status: 'CANCELLED' });
+    const cancel = parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body);
+    expect(cancel).toMatchObject({ method: 'CANCEL', sequence: 2, status: 'CANCELLED' });
+    // RFC 5546 §3.2.5: a CANCEL of the whole event names every attendee it cancels, here each with its
+    // last answer (not Ed, who had a cancellation of its own).
+    const cancelled = (ics: ReturnType<typeof parseIcs>) => Object.fromEntries(ics.attendees.map((a) => [decodeURIComponent(a.address.replace(/^mailto:/i, '').split('@guests')[0]!), [a.partstat, a.rsvp]]));
+    const expected = { 'ann@agent-1': ['ACCEPTED', 'FALSE'], 'bo@agent-1': ['ACCEPTED', 'FALSE'], 'cy@agent-1': ['DECLINED', 'FALSE'], 'di@agent-1': ['NEEDS-ACTION', 'FALSE'] };
+    expect(cancelled(cancel)).toEqual(expected);
+    expect(parseIcs((await call<string>(host, 'GET', `/api/events/dinner/guests/${encodeURIComponent('cy@agent-1')}.ics`)).body)).toMatchObject({ method: 'CANCEL', status: 'CANCELLED', attendees: [{ partstat: 'DECLINED' }] });
+
+    // A late reply after the cancellation: the coordinator reports it at the cancellation's sequence
+    // (record-replies.lua); it is kept, not counted, and changes neither the board nor the CANCEL.
+    const late = { guest_id: 'cy@agent-1', guest_name: 'Cy', outcome: 'late', state: 'needs_action' } as const;
+    await ctx.redis.client.xadd(streams.activity, '*', ...activityFields({ type: 'replies', at: Date.now(), events: [{ invitation_id: 'dinner', host_id: 'cal-host', sequence: 2, revision: 3, status: 'cancelled', guests: [late] }] }));
+    const marker = { guest_id: 'ann@agent-1', guest_name: 'Ann', outcome: 'promoted', state: 'accepted' } as const;
+    await ctx.redis.client.xadd(streams.activity, '*', ...activityFields({ type: 'promoted', at: Date.now(), events: [{ invitation_id: 'dinner', host_id: 'cal-host', sequence: 0, revision: 3, guests: [marker] }] }));
+    const after = await eventually(async () => {
+      const v = (await call<{ guests: { guest_id: string; state: string; sequence: number; outcome?: string }[] }>(host, 'GET', '/api/events/dinner')).body;
+      return v.guests.find((g) => g.guest_id === 'ann@agent-1')?.outcome === 'promoted' ? v : undefined;
+    }, 10_000, 'both reports applied');
+    expect(after.guests.find((g) => g.guest_id === 'cy@agent-1')).toMatchObject({ state: 'declined', sequence: 0 });
+    expect(cancelled(parseIcs((await call<string>(host, 'GET', '/api/events/dinner.ics')).body))).toEqual(expected);
+  });
+});
+
+describe('the host API: calendar times', () => {
+  it('reads a date and time given without a zone in the host’s DEFAULT_TIMEZONE, and writes an event without a time as all day', async () => {
+    const host = await ctx.procs.host({ ...withAuth, HOST_ID: 'tz-host', DEFAULT_TIMEZONE: 'Asia/Tokyo' });
+    const date = daysAhead(12);
+    expect((await call(host, 'POST', '/api/events', { id: 'zoneless', event_name: 'Zoneless', event_date: date, event_time: '09:15' })).status).toBe(202);
+    expect((await call<{ definition: { timezone: string } }>(host, 'GET', '/api/events/zoneless')).body.definition.timezone).toBe('Asia/Tokyo');
+    const text = (await call<string>(host, 'GET', '/api/events/zoneless.ics')).body;
+    const calendar = new ICAL.Component(ICAL.parse(text) as unknown[]);
+    ICAL.TimezoneService.register(calendar.getFirstSubcomponent('vtimezone')!);
+    const event = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
+    expect(parseIcs(text).start.getParameter('tzid')).toBe('Asia/Tokyo');
+    expect(event.startDate.toJSDate().getTime()).toBe(DateTime.fromISO(`${date}T09:15`, { zone: 'Asia/Tokyo' }).toMillis());
+    expect(event.endDate.toJSDate().getTime() - event.startDate.toJSDate().getTime()).toBe(120 * 60_000);
+
+    expect((await call(host, 'POST', '/api/events', { id: 'all-day', event_name: 'All day', event_date: date })).status).toBe(202);
+    const allDay = parseIcs((await call<string>(host, 'GET', '/api/events/all-day.ics')).body);
+    expect(allDay.start.type).toBe('date');
+    expect(String(allDay.start.getFirstValue())).toBe(date);
   });
 });
 

@@ -44,7 +44,7 @@ function partstats(text: string): { method: string; sequence: number; states: Re
   return { method: String(calendar.getFirstPropertyValue('method')), sequence: Number(vevent.getFirstPropertyValue('sequence')), states };
 }
 
-const partstatOf: Record<string, string> = { accepted: 'ACCEPTED', waitlisted: 'ACCEPTED', declined: 'DECLINED', tentative: 'TENTATIVE', needs_action: 'NEEDS-ACTION' };
+const partstatOf: Record<string, string> = { accepted: 'ACCEPTED', waitlisted: 'ACCEPTED', declined: 'DECLINED', tentative: 'TENTATIVE', needs_action: 'NEEDS-ACTION', never_asked: 'NEEDS-ACTION' };
 
 describe('the host on the real pipeline (coordinator and guests)', () => {
   it('shows every guest answering live, the summary of each version, an update that asks again and the cancellation', async () => {
@@ -90,7 +90,10 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
     const { v: last, s: summary2 } = await summaryOf(host, 'board', 2);
     expect(summary2.reason).toBe('cancelled');
     expect(last.status).toBe('cancelled');
-    expect(partstats((await call<string>(host, 'GET', '/api/events/board.ics')).body)).toMatchObject({ method: 'CANCEL', sequence: 2 });
+    // RFC 5546 §3.2.5: the CANCEL names every guest it cancels (those of version 1), each with its answer.
+    const cancelIcs = partstats((await call<string>(host, 'GET', '/api/events/board.ics')).body);
+    expect(cancelIcs).toMatchObject({ method: 'CANCEL', sequence: 2 });
+    expect(cancelIcs.states).toEqual(Object.fromEntries(summary1.attendees.map((a) => [a.guest_id, partstatOf[a.state]])));
     // One invitation entry per revision, one summary per version.
     expect((await readAll(ctx.redis.client, streams.invitations)).map((e) => e.fields.revision)).toEqual(['1', '2', '3']);
     expect((await readAll(ctx.redis.client, streams.summaries)).map((e) => e.fields.sequence)).toEqual(['0', '1', '2']);
@@ -114,6 +117,10 @@ describe('the host on the real pipeline (coordinator and guests)', () => {
     expect(summary.reason).toBe('cancelled');
     await eventually(async () => (await view(host, 'called-off')).status === 'cancelled' || undefined, 10_000, 'cancelled');
     expect(Object.fromEntries(cancelled.guests.map((g) => [g.guest_id, g.state]))).toEqual(before);
+    // The CANCEL names all four, the silent one too, with the answers they gave.
+    const ics = partstats((await call<string>(host, 'GET', '/api/events/called-off.ics')).body);
+    expect(ics).toMatchObject({ method: 'CANCEL', sequence: 1 });
+    expect(ics.states).toEqual(Object.fromEntries(Object.entries(before).map(([id, state]) => [id, partstatOf[state]])));
     // The feed never showed them removed, not even for a moment.
     const feed = await readSse(host.url('/api/events/called-off/stream?since=0-0'), (events) => events.some((e) => e.event === 'summary'));
     expect(feed.events.filter((e) => e.event === 'guest').map((e) => (JSON.parse(e.data) as Row).state)).not.toContain('removed');

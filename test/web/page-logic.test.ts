@@ -115,6 +115,14 @@ describe('the event form', () => {
     expect(changedFields(stored, moved)).toEqual({ location: 'Garden', capacity: 0 });
   });
 
+  it('keeps a targeting by tags and by list together: an update through the form drops neither', () => {
+    const stored = { event_name: 'Mixed', timezone: zone, duration_minutes: 120, target_tags: ['vip'], target_guests: ['a'], exclude_guests: ['b'], priority: 'normal', status: 'confirmed' };
+    const form = formFromBody(stored, 'UTC');
+    expect(form).toMatchObject({ targeting: 'both', target_tags: 'vip', target_guests: 'a', exclude_guests: 'b' });
+    expect(changedFields(stored, formToBody({ ...form, location: 'Garden' }, 'UTC').body)).toEqual({ location: 'Garden' });
+    expect(formToBody({ ...form, target_guests: '' }, 'UTC').errors).toMatchObject({ target_guests: expect.stringContaining('at least one guest') });
+  });
+
   it('puts an API error beside the field it names', () => {
     const form = emptyForm(zone);
     expect(fieldOfError('rsvp_deadline', form)).toBe('rsvp_deadline');

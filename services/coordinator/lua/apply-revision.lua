@@ -125,8 +125,11 @@ local function resolved()
 end
 
 if rev.method == 'CANCEL' then
+  -- Everyone holding an invitation is told: the guests of the open or closed version, and of a
+  -- scheduled one's previous version (an update that moved publish_at ahead keeps them until it
+  -- publishes; an event never published has nobody here).
   local invited = {}
-  if previous == 'open' or previous == 'closed' then
+  if previous == 'open' or previous == 'closed' or previous == 'scheduled' then
     invited = redis.call('HKEYS', K_INVITED)
   end
   if previous == 'open' then

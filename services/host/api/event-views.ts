@@ -53,7 +53,7 @@ function startOf(e: SavedEvent, defaultZone: string): number | undefined {
   )?.start;
 }
 
-/** Listing events and looking at one (API-CONTRACT.md, "Events"). */
+/** Listing events and looking at one (docs/API.md, "Events"). */
 export function eventViewRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/events',

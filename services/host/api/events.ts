@@ -16,6 +16,17 @@ type CreateBody = EventBody & { id?: string };
 const ajv = new Ajv({ ...(strictValidation as { customOptions: object }).customOptions, strict: false });
 const validateItem = ajv.compile(createBody);
 
+/** The batch body as documented (/openapi.json): each item is the create body, the one definition. */
+const batchBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['events'],
+  properties: { events: { type: 'array', maxItems: MAX_BATCH, items: createBody, description: 'Event bodies as POST /api/events takes them, each judged on its own.' } },
+} as const;
+// What refuses the whole request: its envelope. An item that breaks the create body is that item's
+// 400 in the results (validateItem), never the batch's.
+const validateBatchEnvelope = ajv.compile({ ...batchBody, properties: { events: { ...batchBody.properties.events, items: { type: 'object' } } } });
+
 /** A validator reason ("<code>: <details>") as a 400 naming the field. */
 export function invalidBody(reason: string, field: string | undefined): ApiError {
   const colon = reason.indexOf(': ');
@@ -66,7 +77,7 @@ const ifMatchHeader = {
   properties: { 'if-match': { type: 'string', description: 'The revision the change builds on, as the ETag gave it ("3"); 412 when it is not the current one.' } },
 } as const;
 
-/** Creating, changing, cancelling and batch-publishing events (API-CONTRACT.md, "Events"). */
+/** Creating, changing, cancelling and batch-publishing events (docs/API.md, "Events"). */
 export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batchBodyLimit: number): void {
   app.post<{ Body: CreateBody }>(
     '/api/events',
@@ -124,6 +135,10 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
         body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
         response: { 202: changeAccepted, ...errors(400, 404, 409, 412, 503) },
       },
+      // The reason is optional, so is the body: `curl -X POST …/cancel` cancels.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
     },
     async (request, reply) => {
       const ifMatch = parseIfMatch(request.headers['if-match']);
@@ -140,15 +155,11 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
     {
       config: { access: 'write' },
       bodyLimit: batchBodyLimit,
+      validatorCompiler: () => validateBatchEnvelope,
       schema: {
         tags: ['events'],
         summary: `Create up to ${MAX_BATCH} events; each judged on its own, the valid ones published in pipelined round trips`,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['events'],
-          properties: { events: { type: 'array', maxItems: MAX_BATCH, items: { type: 'object' }, description: 'Event bodies as POST /api/events takes them.' } },
-        },
+        body: batchBody,
         response: {
           200: {
             type: 'object',

@@ -52,7 +52,7 @@ const sinceQuery = {
   properties: { since: { type: 'string', pattern: '^\\d{1,15}-\\d{1,15}$', description: 'Resume after this id (Last-Event-ID wins when both are sent).' } },
 } as const;
 
-/** The live streams (API-CONTRACT.md, "Live streams"). */
+/** The live streams (docs/API.md, "Live streams"). */
 export function liveRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get<{ Params: { id: string }; Querystring: { since?: string } }>(
     '/api/events/:id/stream',

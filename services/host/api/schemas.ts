@@ -1,4 +1,4 @@
-// JSON schemas of the host API's bodies and responses (API-CONTRACT.md, README "API"): Fastify
+// JSON schemas of the host API's bodies and responses (docs/API.md, README "HTTP API"): Fastify
 // validates inputs and serializes outputs with them, and @fastify/swagger turns them into the
 // OpenAPI document. The event body's properties come from the shared schema (event-body.ts), the
 // one definition the coordinator's reader also follows.

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PartsGetter } from '../parts.ts';
 import { errors, streamStat } from './schemas.ts';
 
-/** GET /api/streams: what an operator looks at first (API-CONTRACT.md, "Operator views"). */
+/** GET /api/streams: what an operator looks at first (docs/API.md, "Operator views"). */
 export function streamRoutes(app: FastifyInstance, parts: PartsGetter): void {
   app.get(
     '/api/streams',

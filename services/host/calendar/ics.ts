@@ -1,7 +1,8 @@
 // Calendar files of an event (docs/EVENTS.md, "iTIP and iCalendar mapping"), written by
 // ical-generator (MIT, no dependencies, maintained): the event's file is METHOD:REQUEST with one
-// ATTENDEE per invited guest (METHOD:CANCEL once cancelled); a guest's file is its METHOD:REPLY
-// once it answered, its invitation otherwise.
+// ATTENDEE per invited guest (METHOD:CANCEL once cancelled, naming the guests it cancels); a
+// guest's file is its METHOD:REPLY once it answered, its own METHOD:CANCEL once a targeting change
+// removed it, its invitation otherwise.
 
 import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus, type ICalAttendeeData } from 'ical-generator';
 import { DateTime } from 'luxon';
@@ -24,6 +25,18 @@ const partstat: Record<string, ICalAttendeeStatus | undefined> = {
   never_asked: ICalAttendeeStatus.NEEDSACTION,
 };
 
+/**
+ * The guests a cancellation of the whole event is sent to, which RFC 5546 §3.2.5 says its CANCEL
+ * lists: those of the last version anyone was asked to (the coordinator delivers the cancellation
+ * to that version's invited guests). The cancellation's own SEQUENCE asked nobody, so it is not
+ * `view.sequence`; guests removed earlier got a cancellation of their own and are not named again.
+ */
+export function cancelledGuests(view: EventView): GuestRow[] {
+  const live = view.guests.filter((g) => g.state !== 'removed');
+  const last = Math.max(-1, ...live.map((g) => g.sequence));
+  return live.filter((g) => g.sequence === last);
+}
+
 function attendee(g: GuestRow, rsvp: boolean): ICalAttendeeData {
   const x: Record<string, string> = {};
   // The waitlist is an extension, never a PARTSTAT value; plus-ones as Google Calendar writes them.
@@ -34,7 +47,8 @@ function attendee(g: GuestRow, rsvp: boolean): ICalAttendeeData {
     name: g.guest_name ?? g.guest_id,
     role: ICalAttendeeRole.REQ,
     rsvp,
-    status: partstat[g.state] ?? ICalAttendeeStatus.NEEDSACTION,
+    // A removed guest's answer no longer counts: its CANCEL names it without one.
+    status: g.state === 'removed' ? null : (partstat[g.state] ?? ICalAttendeeStatus.NEEDSACTION),
     x,
   };
 }
@@ -48,14 +62,17 @@ function vtimezone(zone: string): string | null {
 export type CalendarKind = 'event' | 'reply' | 'invitation';
 
 /**
- * The calendar of an event: `guest` undefined for the event's own file; with a guest, its reply (an
- * answer counted in the current version) or its invitation.
+ * The calendar of an event: `guest` undefined for the event's own file; with a guest, its
+ * cancellation (the event's, or its own once removed), its reply (an answer counted in the current
+ * version) or its invitation.
  */
 export function eventCalendar(view: EventView, defaultZone: string, guest?: GuestRow): { text: string; method: ICalCalendarMethod } {
   const d = view.definition;
   const cancelled = view.status === 'cancelled';
+  // RFC 5546 §3.2.5: uninviting attendees is a CANCEL that names them, without STATUS:CANCELLED.
+  const removed = !cancelled && guest?.state === 'removed';
   const answered = guest !== undefined && guest.sequence === view.sequence && ['accepted', 'waitlisted', 'declined', 'tentative'].includes(guest.state);
-  const method = cancelled ? ICalCalendarMethod.CANCEL : answered ? ICalCalendarMethod.REPLY : ICalCalendarMethod.REQUEST;
+  const method = cancelled || removed ? ICalCalendarMethod.CANCEL : answered ? ICalCalendarMethod.REPLY : ICalCalendarMethod.REQUEST;
   const times = eventTimes(
     { eventDate: String(d.event_date ?? ''), eventTime: String(d.event_time ?? ''), timezone: String(d.timezone ?? ''), durationMinutes: Number(d.duration_minutes ?? 120) },
     defaultZone,
@@ -72,7 +89,7 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
     // A TZID must name a VTIMEZONE of the file (RFC 5545 3.2.19): generated from a maintained library's zone data.
     timezone: { name: null, generator: vtimezone },
   });
-  const guests = guest ? [guest] : view.guests.filter((g) => g.sequence === view.sequence && g.state !== 'removed');
+  const guests = guest ? [guest] : cancelled ? cancelledGuests(view) : view.guests.filter((g) => g.sequence === view.sequence && g.state !== 'removed');
   calendar.createEvent({
     id: view.id,
     sequence: view.sequence,
@@ -85,8 +102,9 @@ export function eventCalendar(view: EventView, defaultZone: string, guest?: Gues
     ...(d.description ? { description: String(d.description) } : {}),
     ...(d.location ? { location: String(d.location) } : {}),
     organizer: { name: String(d.host_name ?? view.host_id), email: hostAddress(view.host_id) },
-    status: cancelled ? ICalEventStatus.CANCELLED : d.status === 'tentative' ? ICalEventStatus.TENTATIVE : ICalEventStatus.CONFIRMED,
-    attendees: guests.map((g) => attendee(g, method === ICalCalendarMethod.REQUEST)),
+    status: cancelled ? ICalEventStatus.CANCELLED : removed ? null : d.status === 'tentative' ? ICalEventStatus.TENTATIVE : ICalEventStatus.CONFIRMED,
+    // A REQUEST of a version the guest's row does not answer yet asks it again: NEEDS-ACTION, not its old answer.
+    attendees: guests.map((g) => attendee(method === ICalCalendarMethod.REQUEST && g.sequence !== view.sequence ? { ...g, state: 'needs_action', plus_ones: 0 } : g, method === ICalCalendarMethod.REQUEST)),
   });
   return { text: calendar.toString(), method };
 }

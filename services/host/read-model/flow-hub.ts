@@ -9,7 +9,7 @@ import { allStreams } from './stream-stats.ts';
 export type Hop = 'invitation' | 'delivery' | 'reply' | 'summary' | 'activity' | 'dead_letter';
 type Role = 'host' | 'coordinator' | 'guest';
 
-/** One message moving across the system (API-CONTRACT.md, GET /api/flow). */
+/** One message moving across the system (docs/API.md, GET /api/flow). */
 export interface FlowMessage {
   stream: string;
   hop: Hop;

@@ -9,7 +9,7 @@ export const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply
 
 export type GuestState = 'needs_action' | 'accepted' | 'declined' | 'tentative' | 'waitlisted' | 'removed' | 'never_asked';
 
-/** One invited guest as the API shows it (API-CONTRACT.md, GuestRow). */
+/** One invited guest as the API shows it (docs/API.md, GuestRow). */
 export interface GuestRow {
   guest_id: string;
   guest_name?: string;

@@ -58,13 +58,15 @@ export function validationBody(errors: AjvError[], context: string | undefined):
   const e = errors[0];
   if (!e) return { error: `the request ${context ?? 'body'} is not valid`, code: 'invalid_request' };
   const path = e.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  // Inside an object of the body (a question), the field is named by its path: `questions.0.type`.
+  const within = (name: string) => (path ? `${path}.${name}` : name);
   switch (e.keyword) {
     case 'additionalProperties': {
-      const field = String(e.params.additionalProperty);
-      return { error: `unknown field ${JSON.stringify(field)}${path ? ` in ${path}` : ''}: the request ${context ?? 'body'} has no such field`, code: 'unknown_field', field };
+      const name = String(e.params.additionalProperty);
+      return { error: `unknown field ${JSON.stringify(name)}${path ? ` in ${path}` : ''}: the request ${context ?? 'body'} has no such field`, code: 'unknown_field', field: within(name) };
     }
     case 'required': {
-      const field = String(e.params.missingProperty);
+      const field = within(String(e.params.missingProperty));
       return { error: `${field} is required`, code: 'missing_field', field };
     }
     case 'type':
@@ -97,8 +99,11 @@ export function answerErrors(app: FastifyInstance): void {
         .header('retry-after', String(refusal.retryAfterSeconds))
         .send({ error: `${refusal.message}; try again in ${refusal.retryAfterSeconds} s`, code: refusal.code } satisfies ErrorBody);
     }
-    // Fastify's own client errors (malformed JSON 400, wrong content type 415, body too large 413):
-    // their messages describe the request, not this service.
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.code(400).send({ error: 'the request body is not valid JSON', code: 'invalid_json' } satisfies ErrorBody);
+    }
+    // Fastify's other client errors (wrong content type 415, body too large 413, …): their
+    // messages describe the request, not this service.
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: error.message, code: (error.code ?? 'bad_request').toLowerCase() } satisfies ErrorBody);
     }

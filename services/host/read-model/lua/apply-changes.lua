@@ -49,6 +49,10 @@ end
 -- changes without a new reply (a promotion, a removal) follow the order of the entries.
 local function later(row, old)
   local seq, oldSeq = tonumber(row.sequence) or 0, tonumber(old.sequence) or 0
+  -- A reply kept and not counted (stale, late) moves no guest into a later version: after a
+  -- cancellation the coordinator reports it at the cancellation's sequence, which asked nobody,
+  -- and the guest's answer to the version it closed must stay on the board (and in the CANCEL).
+  if seq > oldSeq and (row.outcome == 'stale' or row.outcome == 'late') then return false end
   if seq ~= oldSeq then return seq > oldSeq end
   -- The version's summary (`final`) is its last word: no report of the same version overrides it.
   if row.final ~= old.final then return row.final == true end

@@ -13,7 +13,12 @@ export interface QuestionDraft {
   required: boolean;
 }
 
-export type Targeting = 'all' | 'tags' | 'guests';
+/** Who is invited: `both` is the API's combination (guests with any of the tags, and the listed ones). */
+export type Targeting = 'all' | 'tags' | 'guests' | 'both';
+
+/** Whether a targeting uses the tag list / the guest list. */
+export const usesTags = (t: Targeting): boolean => t === 'tags' || t === 'both';
+export const usesGuests = (t: Targeting): boolean => t === 'guests' || t === 'both';
 
 /** Every input of the form as the inputs hold it (text), so that what a person typed is never lost. */
 export interface EventForm {
@@ -158,11 +163,11 @@ export function formToBody(form: EventForm, fallbackZone: string): { body: Event
     ...(q.type === 'single' || q.type === 'multiple' ? { options: splitList(q.options) } : {}),
     required: q.required,
   }));
-  body.target_tags = form.targeting === 'tags' ? splitList(form.target_tags) : [];
-  body.target_guests = form.targeting === 'guests' ? splitList(form.target_guests) : [];
+  body.target_tags = usesTags(form.targeting) ? splitList(form.target_tags) : [];
+  body.target_guests = usesGuests(form.targeting) ? splitList(form.target_guests) : [];
   body.exclude_guests = splitList(form.exclude_guests);
-  if (form.targeting === 'tags' && body.target_tags.length === 0) errors.target_tags = 'name at least one tag, or invite all live guests';
-  if (form.targeting === 'guests' && body.target_guests.length === 0) errors.target_guests = 'name at least one guest id, or invite all live guests';
+  if (usesTags(form.targeting) && body.target_tags.length === 0) errors.target_tags = 'name at least one tag, or invite all live guests';
+  if (usesGuests(form.targeting) && body.target_guests.length === 0) errors.target_guests = 'name at least one guest id, or invite all live guests';
   return { body, errors };
 }
 
@@ -222,7 +227,8 @@ export function formFromBody(body: EventBody, fallbackZone: string): EventForm {
     capacity: body.capacity ? str(body.capacity) : '',
     plus_ones_max: str(body.plus_ones_max ?? 0),
     questions: (Array.isArray(body.questions) ? (body.questions as Partial<Question>[]) : []).map(questionDraft),
-    targeting: guests.length > 0 ? 'guests' : tags.length > 0 ? 'tags' : 'all',
+    // Both lists kept when the event has both: an update must not drop half of its targeting.
+    targeting: guests.length > 0 && tags.length > 0 ? 'both' : guests.length > 0 ? 'guests' : tags.length > 0 ? 'tags' : 'all',
     target_tags: tags.join(', '),
     target_guests: guests.join(', '),
     exclude_guests: list(body.exclude_guests),

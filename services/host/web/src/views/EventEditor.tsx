@@ -3,7 +3,7 @@
 // gets the focus.
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiProblem, apiCall, getJson } from '../api.ts';
-import { type EventForm, type FieldErrors, type QuestionDraft, changedFields, dietaryDraft, emptyForm, fieldOfError, formFromBody, formToBody } from '../lib/form.ts';
+import { type EventForm, type FieldErrors, type QuestionDraft, changedFields, dietaryDraft, emptyForm, fieldOfError, formFromBody, formToBody, usesGuests, usesTags } from '../lib/form.ts';
 import type { Accepted, EventView, Roster } from '../lib/types.ts';
 import { Link, useNavigation } from '../navigation.tsx';
 import { ErrorNote, Field, Loading } from '../ui.tsx';
@@ -88,7 +88,7 @@ export function EventEditor({ id }: { id?: string }) {
       if (error instanceof ApiProblem) {
         let where = fieldOfError(error.field, form);
         // A field this form does not show now (the id of an existing event, a list the targeting hides): the message goes on top.
-        const hidden = (where === 'id' && original) || (where === 'target_tags' && form.targeting !== 'tags') || (where === 'target_guests' && form.targeting !== 'guests');
+        const hidden = (where === 'id' && original) || (where === 'target_tags' && !usesTags(form.targeting)) || (where === 'target_guests' && !usesGuests(form.targeting));
         if (hidden) where = 'form';
         const message = error.status === 412 ? 'The event changed meanwhile: reload it and apply your change again.' : error.message;
         setErrors({ [where]: message });
@@ -203,6 +203,7 @@ export function EventEditor({ id }: { id?: string }) {
                 ['all', 'All live guests'],
                 ['tags', 'Guests with any of these tags'],
                 ['guests', 'These guests'],
+                ['both', 'Guests with these tags, and these guests'],
               ] as const
             ).map(([value, label]) => (
               <label key={value} className="radio">
@@ -211,12 +212,12 @@ export function EventEditor({ id }: { id?: string }) {
             ))}
           </div>
           <div className="grid">
-            {form.targeting === 'tags' && (
+            {usesTags(form.targeting) && (
               <Field label="Tags" hint={tags.length ? `Known tags: ${tags.slice(0, 12).join(', ')}${tags.length > 12 ? ', …' : ''}` : 'Comma-separated, e.g. enthusiasts, vip.'} error={err('target_tags')} className="wide">
                 {(ids) => <input {...ids} {...text('target_tags')} name="target_tags" autoComplete="off" />}
               </Field>
             )}
-            {form.targeting === 'guests' && (
+            {usesGuests(form.targeting) && (
               <Field label="Guest ids" hint="Comma-separated; see the Guests page." error={err('target_guests')} className="wide">
                 {(ids) => <textarea {...ids} {...text('target_guests')} name="target_guests" rows={2} />}
               </Field>
