@@ -41,6 +41,8 @@ export interface BenchOptions {
   guestEnv: Record<string, string>;
   /** Run coordinator and guest agents under node --cpu-prof (profiles into outDir/profiles). */
   cpuProf: boolean;
+  /** Soak: heap snapshots of coordinator-1 and agent-1 after warm-up and at the end (into outDir/heap). */
+  heapSnapshots: boolean;
   progress: boolean;
 }
 
@@ -70,7 +72,9 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --docs / --no-docs       append to docs/BENCHMARKS.md and write docs/*.svg (default: on, off with --quick)
   --coordinator-env K=V,.. extra environment for the coordinators (e.g. STREAM_CONCURRENCY=1000)
   --guest-env K=V,..       extra environment for the guest agents
-  --cpu-prof               profile coordinator and agents (node --cpu-prof) into <out>/profiles
+  --cpu-prof               profile coordinator, agents and host (node --cpu-prof) into <out>/profiles
+  --heap-snapshots         soak: V8 heap snapshots of coordinator-1 and agent-1 after warm-up and at the end
+                           into <out>/heap (compare: node scripts/bench/heap-compare.ts a b)
   --no-progress            no progress bar`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): BenchOptions {
@@ -103,6 +107,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
+      'heap-snapshots': { type: 'boolean' },
       'coordinator-env': { type: 'string' },
       'priority-backlog': { type: 'string' },
       'guest-env': { type: 'string' },
@@ -160,6 +165,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     coordinatorEnv: envList(pick('coordinator-env')),
     guestEnv: envList(pick('guest-env')),
     cpuProf: values['cpu-prof'] === true || env.BENCH_CPU_PROF === '1',
+    heapSnapshots: values['heap-snapshots'] === true || env.BENCH_HEAP_SNAPSHOTS === '1',
     progress: !values['no-progress'] && env.BENCH_PROGRESS !== '0',
   };
 }

@@ -6,6 +6,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 const [file, topText] = process.argv.slice(2);
@@ -27,6 +28,20 @@ for (const [id, count] of hits) {
   byFunction.set(name, (byFunction.get(name) ?? 0) + count);
   byFile.set(where, (byFile.get(where) ?? 0) + count);
 }
+// Inclusive (total) time of the project's own functions: a sample counts for every distinct
+// function on its stack, so a caller shows what its callees (JSON, ioredis, Buffer) cost for it.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map<string, number>();
+for (const [id, count] of hits) {
+  const names = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const frame = byId.get(at)!.callFrame;
+    if (!/\/(services|scripts)\//.test(frame.url)) continue;
+    names.add(`${frame.functionName || '(anonymous)'}  ${frame.url.replace(/^.*\/(services|scripts)\//, '$1/')}:${frame.lineNumber + 1}`);
+  }
+  for (const name of names) inclusive.set(name, (inclusive.get(name) ?? 0) + count);
+}
 const top = Number(topText ?? 25);
 const show = (title: string, map: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`);
@@ -37,3 +52,4 @@ const show = (title: string, map: Map<string, number>) => {
 process.stdout.write(`${file}: ${total} samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s\n`);
 show('self time by function', byFunction);
 show('self time by file or package', byFile);
+show('total time (self and callees) of services/ and scripts/ functions', inclusive);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -7,6 +7,7 @@ import { RedisServerProcess } from '../../services/launcher/redis-server.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
 import { type BaselineResult, measureBaselines } from './baselines.ts';
 import { EventDriver, type SummarySeen } from './driver.ts';
+import { groupByConstructor } from './heap-compare.ts';
 import { type HopBreakdown, eventHops } from './hops.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
@@ -23,6 +24,8 @@ export interface StackShape {
   coordinators: number;
   coordinatorEnv?: Record<string, string>;
   env?: Record<string, string>;
+  /** coordinator-1 and agent-1 write a V8 heap snapshot into this folder on SIGUSR2 (soak). */
+  heapSnapshotDir?: string;
 }
 
 export interface RunContext {
@@ -40,16 +43,19 @@ export async function startStack(ctx: RunContext, shape: StackShape, scenario: s
   try {
     const profile = ctx.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ctx.opts.outDir, 'profiles', ctx.runId)}`] : [];
     if (profile.length > 0) mkdirSync(resolve(ctx.opts.outDir, 'profiles', ctx.runId), { recursive: true });
+    const heap = (label: string) =>
+      shape.heapSnapshotDir && (label === 'coordinator-1' || label === 'agent-1') ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${shape.heapSnapshotDir}`] : [];
+    if (shape.heapSnapshotDir) mkdirSync(shape.heapSnapshotDir, { recursive: true });
     const batch: Record<string, string> = ctx.opts.batchSize > 0 ? { STREAM_BATCH_SIZE: String(ctx.opts.batchSize) } : {};
     const perAgent = Math.ceil(shape.eventGuests / shape.agents);
     const starting = [];
     for (let i = 1; i <= shape.coordinators; i += 1) {
-      starting.push(stack.startRole('coordinator', `coordinator-${i}`, { CONSUMER_NAME: `bench-coordinator-${i}`, ...batch, ...ctx.opts.coordinatorEnv, ...shape.coordinatorEnv }, { nodeArgs: profile }));
+      starting.push(stack.startRole('coordinator', `coordinator-${i}`, { CONSUMER_NAME: `bench-coordinator-${i}`, ...batch, ...ctx.opts.coordinatorEnv, ...shape.coordinatorEnv }, { nodeArgs: [...profile, ...heap(`coordinator-${i}`)] }));
     }
     for (let i = 1; i <= shape.agents; i += 1) {
-      starting.push(stack.startRole('guest', `agent-${i}`, { ...guestEnv, ...ctx.opts.guestEnv, GUEST_AGENT_ID: `bench-agent-${i}`, GUESTS_PER_AGENT: String(perAgent) }, { nodeArgs: profile }));
+      starting.push(stack.startRole('guest', `agent-${i}`, { ...guestEnv, ...ctx.opts.guestEnv, GUEST_AGENT_ID: `bench-agent-${i}`, GUESTS_PER_AGENT: String(perAgent) }, { nodeArgs: [...profile, ...heap(`agent-${i}`)] }));
     }
-    starting.push(stack.startRole('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }));
+    starting.push(stack.startRole('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }, { nodeArgs: profile }));
     await Promise.all(starting);
     await stack.waitForGuests(perAgent * shape.agents);
     return { stack, driver: new EventDriver(stack.byRole('host')[0]!) };
@@ -96,6 +102,8 @@ export interface ThroughputResult {
   commandMix: { command: string; perRsvp: number; usecPerCall: number }[];
   cpu: Record<string, number>;
   redisCpuPerRsvpUs: number;
+  /** CPU microseconds per RSVP of each process (Redis and every role; the bench driver apart), from /proc. */
+  cpuPerRsvpUs: Record<string, number>;
   /** CPU time of Redis, coordinators, agents and host per RSVP (not the bench driver, not others). */
   systemCpuPerRsvpUs: number;
   /**
@@ -130,6 +138,15 @@ export async function throughputScenario(ctx: RunContext, shape: StackShape, lab
   }
 }
 
+/** CPU microseconds per RSVP of each process (cores used over RSVPs per second). */
+function cpuPerRsvp(cpu: Record<string, number>, rsvpPerSecond: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(cpu)
+      .filter(([label]) => !['machine', 'others'].includes(label))
+      .map(([label, cores]) => [label, round((cores * 1e6) / Math.max(1, rsvpPerSecond), 1)]),
+  );
+}
+
 /** Cores used by the system under test: Redis and the role processes. */
 function systemCores(cpu: Record<string, number>): number {
   return Object.entries(cpu).reduce((sum, [label, v]) => (['machine', 'others', 'bench-driver'].includes(label) ? sum : sum + v), 0);
@@ -150,6 +167,7 @@ function summarizeLoad(shape: StackShape, load: LoadResult, slow: SlowEntry[]): 
     commandMix,
     cpu: Object.fromEntries(Object.entries(load.cpu).map(([k, v]) => [k, round(v, 3)])),
     redisCpuPerRsvpUs: round(((load.cpu.redis ?? 0) * 1e6) / Math.max(1, load.rsvpPerSecond), 2),
+    cpuPerRsvpUs: cpuPerRsvp(load.cpu, load.rsvpPerSecond),
     systemCpuPerRsvpUs: round((systemCores(load.cpu) * 1e6) / Math.max(1, load.rsvpPerSecond), 2),
     projectedRsvpPerSecondOnIdleMachine: Math.round((cpus().length * Math.max(1, load.rsvpPerSecond)) / Math.max(1e-9, systemCores(load.cpu))),
     endToEndMs: load.endToEnd,
@@ -318,10 +336,55 @@ export interface SoakResult {
   warmupS: number;
   /** Growth of the mean of the last tenth after warm-up over the first tenth, per measure. */
   growth: Record<string, number>;
+  /**
+   * Whether it levelled off: growth of the last tenth of the run over the tenth that starts at its
+   * half, per Redis and RSS measure. Node's RSS kept rising for ~5 retentions in the 10-minute
+   * soak (V8 sizing its heap, the allocator its arenas) and then stayed flat.
+   */
+  secondHalfGrowth: Record<string, number>;
+  /**
+   * CPU microseconds per RSVP of each process at the soak's fixed rate: unlike the closed loop's
+   * figure it does not move with the throughput the machine allowed (fixed costs per second, such
+   * as heartbeats and metric scrapes, are spread over the same number of RSVPs every run).
+   */
+  cpuPerRsvpUs: Record<string, number>;
   redisUsedMemoryMB: { start: number; end: number; max: number };
   bytesPerRetainedRsvp: number;
   retainedRsvps: number;
   samples: { t: number; usedMemory: number; rss: Record<string, number>; heap: Record<string, number>; retained: number; counted: number }[];
+  /** With --heap-snapshots: the files written (compare them with scripts/bench/heap-compare.ts). */
+  heapSnapshots?: HeapSnapshotTaken[];
+}
+
+export interface HeapSnapshotTaken {
+  label: string;
+  /** 'warm' (after warm-up) or 'end'. */
+  when: string;
+  t: number;
+  file: string;
+}
+
+/**
+ * Asks every process started with --heapsnapshot-signal (coordinator-1, agent-1) for a heap
+ * snapshot. Node writes it on the main thread, so the process answers HTTP again once it is written.
+ */
+async function takeHeapSnapshots(stack: BenchStack, dir: string, when: string, t: number): Promise<HeapSnapshotTaken[]> {
+  const taken: HeapSnapshotTaken[] = [];
+  for (const p of stack.processes.filter((x) => x.label === 'coordinator-1' || x.label === 'agent-1')) {
+    const before = new Set(readdirSync(dir));
+    p.child.kill('SIGUSR2');
+    const deadline = Date.now() + 120_000;
+    let file: string | undefined;
+    while (!file && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      await p.fetch('/healthz').catch(() => undefined);
+      file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    }
+    // Found while being written is possible: one more answer means the writing has ended.
+    await p.fetch('/healthz').catch(() => undefined);
+    if (file) taken.push({ label: p.label, when, t: round(t, 1), file: join(dir, file) });
+  }
+  return taken;
 }
 
 export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Promise<SoakResult> {
@@ -333,14 +396,25 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
   // default LIMIT for ~): below twice the inflow per run, guest_responses outgrows its retention
   // (the first full soak did, +92 %). Until the janitor loops its trim, run it often enough.
   const janitorMs = String(Math.round(Math.max(200, Math.min(10_000, (retentionS * 1000) / 5, (10_000 * 1000) / (2 * rsvpPerSecond)))));
+  // Memory settles once the first events expire and the janitor trims: two retentions, or a
+  // fifth of the run when that is longer.
+  const warmupS = Math.min(soakS * 0.5, Math.max(2 * retentionS + 2 * (Number(janitorMs) / 1000), soakS * 0.2));
+  const heapDir = ctx.opts.heapSnapshots ? resolve(ctx.opts.outDir, 'heap', ctx.runId) : undefined;
   const { stack, driver } = await startStack(ctx, {
     agents,
     eventGuests,
     coordinators,
-    env: { STREAM_RETENTION_MS: retentionMs, EVENT_RETENTION_MS: retentionMs, JANITOR_INTERVAL_MS: janitorMs },
+    // The host keeps its events (definition, read model, feed) HOST_EVENT_RETENTION_MS, 30 days by
+    // default: without the soak's retention there too, every event's host keys outlive the run.
+    env: { STREAM_RETENTION_MS: retentionMs, EVENT_RETENTION_MS: retentionMs, HOST_EVENT_RETENTION_MS: retentionMs, JANITOR_INTERVAL_MS: janitorMs },
+    heapSnapshotDir: heapDir,
   }, 'soak');
   const idle = Number((await info(stack.client, 'memory')).used_memory);
   const samples: SoakResult['samples'] = [];
+  const heapSnapshots: HeapSnapshotTaken[] = [];
+  // The first snapshot a little before the first compared window: writing one forces a full GC,
+  // which would otherwise put a low floor into that window's heap figures.
+  const snapshotAtS = Math.max(0, warmupS - 10);
   try {
     const load = await runLoad(stack, driver, {
       idPrefix: `${ctx.runId}-soak`,
@@ -361,12 +435,11 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
           heap[p.label] = sumMetric(body, 'nodejs_heap_size_used_bytes');
         }
         samples.push({ t: round(s.t, 1), usedMemory: s.redisUsedMemory, rss: s.rss, heap, retained, counted: s.counted });
+        if (heapDir && heapSnapshots.length === 0 && s.t >= snapshotAtS) heapSnapshots.push(...(await takeHeapSnapshots(stack, heapDir, 'warm', s.t)));
         ctx.progress.update(`${Math.round(s.t)}/${soakS} s, Redis ${(s.redisUsedMemory / 1e6).toFixed(1)} MB, ${fmt(retained)} RSVPs retained`);
       },
     });
-    // Memory settles once the first events expire and the janitor trims: two retentions, or a
-    // fifth of the run when that is longer.
-    const warmupS = Math.min(soakS * 0.5, Math.max(2 * retentionS + 2 * (Number(janitorMs) / 1000), soakS * 0.2));
+    if (heapDir) heapSnapshots.push(...(await takeHeapSnapshots(stack, heapDir, 'end', soakS)));
     const after = samples.filter((s) => s.t >= warmupS);
     const tenth = Math.max(2, Math.floor(after.length / 10));
     const first = after.slice(0, tenth);
@@ -380,6 +453,27 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
     for (const label of Object.keys(samples[0]?.rss ?? {})) growth[`rss_${label}`] = growthOf((s) => s.rss[label] ?? 0);
     // Heap in use is a sawtooth (GC): compare the floors of the two windows, not their means.
     for (const label of Object.keys(samples[0]?.heap ?? {})) growth[`heap_${label}`] = growthOf((s) => s.heap[label] ?? 0, (xs) => Math.min(...xs));
+    const half = samples.filter((s) => s.t >= soakS / 2 && s.t < soakS / 2 + soakS / 10);
+    const lastTenth = samples.filter((s) => s.t >= soakS - soakS / 10);
+    const secondHalfGrowth: Record<string, number> = {};
+    const halfGrowth = (get: (s: SoakResult['samples'][number]) => number) => {
+      const a = mean(half.map(get));
+      return a > 0 && lastTenth.length > 0 ? round((mean(lastTenth.map(get)) - a) / a, 4) : 0;
+    };
+    if (half.length > 0) {
+      secondHalfGrowth.redis_used_memory = halfGrowth((s) => s.usedMemory);
+      for (const label of Object.keys(samples[0]?.rss ?? {})) secondHalfGrowth[`rss_${label}`] = halfGrowth((s) => s.rss[label] ?? 0);
+    }
+    // What the heap really retains: the snapshots are taken after a full GC, so their sizes have no
+    // sawtooth. Judged like RSS (growth of the end snapshot over the one after warm-up).
+    for (const label of new Set(heapSnapshots.map((h) => h.label))) {
+      const warm = heapSnapshots.find((h) => h.label === label && h.when === 'warm');
+      const end = heapSnapshots.find((h) => h.label === label && h.when === 'end');
+      if (!warm || !end) continue;
+      const bytes = (file: string) => [...groupByConstructor(file).values()].reduce((sum, g) => sum + g.bytes, 0);
+      const a = bytes(warm.file);
+      growth[`retained_heap_${label}`] = a > 0 ? round((bytes(end.file) - a) / a, 4) : 0;
+    }
     const perRsvp = after.filter((s) => s.retained > 0).map((s) => (s.usedMemory - idle) / s.retained);
     const used = samples.map((s) => s.usedMemory / 1e6);
     const result: SoakResult = {
@@ -390,10 +484,13 @@ export async function soakScenario(ctx: RunContext, rsvpPerSecond: number): Prom
       janitorIntervalMs: Number(janitorMs),
       warmupS: round(warmupS, 1),
       growth,
+      secondHalfGrowth,
+      cpuPerRsvpUs: cpuPerRsvp(load.cpu, load.rsvpPerSecond),
       redisUsedMemoryMB: { start: round(used[0] ?? 0, 1), end: round(used[used.length - 1] ?? 0, 1), max: round(Math.max(...used), 1) },
       bytesPerRetainedRsvp: Math.round(mean(perRsvp)),
       retainedRsvps: Math.round(mean(after.map((s) => s.retained))),
       samples,
+      ...(heapDir ? { heapSnapshots } : {}),
     };
     ctx.progress.note(
       `soak: Redis used_memory growth after warm-up ${(result.growth.redis_used_memory! * 100).toFixed(1)} %, ${result.bytesPerRetainedRsvp} bytes per retained RSVP`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedMessages } from '../../services/host/read-model/feed-hub.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { flat } from '../helpers/streams.ts';
@@ -20,9 +21,10 @@ async function calls(command: string): Promise<number> {
 /** The feed's entries: one per script call that changed something, each listing its messages. */
 async function feedEntries(eventId: string): Promise<{ kind: string; messages: [string, string][] }[]> {
   const entries = (await ctx.redis.client.xrange(hostKeys.event(eventId).feed, '-', '+')) as [string, string[]][];
-  return entries.map(([, f]) => {
-    const fields = Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : [])));
-    return { kind: fields.kind!, messages: JSON.parse(fields.data!) as [string, string][] };
+  // Read as the SSE route reads them (the summary rides in a field of its own).
+  return entries.map(([id, f]) => {
+    const fields = Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : []))) as Record<string, string>;
+    return { kind: fields.kind!, messages: feedMessages(id, fields).map((m): [string, string] => [m.kind, m.data]) };
   });
 }
 

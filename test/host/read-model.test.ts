@@ -66,6 +66,7 @@ describe('the host read model', () => {
     expect(settled.waitlist).toEqual(['g3@agent']);
     expect(settled.counts).toMatchObject({ invited: 4, confirmed: 2, waitlisted: 1, needs_action: 1 });
 
+    const beforeSummary = (await view(a, 'party')).feed_id;
     await reportSummary('party', [
       { guest_id: 'g1@agent', guest_name: 'Guest 1', state: 'accepted' },
       { guest_id: 'g2@agent', guest_name: 'Guest 2', state: 'accepted' },
@@ -78,6 +79,13 @@ describe('the host read model', () => {
     }, 10_000, 'the summary applied');
     expect(closed.summaries[0]).toMatchObject({ id: 'summary:party:0', sequence: 0, reason: 'all_replied', attendees: expect.any(Array) });
     expect(closed.waitlist).toEqual([]);
+    // The SSE feed sends the version's rows, counts and status, then the summary itself (stored in a
+    // field of its own in the feed entry, sent as the same event as ever).
+    const fed = await readSse(b.url(`/api/events/party/stream?since=${beforeSummary}`), (events) => events.some((e) => e.event === 'summary'));
+    const kinds = fed.events.map((e) => e.event).filter((k) => k !== 'message');
+    expect(kinds.at(-1)).toBe('summary');
+    expect(kinds.slice(0, -1)).toEqual(expect.arrayContaining(['guest', 'counts', 'status']));
+    expect(JSON.parse(fed.events.find((e) => e.event === 'summary')!.data)).toMatchObject({ id: 'summary:party:0', sequence: 0, reason: 'all_replied', attendees: expect.any(Array) });
     // Both replicas read the same keys: the same answer, whichever replica applied what.
     await delay(300);
     const [fromA, fromB] = [await view(a, 'party'), await view(b, 'party')];

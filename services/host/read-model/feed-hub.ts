@@ -13,15 +13,20 @@ export interface FeedMessage {
 /**
  * The messages of one feed stream entry. apply-changes.lua writes one entry per call, kind `changes`
  * with `data` = [[kind, data JSON], ...] (a reply's guest row and the counts: one XADD, not one per
- * change); each becomes one SSE event, all with the entry's id, so the clients see the events they
- * always saw. An entry of another kind (written before) is one message. The messages of an entry are
- * sent together; a client resuming from its id gets what came after the entry.
+ * change) and, when the call stored the version's summary, `summary` = its JSON (the last message).
+ * Each becomes one SSE event, all with the entry's id, so the clients see the events they always
+ * saw. An entry of another kind (written before) is one message. The messages of an entry are sent
+ * together; a client resuming from its id gets what came after the entry.
  */
 export function feedMessages(id: string, fields: Record<string, string>): FeedMessage[] {
   const kind = fields.kind ?? 'change';
   const data = fields.data ?? '{}';
   if (kind !== 'changes') return [{ id, kind, data }];
-  return (JSON.parse(data) as [string, string][]).map(([k, d]) => ({ id, kind: k, data: d }));
+  const messages = (JSON.parse(data) as [string, string][]).map(([k, d]) => ({ id, kind: k, data: d }));
+  // A version's summary comes last, in a field of its own: escaped into `data` it was the costliest
+  // part of applying a large summary (it lists every reply).
+  if (fields.summary !== undefined) messages.push({ id, kind: 'summary', data: fields.summary });
+  return messages;
 }
 
 /**

@@ -122,21 +122,22 @@ function countsOfSummary(s: Summary): Counts {
 const listFields = new Set(['responses', 'no_response', 'never_asked', 'unknown_guests', 'waitlist', 'attendees', 'answers']);
 const textFields = new Set(['id', 'invitation_id', 'host_id', 'event_name', 'timestamp', 'reason', 'v', 'traceparent', 'tracestate']);
 
-/** A summary entry as the API shows it: its fields, lists parsed, numbers as numbers. */
-export function summaryJson(fields: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+/**
+ * A summary entry as the API shows it, as JSON text: its fields, lists as JSON, numbers as numbers.
+ * Only for a summary `parseSummary` accepted: each non-empty list field is JSON already and is
+ * copied as it is, not parsed and written again (a 1,000-guest summary's lists are ~400 KB).
+ */
+export function summaryJsonText(fields: Record<string, string>): string {
+  const parts: string[] = [];
   for (const [name, value] of Object.entries(fields)) {
     if (name === 'traceparent' || name === 'tracestate') continue;
-    if (listFields.has(name)) {
-      try {
-        out[name] = JSON.parse(value);
-      } catch {
-        out[name] = value;
-      }
-    } else if (!textFields.has(name) && /^-?\d+(\.\d+)?$/.test(value)) out[name] = Number(value);
-    else out[name] = value;
+    let json: string;
+    if (listFields.has(name)) json = value.trim() === '' ? JSON.stringify(value) : value;
+    else if (!textFields.has(name) && /^-?\d+(\.\d+)?$/.test(value)) json = JSON.stringify(Number(value));
+    else json = JSON.stringify(value);
+    parts.push(`${JSON.stringify(name)}:${json}`);
   }
-  return out;
+  return `{${parts.join(',')}}`;
 }
 
 /**
@@ -233,7 +234,7 @@ export class ReadModel {
           counts: countsOfSummary(summary),
           status: summary.reason === 'cancelled' ? 'cancelled' : 'closed',
         },
-        summary: JSON.stringify(summaryJson(fields)),
+        summary: summaryJsonText(fields),
       },
     ]);
   }
