@@ -42,6 +42,8 @@ export interface BenchOptions {
   /** Run coordinator and guest agents under node --cpu-prof (profiles into outDir/profiles). */
   cpuProf: boolean;
   progress: boolean;
+  /** Cluster scenario: the shard counts to run, 0 for one plain Redis (default 0, 1, 3). */
+  clusterShards: number[];
 }
 
 const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME>, e.g. BENCH_DURATION=60)
@@ -71,6 +73,7 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --coordinator-env K=V,.. extra environment for the coordinators (e.g. STREAM_CONCURRENCY=1000)
   --guest-env K=V,..       extra environment for the guest agents
   --cpu-prof               profile coordinator and agents (node --cpu-prof) into <out>/profiles
+  --cluster-shards a,b     cluster scenario points: shard counts, 0 = one plain Redis (default 0,1,3)
   --no-progress            no progress bar`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): BenchOptions {
@@ -107,6 +110,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'priority-backlog': { type: 'string' },
       'guest-env': { type: 'string' },
       'no-progress': { type: 'boolean' },
+      'cluster-shards': { type: 'string' },
     },
   });
   if (values.help) {
@@ -161,7 +165,15 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     guestEnv: envList(pick('guest-env')),
     cpuProf: values['cpu-prof'] === true || env.BENCH_CPU_PROF === '1',
     progress: !values['no-progress'] && env.BENCH_PROGRESS !== '0',
+    clusterShards: shardList(pick('cluster-shards')),
   };
+}
+
+function shardList(text: string | undefined): number[] {
+  if (text === undefined) return [0, 1, 3];
+  const shards = text.split(',').map((s) => Number(s.trim()));
+  if (shards.length === 0 || shards.some((n) => !Number.isInteger(n) || n < 0 || n > 16)) throw new Error(`--cluster-shards ${JSON.stringify(text)}: expected shard counts 0-16 separated by commas`);
+  return shards;
 }
 
 function envList(text: string | undefined): Record<string, string> {
