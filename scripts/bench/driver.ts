@@ -53,9 +53,9 @@ export class EventDriver {
     });
     if (res.status !== 202) throw new Error(`POST /api/events answered ${res.status}: ${await res.text()}`);
     const body = (await res.json()) as { entry_id: string | null };
-    // No entry id: the host's outbox drainer published the revision before the API call could (it
-    // happens on a saturated machine, where the call outlives the drain interval). The event is
-    // published once all the same; its time is then the request's, which can only be earlier.
+    // The entry id comes back also when the host's outbox drainer published the revision before the
+    // call's own publish step (a saturated machine); null would be a duplicate, which fresh ids are
+    // not. The request's time stays as a fallback, which can only be earlier.
     const at = body.entry_id ? entryIdTime(body.entry_id) : requestedAt;
     this.published.set(id, at);
     this.settle(id);

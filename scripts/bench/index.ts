@@ -2,7 +2,7 @@
 // private redis-server, next to raw-Redis baselines measured in the same run. See
 // docs/BENCHMARKS.md for what each scenario does and what the numbers have changed.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { clusterScenario, clusterTable } from './cluster.ts';
 import type { BaselineResult } from './baselines.ts';
 import { type BenchOptions, parseOptions } from './options.ts';
@@ -116,8 +116,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchRun> {
     else errors.push({ scenario: 'soak', error: 'no rate: run throughput first or pass --soak-rate' });
   }
   if (has('cluster')) {
-    const base = { coordinators: opts.coordinators, agents: opts.agents, eventGuests: opts.eventGuests, window: opts.window, durationS: opts.scalingS, warmupS: opts.warmupS };
-    const points = await attempt('cluster', () => clusterScenario(base, (text) => progress.note(text)));
+    const base = {
+      coordinators: opts.coordinators,
+      agents: opts.agents,
+      eventGuests: opts.eventGuests,
+      window: opts.window,
+      durationS: opts.scalingS,
+      warmupS: opts.warmupS,
+      ...(opts.cpuProf ? { profileDir: resolve(opts.outDir, 'profiles', runId) } : {}),
+    };
+    const points = await attempt('cluster', () => clusterScenario(base, (text) => progress.note(text), opts.clusterShards));
     if (points) {
       writeFileSync(join(opts.outDir, `cluster-${runId}.json`), `${JSON.stringify(points, null, 2)}\n`);
       progress.note(`cluster scenario:\n${clusterTable(points)}`);

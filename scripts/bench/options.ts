@@ -44,6 +44,8 @@ export interface BenchOptions {
   /** Soak: heap snapshots of coordinator-1 and agent-1 after warm-up and at the end (into outDir/heap). */
   heapSnapshots: boolean;
   progress: boolean;
+  /** Cluster scenario: the shard counts to run, 0 for one plain Redis (default 0, 1, 3). */
+  clusterShards: number[];
 }
 
 const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME>, e.g. BENCH_DURATION=60)
@@ -75,6 +77,7 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --cpu-prof               profile coordinator, agents and host (node --cpu-prof) into <out>/profiles
   --heap-snapshots         soak: V8 heap snapshots of coordinator-1 and agent-1 after warm-up and at the end
                            into <out>/heap (compare: node scripts/bench/heap-compare.ts a b)
+  --cluster-shards a,b     cluster scenario points: shard counts, 0 = one plain Redis (default 0,1,3)
   --no-progress            no progress bar`;
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): BenchOptions {
@@ -112,6 +115,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'priority-backlog': { type: 'string' },
       'guest-env': { type: 'string' },
       'no-progress': { type: 'boolean' },
+      'cluster-shards': { type: 'string' },
     },
   });
   if (values.help) {
@@ -167,7 +171,15 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     cpuProf: values['cpu-prof'] === true || env.BENCH_CPU_PROF === '1',
     heapSnapshots: values['heap-snapshots'] === true || env.BENCH_HEAP_SNAPSHOTS === '1',
     progress: !values['no-progress'] && env.BENCH_PROGRESS !== '0',
+    clusterShards: shardList(pick('cluster-shards')),
   };
+}
+
+function shardList(text: string | undefined): number[] {
+  if (text === undefined) return [0, 1, 3];
+  const shards = text.split(',').map((s) => Number(s.trim()));
+  if (shards.length === 0 || shards.some((n) => !Number.isInteger(n) || n < 0 || n > 16)) throw new Error(`--cluster-shards ${JSON.stringify(text)}: expected shard counts 0-16 separated by commas`);
+  return shards;
 }
 
 function envList(text: string | undefined): Record<string, string> {

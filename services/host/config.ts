@@ -42,6 +42,8 @@ export interface HostConfig {
   testCrashAfterSave: number;
   /** Test-only: SIGKILL right after the n-th read-model step (script round trip), before the next (`after-apply-step:<n>`). */
   testCrashAfterApplyStep: number;
+  /** Test-only: the outbox drainer runs after each save, before the API publishes it (HOST_TEST_DRAIN_FIRST). */
+  testDrainFirst: boolean;
 }
 
 export function readHostConfig(env: EnvReader): HostConfig {
@@ -67,6 +69,7 @@ export function readHostConfig(env: EnvReader): HostConfig {
     guestTtlMs: env.int('GUEST_TTL_MS', 10_000, { min: 100, max: 86_400_000 }),
     testCrashAfterSave: 0,
     testCrashAfterApplyStep: 0,
+    testDrainFirst: env.bool('HOST_TEST_DRAIN_FIRST', false),
     auth: readAuth(env),
     corsOrigins: readOrigins(env),
     rateLimitPerMinute: env.int('API_RATE_LIMIT_PER_MINUTE', 1_200, { min: 0, max: 10_000_000 }),

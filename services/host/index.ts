@@ -8,7 +8,7 @@ import { closeLiveStreams } from './api/live.ts';
 import { registerHostApp } from './app.ts';
 import { type HostConfig, readHostConfig } from './config.ts';
 import { HostMetrics } from './metrics.ts';
-import { PartsHolder, crashAfterApplyStep, crashAfterSave } from './parts.ts';
+import { PartsHolder, crashAfterApplyStep, crashAfterSave, testAfterSave } from './parts.ts';
 import { OutboxDrainer } from './publishing/outbox.ts';
 import { Revisions, saveRevisionScript } from './publishing/revisions.ts';
 import { activityHandler } from './read-model/activity-receiver.ts';
@@ -81,7 +81,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
       flow: new FlowHub(redis, flowTail, config.guestTtlMs, ctx.config.streams.partitions),
       stats: { collect: async () => stats.collect(await allStreams(redis, config.guestTtlMs, ctx.config.streams.partitions)) },
       guestTtlMs: config.guestTtlMs,
-      afterSave: crashAfterSave(config.testCrashAfterSave),
+      afterSave: testAfterSave(crashAfterSave(config.testCrashAfterSave), config.testDrainFirst ? outbox : undefined),
     };
 
     if (config.publishSample) {

@@ -27,8 +27,8 @@ export interface HostParts {
   flow: FlowHub;
   /** Stream statistics of every stream an operator looks at (GET /api/streams, the flow's rates). */
   stats: { collect(): Promise<StreamStat[]> };
-  /** Called after each saved revision, before it is drained (test-only crash point). */
-  afterSave: () => void;
+  /** Called after each saved revision, before the API publishes it (test-only: a crash, or the drainer first). */
+  afterSave: () => void | Promise<void>;
   /** How long a guest agent counts as live after its last heartbeat. */
   guestTtlMs: number;
 }
@@ -54,6 +54,19 @@ function crashAfter(n: number, what: string): () => void {
 
 export const crashAfterSave = (n: number): (() => void) => crashAfter(n, 'save, before publishing it: save');
 export const crashAfterApplyStep = (n: number): (() => void) => crashAfter(n, 'read-model step, before the next: step');
+
+/**
+ * Test-only (HOST_TEST_DRAIN_FIRST): the periodic outbox drainer runs between a save and the API's
+ * own publish step, the race in which the drainer publishes first; the API must still answer the
+ * revision's entry id.
+ */
+export function testAfterSave(crash: () => void, drainFirst: Pick<OutboxDrainer, 'sweep'> | undefined): HostParts['afterSave'] {
+  if (!drainFirst) return crash;
+  return async () => {
+    crash();
+    await drainFirst.sweep();
+  };
+}
 
 export class PartsHolder {
   current: HostParts | undefined;

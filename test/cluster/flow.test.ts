@@ -95,4 +95,16 @@ describe('on a real Redis Cluster (3 masters, 3 replicas) with STREAM_PARTITIONS
     }, 20_000, 'the invariants hold').catch(async () => checkInvariants({ redis: cluster.client, events: [seats, reminded], partitions }));
     expect(failures(rows)).toBe('');
   }, 150_000);
+
+  it('answers the entry id when the outbox drainer published first (once-marker beside the partition stream)', async () => {
+    const host = await ctx.procs.host({ HOST_ID: 'cl-racy', HOST_TEST_DRAIN_FIRST: 'true' });
+    const id = idInPartition('raced', 2, partitions);
+    const created = await call(host, 'POST', '/api/events', { id, event_name: 'Raced', event_date: daysAhead(5) });
+    const changed = await call(host, 'PATCH', `/api/events/${id}`, { event_name: 'Raced 2' });
+    expect([created.status, changed.status]).toEqual([202, 202]);
+    await host.waitForLog((l) => l.msg === 'outbox: published revisions left behind by an interrupted save', 5_000, 'the drainer published');
+    const entries = await ctx.cluster.client.xrange(partitionStreams(streams.invitations, partitions)[2]!, '-', '+');
+    expect(entries.map(([, f]) => f[f.indexOf('revision') + 1])).toEqual(['1', '2']);
+    expect([created.body.entry_id, changed.body.entry_id]).toEqual(entries.map(([entryId]) => entryId));
+  }, 60_000);
 });

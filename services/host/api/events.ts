@@ -88,8 +88,8 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       const result = (await ownDuplicates(p, caller, [await p.revisions.create(request.body, caller.sub)]))[0]!;
       if (result.kind !== 'saved') p.metrics.published.inc({ outcome: result.kind });
       if (result.kind !== 'saved' && result.kind !== 'duplicate') throw createError(result);
-      if (result.kind === 'saved') p.afterSave();
-      const entryId = result.kind === 'saved' ? ((await p.outbox.drain([result.id])).get(result.id) ?? null) : null;
+      if (result.kind === 'saved') await p.afterSave();
+      const entryId = result.kind === 'saved' ? ((await p.outbox.publish([result]))[0] ?? null) : null;
       if (result.kind === 'saved') p.log.info({ eventId: result.id, entryId }, `📤 published invitation "${String(request.body.event_name)}"`);
       return reply
         .code(202)
@@ -207,7 +207,7 @@ export function eventChangeRoutes(app: FastifyInstance, parts: PartsGetter, batc
       const caller = principalOf(request);
       const created = await ownDuplicates(p, caller, await p.revisions.createMany(valid.map((v) => v.body), caller.sub));
       const saved = created.filter((c) => c.kind === 'saved').map((c) => (c as { id: string }).id);
-      if (saved.length > 0) p.afterSave();
+      if (saved.length > 0) await p.afterSave();
       await p.outbox.drain(saved);
       created.forEach((result, i) => {
         const { index } = valid[i]!;
@@ -252,8 +252,8 @@ async function ownDuplicates(p: ReturnType<PartsGetter>, caller: Principal, resu
 
 async function answerChange(p: ReturnType<PartsGetter>, id: string, result: ChangeResult, reply: FastifyReply) {
   if (result.kind !== 'saved' && result.kind !== 'duplicate') throw changeError(id, result, reply);
-  if (result.kind === 'saved') p.afterSave();
-  const entryId = result.kind === 'saved' ? ((await p.outbox.drain([id])).get(id) ?? null) : null;
+  if (result.kind === 'saved') await p.afterSave();
+  const entryId = result.kind === 'saved' ? ((await p.outbox.publish([result]))[0] ?? null) : null;
   if (result.kind === 'saved') p.log.info({ eventId: id, revision: result.revision, sequence: result.sequence, bumped: result.bumped }, `📤 published revision ${result.revision} of ${id}`);
   return reply
     .code(202)

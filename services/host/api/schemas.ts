@@ -67,7 +67,7 @@ export const createAccepted = {
     sequence: { type: 'integer' },
     status,
     duplicate: { type: 'boolean', description: 'The same request was accepted before: nothing new was published.' },
-    entry_id: { type: ['string', 'null'], description: 'The invitation entry added now (null for a duplicate, or when left to the outbox drainer).' },
+    entry_id: { type: ['string', 'null'], description: 'The invitation entry of this revision, whichever published it: this request or the outbox drainer, when it came first (null for a duplicate: nothing new was published).' },
   },
 } as const;
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { RedisClient } from '../../shared/streams/redis-client.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
-import { hostKeys } from '../../shared/streams/keys.ts';
+import { hostKeys, onceKey } from '../../shared/streams/keys.ts';
 import type { StreamProducer } from '../../shared/streams/producer.ts';
 import { loadLuaScript, runScript } from '../../shared/streams/scripts.ts';
 import { Periodic } from '../../shared/util/periodic.ts';
@@ -18,6 +18,16 @@ const CHUNK = 500;
 
 /** The once-marker of a revision: it reaches its stream once, however often it is drained. */
 export const revisionOnceKey = (eventId: string, revision: number | string): string => `${eventId}:r${revision}`;
+
+/** A revision the API saved, and the stream its invitation goes to (the once-marker lives beside it). */
+export interface SavedRevision {
+  id: string;
+  revision: number;
+  stream: string;
+}
+
+/** A once-marker's value as an entry id (markers written before they held ids hold "1"). */
+const entryIdIn = (marker: string | null): string | undefined => (marker !== null && /^\d+-\d+$/.test(marker) ? marker : undefined);
 
 export interface OutboxOptions {
   redis: RedisClient;
@@ -54,9 +64,13 @@ export class OutboxDrainer {
     return this.periodic.stop();
   }
 
-  /** Publishes what the outboxes of these events hold; per event, the entry id of its newest revision added now. */
-  async drain(ids: readonly string[]): Promise<Map<string, string>> {
-    const added = new Map<string, string>();
+  /**
+   * Publishes what the outboxes of these events hold. Per revision found (by `<id>:r<revision>`):
+   * its entry id, whether this drain added it or another drain had (the once-marker names the entry),
+   * and whether this drain added it.
+   */
+  async drain(ids: readonly string[]): Promise<Map<string, { entryId: string | undefined; added: boolean }>> {
+    const drained = new Map<string, { entryId: string | undefined; added: boolean }>();
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
       const read = this.o.redis.pipeline();
@@ -72,20 +86,42 @@ export class OutboxDrainer {
       if (items.length === 0) continue;
       // Oldest revision first: the coordinator applies any order, but in order is the common case.
       items.sort((a, b) => a.revision - b.revision);
-      const entryIds = await this.o.producer.addMany(
-        items.map(({ id, revision, item }) => ({ stream: item.stream, fields: item.fields, onceKey: revisionOnceKey(id, revision) })),
+      const results = await this.o.producer.addManyOnce(
+        items.map(({ id, revision, item }) => ({ stream: item.stream, fields: item.fields, onceKey: revisionOnceKey(id, revision), markerHoldsId: true })),
       );
       const remove = this.o.redis.pipeline();
       items.forEach(({ id, revision }, i) => {
         remove.hdel(hostKeys.event(id).outbox, String(revision));
-        const entryId = entryIds[i];
-        if (entryId) added.set(id, entryId);
+        const result = results[i]!;
+        drained.set(revisionOnceKey(id, revision), result.added ? { entryId: result.id, added: true } : { entryId: entryIdIn(result.marker), added: false });
         // A marker found means an earlier drain added it (and counted it).
-        if (entryId) this.o.metrics.published.inc({ outcome: 'published' });
+        if (result.added) this.o.metrics.published.inc({ outcome: 'published' });
       });
       for (const [error] of (await remove.exec()) ?? []) if (error) throw error;
     }
-    return added;
+    return drained;
+  }
+
+  /**
+   * Publishes saved revisions and answers the entry id of each, whoever added it: this drain, or the
+   * periodic one that moved it first (then the outbox no longer holds it and its once-marker, which
+   * names the entry, is read). Undefined only for a marker older than entry ids in markers.
+   */
+  async publish(saved: readonly SavedRevision[]): Promise<(string | undefined)[]> {
+    const drained = await this.drain([...new Set(saved.map((s) => s.id))]);
+    const entryIds = saved.map((s) => drained.get(revisionOnceKey(s.id, s.revision))?.entryId);
+    const missing = saved.flatMap((s, i) => (drained.has(revisionOnceKey(s.id, s.revision)) ? [] : [i]));
+    if (missing.length > 0) {
+      const read = this.o.redis.pipeline();
+      for (const i of missing) read.get(onceKey(saved[i]!.stream, revisionOnceKey(saved[i]!.id, saved[i]!.revision)));
+      const markers = (await read.exec()) ?? [];
+      missing.forEach((i, k) => {
+        const [error, marker] = markers[k]!;
+        if (error) throw error;
+        entryIds[i] = entryIdIn(marker as string | null);
+      });
+    }
+    return entryIds;
   }
 
   /**
@@ -97,8 +133,8 @@ export class OutboxDrainer {
     for (let offset = 0; ; offset += CHUNK) {
       const ids = await this.o.redis.zrange(index, offset, offset + CHUNK - 1);
       if (ids.length === 0) break;
-      const drained = await this.drain(ids);
-      if (drained.size > 0) this.o.log.info({ events: drained.size }, 'outbox: published revisions left behind by an interrupted save');
+      const added = [...(await this.drain(ids)).values()].filter((d) => d.added).length;
+      if (added > 0) this.o.log.info({ revisions: added }, 'outbox: published revisions left behind by an interrupted save');
       // A save adds its member a round trip before its script runs: members younger than this margin
       // may belong to a save still under way, whose outbox looks empty yet.
       const checkedAt = Date.now() - SAVE_MARGIN_MS;

@@ -36,13 +36,13 @@ export interface OutboxItem {
 
 export type Invalid = { kind: 'invalid'; reason: string; field: string | undefined };
 export type CreateResult =
-  | { kind: 'saved'; id: string; revision: number; sequence: number; status: HostStatus }
+  | { kind: 'saved'; id: string; revision: number; sequence: number; status: HostStatus; stream: string }
   | { kind: 'duplicate'; id: string; revision: number; sequence: number; status: HostStatus }
   | { kind: 'in_use'; id: string; owner: string }
   | { kind: 'conflict'; id: string }
   | Invalid;
 export type ChangeResult =
-  | { kind: 'saved'; id: string; revision: number; sequence: number; status: HostStatus; bumped: boolean }
+  | { kind: 'saved'; id: string; revision: number; sequence: number; status: HostStatus; bumped: boolean; stream: string }
   | { kind: 'duplicate'; id: string; revision: number; sequence: number; status: HostStatus; bumped: false }
   | { kind: 'not_found' }
   | { kind: 'in_use'; owner: string }
@@ -171,8 +171,13 @@ export class Revisions {
     return { ...defaultBody, ...fieldsToBody(fields) };
   }
 
+  /** The stream a revision's invitation goes to (saved results name it: its once-marker lives beside it). */
+  private streamOf(inv: Invitation): string {
+    return lanes.invitations(inv.priority, inv.id, this.d.partitions);
+  }
+
   private outboxItem(inv: Invitation): string {
-    return JSON.stringify({ stream: lanes.invitations(inv.priority, inv.id, this.d.partitions), fields: invitationFields(inv) } satisfies OutboxItem);
+    return JSON.stringify({ stream: this.streamOf(inv), fields: invitationFields(inv) } satisfies OutboxItem);
   }
 
   /** Creates events; one pipeline for all of them (the batch route sends thousands). */
@@ -206,7 +211,7 @@ export class Revisions {
     return prepared.map((p) => {
       if ('kind' in p) return p;
       const result = scriptResult(results[k++]!);
-      return createOutcome(p.id, p.inv, result, now);
+      return createOutcome(p.id, p.inv, this.streamOf(p.inv), result, now);
     });
   }
 
@@ -293,7 +298,7 @@ export class Revisions {
       const [outcome, a] = scriptResult(result!);
       switch (outcome) {
         case 'saved':
-          return { kind: 'saved', id, revision: Number(a), sequence: inv.sequence, status, bumped };
+          return { kind: 'saved', id, revision: Number(a), sequence: inv.sequence, status, bumped, stream: this.streamOf(inv) };
         case 'not_found':
           return { kind: 'not_found' };
         case 'in_use':
@@ -321,11 +326,11 @@ function scriptResult([error, value]: PipelineResult): string[] {
   return (value as unknown[]).map((v) => String(v));
 }
 
-function createOutcome(id: string, inv: Invitation, result: string[], now: number): CreateResult {
+function createOutcome(id: string, inv: Invitation, stream: string, result: string[], now: number): CreateResult {
   const [outcome, a, b, c] = result;
   switch (outcome) {
     case 'saved':
-      return { kind: 'saved', id, revision: 1, sequence: 0, status: statusFor(inv, now) };
+      return { kind: 'saved', id, revision: 1, sequence: 0, status: statusFor(inv, now), stream };
     case 'duplicate':
       return { kind: 'duplicate', id, revision: Number(a), sequence: Number(b), status: c as HostStatus };
     case 'in_use':

@@ -23,6 +23,11 @@ export interface Message {
    * value stored then, so the caller can tell a retry of the same thing from a clash.
    */
   onceValue?: string;
+  /**
+   * The once-marker holds the new entry's id instead of `onceValue`: a later add of the same key
+   * (`addManyOnce`) or a reader of the marker learns which entry the first add made.
+   */
+  markerHoldsId?: boolean;
 }
 
 /** The outcome of `addOnce`: the new entry's id, or the marker value stored by the first add. */
@@ -64,8 +69,12 @@ export class StreamProducer {
 
   /** Adds one entry under its once-key; when the key was used before, returns the marker value stored then. */
   async addOnce(message: Message & { onceKey: string }): Promise<OnceResult> {
-    const [result] = await this.send([message]);
-    return typeof result === 'string' ? { added: true, id: result } : { added: false, marker: result!.marker };
+    return (await this.addManyOnce([message]))[0]!;
+  }
+
+  /** `addOnce` for many entries in one round trip, results in order. */
+  async addManyOnce(messages: (Message & { onceKey: string })[]): Promise<OnceResult[]> {
+    return (await this.send(messages)).map((result) => (typeof result === 'string' ? { added: true, id: result } : { added: false, marker: result.marker }));
   }
 
   /** One pipeline; per message the new id, or the existing once-marker's value. */
@@ -99,7 +108,7 @@ export class StreamProducer {
             }
             if (message.onceKey !== undefined) {
               const key = onceKey(message.stream, message.onceKey);
-              queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.onceValue ?? '1', ...fields]);
+              queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.markerHoldsId ? '' : (message.onceValue ?? '1'), ...fields]);
             } else if (maxLen > 0) {
               pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
             } else {

@@ -57,7 +57,11 @@ export function createRedisClient(config: RedisConfig, name: string, opts: { aut
     retryDelayOnTryAgain: 100,
     retryDelayOnMoved: 0,
     slotsRefreshTimeout: 2_000,
-    slotsRefreshInterval: 5_000,
+    // A backstop only: MOVED, CLUSTERDOWN and a closed connection fetch the slots at once. Each
+    // refresh opens a connection and walks all 16,384 slots twice, in every Cluster client (the
+    // command client and one per blocking reader): every 5 s it was ~5 % of a coordinator's CPU
+    // beside its own code (docs/BENCHMARKS.md, cluster scenario).
+    slotsRefreshInterval: 20_000,
     clusterRetryStrategy: retryStrategy,
   };
   return new SlotSafeCluster(config.clusterNodes, clusterOptions);

@@ -8,7 +8,8 @@
   ARGV[1]  marker lifetime in ms (at least the stream's retention)
   ARGV[2]  approximate MAXLEN for the stream, "0" for none
   ARGV[3]  marker value: what the caller needs to tell a retry from a clash (e.g. owner and content
-           fingerprint of an invitation), "1" when only the key matters
+           fingerprint of an invitation), "1" when only the key matters, "" for the new entry's id
+           (whoever adds the key second, or reads the marker, learns which entry the first add made)
   ARGV[4…] field, value, field, value, …
 
   Output: the new entry id, or {marker value} when the business key was already added (the value
@@ -18,7 +19,14 @@ local existing = redis.call('SET', KEYS[2], ARGV[3], 'NX', 'GET', 'PX', ARGV[1])
 if existing then
   return { existing }
 end
+local id
 if ARGV[2] ~= '0' then
-  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+else
+  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+-- In the same script as the XADD: no moment in which the marker exists without naming its entry.
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[2], id, 'KEEPTTL')
+end
+return id
