@@ -261,7 +261,7 @@ describe('checksum annotations', () => {
   it('change when the shared environment or the Redis credentials change, so the pods roll', () => {
     const base = checksums(rendered('defaults'));
     const logLevel = checksums(Rendered.render(helm, { set: { 'app.logLevel': 'debug' } }));
-    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest': 'n3w-pa55' } }));
+    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest-sceptics': 'n3w-pa55' } }));
     const appendfsync = checksums(Rendered.render(helm, { set: { 'redis.persistence.appendfsync': 'always' } }));
     for (const w of rendered('defaults').appWorkloads()) {
       const name = w.metadata.name;
