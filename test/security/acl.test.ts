@@ -246,6 +246,15 @@ describe('Redis ACL users per role', () => {
     expect(await redis.client.exists(registryKeys.agentInfo(other))).toBe(0);
   });
 
+  it('a guest agent whose id lacks its group\'s prefix says why its user cannot reach its inbox', async () => {
+    procs = new Processes({});
+    const agent = await procs.start('guest', { ...roleEnv('guest', 'original'), PERSONAS: 'original', GUEST_AGENT_ID: 'someone-else-1' }, { ready: false });
+    const warning = await agent.waitForLog((l) => l.msg.includes('does not contain guest-original-'), 15_000, 'the warning');
+    expect(warning.level).toBe(40);
+    // And Redis refuses it the inbox of an id outside its group's.
+    await eventually(async () => (await refusals()).some((r) => r.username === users.user('guest', 'original').username && r.object.includes('someone-else-1')), 10_000, 'NOPERM on its inbox');
+  });
+
   it('the host cannot reply for a guest, deliver to an inbox or change the coordinator\'s state', async () => {
     const host = await clientAs('host');
     await expect(host.xadd(streams.responses, '*', 'guest_id', 'g', 'response', 'yes')).rejects.toThrow(/NOPERM/);
