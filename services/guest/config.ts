@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { EnvReader } from '../shared/config/env.ts';
-import { identifierPattern } from '../shared/streams/keys.ts';
+import { guestAgentIdPrefix, identifierPattern } from '../shared/streams/keys.ts';
 import { randomSeed } from '../shared/util/random.ts';
 import { type Persona, parsePersonas, presets } from './personas.ts';
 
@@ -25,7 +25,13 @@ export function readGuestConfig(env: EnvReader): GuestConfig {
   } catch (error) {
     env.fail('PERSONAS', personasText, (error as Error).message);
   }
-  const fallbackId = `guest-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._:@-]/g, '-').slice(0, 64);
+  const personaGroup = env.string('PERSONA_GROUP', presets[personasText] ? personasText : 'custom', {
+    pattern: /^[A-Za-z0-9_-]{1,40}$/,
+    patternHint: '1-40 letters, digits, _ or -',
+  });
+  // The default id starts with the group's prefix, so that the group's Redis user (one per persona
+  // group, security/acl.ts) may reach this agent's inbox and registration.
+  const fallbackId = `${guestAgentIdPrefix(personaGroup)}${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._:@-]/g, '-').slice(0, 64);
   return {
     agentId: env.string('GUEST_AGENT_ID', fallbackId, {
       maxLength: 64,
@@ -34,10 +40,7 @@ export function readGuestConfig(env: EnvReader): GuestConfig {
     }),
     guestsPerAgent: env.int('GUESTS_PER_AGENT', 1, { min: 1, max: 200_000 }),
     personas,
-    personaGroup: env.string('PERSONA_GROUP', presets[personasText] ? personasText : 'custom', {
-      pattern: /^[A-Za-z0-9_-]{1,40}$/,
-      patternHint: '1-40 letters, digits, _ or -',
-    }),
+    personaGroup,
     seed: env.string('GUEST_SEED', randomSeed(), { maxLength: 200 }),
     heartbeatIntervalMs: env.int('HEARTBEAT_INTERVAL_MS', 2_000, { min: 50, max: 600_000 }),
     replyDelayScale: env.number('REPLY_DELAY_SCALE', 1, { min: 0, max: 1_000 }),

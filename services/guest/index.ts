@@ -2,7 +2,7 @@ import type { EnvReader } from '../shared/config/env.ts';
 import { GuestRegistry } from '../shared/registry/guest-registry.ts';
 import type { RoleInstance, ServiceContext, ServiceDefinition } from '../shared/service/run-service.ts';
 import { StreamConsumer } from '../shared/streams/consumer.ts';
-import { groups, lanes } from '../shared/streams/keys.ts';
+import { groups, guestAgentIdPrefix, lanes } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { Periodic } from '../shared/util/periodic.ts';
 import { sleep } from '../shared/util/time.ts';
@@ -24,6 +24,12 @@ export const guestService: ServiceDefinition<GuestConfig> = {
   start: async (ctx: ServiceContext, config: GuestConfig): Promise<RoleInstance> => {
     const { connections, log: baseLog, metrics } = ctx;
     const log = baseLog.child({ agent: config.agentId });
+    // A persona group's Redis user reaches only ids carrying `guest-<group>-` (docs/SECURITY.md):
+    // say so here, rather than leave only NOPERM on the inbox to explain why the agent never turns ready.
+    const ownPrefix = guestAgentIdPrefix(config.personaGroup);
+    if (ctx.config.redis.username?.startsWith('event-planner-guest-') && !config.agentId.includes(ownPrefix)) {
+      log.warn({ user: ctx.config.redis.username }, `GUEST_AGENT_ID ${config.agentId} does not contain ${ownPrefix}: the persona group's Redis user cannot reach its inbox`);
+    }
     const redis = connections.command;
     const guests = buildGuests(config.agentId, config.guestsPerAgent, config.personas, config.seed, config.personaGroup);
     const producer = new StreamProducer(connections, { onceTtlMs: ctx.config.streams.retentionMs }, metrics);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type AclRole, aclRoles, aclUser, renderAclFile } from '../shared/security/acl.ts';
+import { type AclSetup, aclUser, aclUserKeys, guestAclUser, renderAclFile } from '../shared/security/acl.ts';
+import { guestAgentIdPrefix } from '../shared/streams/keys.ts';
 import { type LauncherConfig, readLauncherConfig } from './launcher-config.ts';
 import { type Member, ProcessGroup } from './process-group.ts';
 import { RedisServerProcess, redisInstallHint, redisServerAvailable } from './redis-server.ts';
@@ -27,7 +28,10 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
   const group = new ProcessGroup();
   let redis: RedisServerProcess | undefined;
   let redisUrl = config.redisUrl;
-  let passwords: Record<AclRole, string> | undefined;
+  let passwords: Record<string, string> | undefined;
+  // The one guest agent's persona group: its Redis user reaches only this group's inboxes.
+  const guestGroup = 'original';
+  const aclSetup: AclSetup = { guestGroups: [guestGroup] };
   group.say('launcher', opts.title);
   if (!redisUrl) {
     if (!redisServerAvailable()) {
@@ -38,11 +42,11 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
     // New passwords at every start: the aclfile is written again each time, and only the processes
     // started here learn them. Operators use `redis-cli --user event-planner-admin` with the
     // password the launcher prints nowhere; restart to reset.
-    passwords = Object.fromEntries(aclRoles.map((role) => [role, randomBytes(24).toString('base64url')])) as Record<AclRole, string>;
+    passwords = Object.fromEntries(aclUserKeys(aclSetup).map((key) => [key, randomBytes(24).toString('base64url')]));
     redis = await new RedisServerProcess({
       dir,
       appendfsync: config.appendfsync,
-      aclFile: renderAclFile(passwords),
+      aclFile: renderAclFile(passwords, aclSetup),
       username: aclUser('admin').username,
       password: passwords.admin,
     }).start();
@@ -52,12 +56,14 @@ export async function startLocalStack(opts: { title: string; guestEnv?: Record<s
     group.say('redis', `using ${redisUrl.replace(/\/\/.*@/, '//***@')}`);
   }
   const url = redisUrl;
-  const roleEnv = (role: 'host' | 'coordinator' | 'guest'): Record<string, string> =>
-    passwords === undefined
-      ? { REDIS_URL: url }
-      : { REDIS_URL: url, REDIS_USERNAME: aclUser(role).username, REDIS_PASSWORD: passwords[role], REDIS_PASSWORD_FILE: '' };
+  const roleEnv = (role: 'host' | 'coordinator' | 'guest'): Record<string, string> => {
+    if (passwords === undefined) return { REDIS_URL: url };
+    const user = role === 'guest' ? guestAclUser(guestGroup, guestAgentIdPrefix(guestGroup)) : aclUser(role);
+    return { REDIS_URL: url, REDIS_USERNAME: user.username, REDIS_PASSWORD: passwords[user.key]!, REDIS_PASSWORD_FILE: '' };
+  };
   group.startRole('coordinator', 'coordinator', { ...roleEnv('coordinator'), PORT: String(config.ports.coordinator) });
-  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...roleEnv('guest'), PORT: String(config.ports.guest), ...opts.guestEnv });
+  // PERSONA_GROUP set, not derived: the agent's default id (guest-<group>-...) must match its user's.
+  group.startRole('guests', 'guest', { GUESTS_PER_AGENT: '5', PERSONAS: 'original', ...roleEnv('guest'), PERSONA_GROUP: guestGroup, PORT: String(config.ports.guest), ...opts.guestEnv });
   return {
     config,
     group,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Role } from '../../services/shared/config/common-config.ts';
-import { aclRoles, aclUser } from '../../services/shared/security/acl.ts';
+import { aclUserKeys } from '../../services/shared/security/acl.ts';
 import { type ConfigMap, type KubeObject, Rendered, type Secret, type Service, type Workload, componentOf, resolvePort, secretValue } from './chart-render.ts';
 import { directlyReadVariables, readRoleEnv } from './code-env.ts';
 import { containerEnv, withMountedFiles } from './pod-env.ts';
@@ -19,7 +19,8 @@ const valueSets: Record<string, string[]> = {
 };
 /** Stand-ins for the Secrets an existingSecret names (the chart does not render them). */
 const externalSecrets = {
-  'shared-redis-auth': Object.fromEntries(aclRoles.map((role) => [`${role}-password`, `${role}-from-outside`])),
+  // existing-secret.yaml keeps the default persona groups.
+  'shared-redis-auth': Object.fromEntries(aclUserKeys({ guestGroups: ['enthusiasts', 'sceptics', 'undecided'] }).map((key) => [`${key}-password`, `${key}-from-outside`])),
   'shared-grafana-admin': { 'admin-user': 'a', 'admin-password': 'b' },
 };
 
@@ -116,9 +117,13 @@ describe('Redis wiring', () => {
       const inChart = r.find<Secret>('Secret', secretName);
       return inChart ? secretValue(inChart, `${role}-password`) : (externalSecrets as Record<string, Record<string, string>>)[secretName]?.[`${role}-password`];
     };
-    for (const role of aclRoles) expect(password(role), `${role}-password`).toBeTruthy();
-    const redisEnv = containerEnv(r, redisContainer, { name: 'event-planner-redis-0', namespace: r.namespace }, externalSecrets);
-    expect(redisEnv.REDISCLI_AUTH, 'the probes log in as the metrics user').toBe(password('metrics'));
+    // One user per persona group (its guest Deployment's label), one per other role.
+    const groupOf = (w: Workload) => w.spec.template.metadata.labels['event-planner.io/persona-group']!;
+    const groups = r.appWorkloads().filter((w) => componentOf(w) === 'guest').map(groupOf);
+    for (const key of aclUserKeys({ guestGroups: groups })) expect(password(key), `${key}-password`).toBeTruthy();
+    const redisEnv = podEnv(r, redis);
+    expect(redisEnv.REDISCLI_AUTH, 'no password in the environment').toBeUndefined();
+    expect(readFileSync(redisEnv.REDIS_PROBE_PASSWORD_FILE!, 'utf8'), 'the probes log in as the metrics user').toBe(password('metrics'));
 
     const service = r.get<Service>('Service', 'event-planner-redis');
     const headless = r.get<Service>('Service', redis.spec.serviceName!);
@@ -134,9 +139,10 @@ describe('Redis wiring', () => {
       expect(Number(url.port), `${w.metadata.name} REDIS_URL port`).toBe(service.spec.ports[0]!.port);
       expect(url.password, 'no credentials in the URL').toBe('');
       const role = componentOf(w) as Role;
-      expect(env.REDIS_USERNAME, `${w.metadata.name} REDIS_USERNAME`).toBe(aclUser(role).username);
+      const key = role === 'guest' ? `guest-${groupOf(w)}` : role;
+      expect(env.REDIS_USERNAME, `${w.metadata.name} REDIS_USERNAME`).toBe(`event-planner-${key}`);
       expect(env.REDIS_PASSWORD, 'no password in the environment').toBeUndefined();
-      expect(readFileSync(env.REDIS_PASSWORD_FILE!, 'utf8'), `${w.metadata.name} REDIS_PASSWORD_FILE`).toBe(password(role));
+      expect(readFileSync(env.REDIS_PASSWORD_FILE!, 'utf8'), `${w.metadata.name} REDIS_PASSWORD_FILE`).toBe(password(key));
     }
   });
 

@@ -32,9 +32,12 @@ describe('redis_exporter', () => {
     // The probes' user and password are the exporter's: the metrics ACL user (no keys).
     expect(env(exporter, 'REDIS_USER')?.value).toBe('event-planner-metrics');
     expect(env(redis, 'REDIS_PROBE_USER')?.value).toBe('event-planner-metrics');
-    const password = env(redis, 'REDISCLI_AUTH')!.valueFrom!.secretKeyRef;
-    expect(password).toEqual({ name: 'event-planner-redis', key: 'metrics-password' });
-    expect(env(exporter, 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual(password);
+    // Neither has its password in the environment: the probes read the mounted metrics-password,
+    // the exporter a password file the init container writes (test/security/acl-chart.test.ts).
+    expect(env(redis, 'REDISCLI_AUTH')).toBeUndefined();
+    expect(env(redis, 'REDIS_PROBE_PASSWORD_FILE')?.value).toBe('/run/secrets/redis/metrics-password');
+    expect(env(exporter, 'REDIS_PASSWORD')).toBeUndefined();
+    expect(env(exporter, 'REDIS_PASSWORD_FILE')?.value).toBe('/run/redis-exporter/password.json');
     expect(JSON.stringify(exporter.args ?? [])).not.toMatch(/password/i);
     // It listens on the port it declares as "metrics", which its probes use.
     const metrics = resolvePort(exporter, 'metrics')!;

@@ -112,19 +112,28 @@ describe('what each value set renders', () => {
     const r = rendered('existing Redis secret');
     expect(r.find('Secret', 'event-planner-redis')).toBeUndefined();
     expect(r.find('Secret', 'event-planner-grafana')).toBeUndefined();
-    const refs = podSpecs(r).flatMap(({ spec }) =>
-      spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'REDIS_PASSWORD' || e.name === 'REDISCLI_AUTH').map((e) => e.valueFrom?.secretKeyRef)),
-    );
-    expect(refs.length).toBe(2); // Redis' probes and its exporter; the roles read a file
-    for (const ref of refs) expect(ref).toEqual({ name: 'shared-redis-auth', key: 'metrics-password' });
-    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca' && v.name !== 'api-auth').map((v) => v.secret!));
-    expect(volumes.length).toBe(7); // host, coordinator, three guest groups (each its own key), Redis' aclfile and its admin password
+    // No secret is an environment variable anywhere: every one is a file from a mounted Secret
+    // (the exporter's from a file the Redis pod's init container writes; docs/SECURITY.md).
+    const refs = podSpecs(r).flatMap(({ spec }) => [...spec.containers, ...(spec.initContainers ?? [])].flatMap((c) => (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef)));
+    expect(refs).toEqual([]);
+    const grafanaSpec = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec;
+    const volumes = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.secret && v.name !== 'redis-ca' && v.name !== 'api-auth' && spec !== grafanaSpec).map((v) => v.secret!));
+    expect(volumes.length).toBe(7); // host, coordinator, three guest groups (each its own key), Redis' aclfile, its admin and probe passwords
     // The host's token signing key is the chart's own Secret (auth has its own existingSecret).
     const apiAuth = podSpecs(r).flatMap(({ spec }) => (spec.volumes ?? []).filter((v) => v.name === 'api-auth').map((v) => v.secret!.secretName));
     expect(apiAuth).toEqual(['event-planner-api-auth']);
     for (const v of volumes) expect(v.secretName).toBe('shared-redis-auth');
-    const grafana = r.get<Workload>('Deployment', 'event-planner-grafana').spec.template.spec.containers[0]!;
-    expect(grafana.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.name)).toEqual(['shared-grafana-admin', 'shared-grafana-admin']);
+    // Grafana reads its admin's name and password from files (GF_<setting>__FILE) of the given Secret.
+    const grafana = grafanaSpec.containers[0]!;
+    const fileOf = (name: string) => grafana.env!.find((e) => e.name === name)?.value ?? '';
+    const mountOf = (path: string) => grafana.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`))!;
+    for (const [variable, key] of [['GF_SECURITY_ADMIN_USER__FILE', 'admin-user'], ['GF_SECURITY_ADMIN_PASSWORD__FILE', 'admin-password']] as const) {
+      const mount = mountOf(fileOf(variable));
+      const secret = grafanaSpec.volumes!.find((v) => v.name === mount.name)!.secret!;
+      expect(secret.secretName).toBe('shared-grafana-admin');
+      expect(secret.items!.find((i) => `${mount.mountPath}/${i.path}` === fileOf(variable))?.key, variable).toBe(key);
+    }
+    expect(grafana.env!.map((e) => e.name)).not.toContain('GF_SECURITY_ADMIN_PASSWORD');
   });
 
   it('an external Redis Cluster: the shared environment names its seeds (REDIS_CLUSTER_NODES) and the partitions', () => {
@@ -252,7 +261,7 @@ describe('checksum annotations', () => {
   it('change when the shared environment or the Redis credentials change, so the pods roll', () => {
     const base = checksums(rendered('defaults'));
     const logLevel = checksums(Rendered.render(helm, { set: { 'app.logLevel': 'debug' } }));
-    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest': 'n3w-pa55' } }));
+    const password = checksums(Rendered.render(helm, { set: { 'redis.auth.passwords.guest-sceptics': 'n3w-pa55' } }));
     const appendfsync = checksums(Rendered.render(helm, { set: { 'redis.persistence.appendfsync': 'always' } }));
     for (const w of rendered('defaults').appWorkloads()) {
       const name = w.metadata.name;

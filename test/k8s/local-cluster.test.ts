@@ -188,7 +188,8 @@ describe('the chart as a cluster on one machine', () => {
     expect(entries.map((e) => `${e.username} ${e.reason} ${e.object}`)).toEqual([]);
     const users = String(await redis.call('CLIENT', 'LIST')).match(/ user=\S+/g) ?? [];
     // (The exporter and the probes connect per scrape and per probe: redis_up above shows the exporter logs in.)
-    for (const role of ['host', 'coordinator', 'guest']) expect(users, role).toContain(` user=event-planner-${role}`);
+    // The guest agents log in as their persona group's user, each reaching only its own group's inboxes.
+    for (const user of ['host', 'coordinator', 'guest-enthusiasts', 'guest-sceptics', 'guest-undecided']) expect(users, user).toContain(` user=event-planner-${user}`);
     expect(users).not.toContain(' user=default');
   });
 });

@@ -69,11 +69,12 @@ export class LocalCluster {
     const workload = this.rendered.get<Workload>('StatefulSet', name);
     const podName = `${name}-0`;
     const container = workload.spec.template.spec.containers[0]!;
-    const env = containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace });
     const ports = await this.allocatePorts(container);
     // Init containers run first, in order, each to completion (the Redis pod's writes its aclfile).
-    for (const init of workload.spec.template.spec.initContainers ?? []) this.runInitContainer(workload, podName, init);
+    for (const init of workload.spec.template.spec.initContainers ?? []) this.runInitContainer(workload, podName, init, ports);
     const mounts = this.materializeVolumes(workload, podName, container);
+    // Paths under a mount (the probes' password file) point at the folders standing in for them.
+    const env = pointAtMounts(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }), mounts);
     const command = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => rewriteMounted(arg, env, mounts));
     if (command[0] !== 'redis-server') throw new Error(`${name}: only a redis-server container is emulated, got ${command[0]}`);
     const port = ports.get(container.ports![0]!.containerPort)!;
@@ -88,10 +89,13 @@ export class LocalCluster {
     return pod;
   }
 
-  /** Runs an init container's command here (a shell script from the pod's ConfigMap), with paths under its mounts mapped. */
-  private runInitContainer(workload: Workload, podName: string, container: Container): void {
-    const env = containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace });
+  /**
+   * Runs an init container's command here (a shell script from the pod's ConfigMap), with paths
+   * under its mounts and addresses of the pod's other containers (127.0.0.1:<containerPort>) mapped.
+   */
+  private runInitContainer(workload: Workload, podName: string, container: Container, ports: Map<number, number>): void {
     const mounts = this.materializeVolumes(workload, podName, container);
+    const env = pointAtMounts(this.mapPodLocal(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }), ports), mounts);
     const command = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => rewriteMounted(arg, env, mounts));
     const result = spawnSync(command[0]!, command.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
     if (result.status !== 0) throw new Error(`${podName}: init container ${container.name} failed (exit ${result.status}): ${result.stdout}${result.stderr}`);
@@ -104,7 +108,9 @@ export class LocalCluster {
     const binary = tool === undefined ? undefined : findTool(tool);
     if (!binary) throw new Error(`${pod.name}/${container.name}: no local program for ${container.image} (${tool ?? 'not emulated'})`);
     for (const p of container.ports ?? []) pod.ports.set(p.containerPort, await freePort());
-    const env = this.mapPodLocal(containerEnv(this.rendered, container, { name: pod.name, namespace: this.rendered.namespace }), pod.ports);
+    // Its volumes are the pod's (an emptyDir the init container wrote is the same folder here).
+    const mounts = this.materializeVolumes(pod.workload, pod.name, container);
+    const env = pointAtMounts(this.mapPodLocal(containerEnv(this.rendered, container, { name: pod.name, namespace: this.rendered.namespace }), pod.ports), mounts);
     const sidecar: LocalSidecar = {
       container,
       env,
@@ -160,12 +166,7 @@ export class LocalCluster {
     const ports = await this.allocatePorts(container);
     const mounts = this.materializeVolumes(workload, podName, container);
     // Services to loopback ports, and paths under a mount (REDIS_PASSWORD_FILE) to the folders standing in for them.
-    const env = Object.fromEntries(
-      Object.entries(this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace }))).map(([name, value]) => [
-        name,
-        rewriteMounted(value, {}, mounts),
-      ]),
-    );
+    const env = pointAtMounts(this.mapServices(containerEnv(this.rendered, container, { name: podName, namespace: this.rendered.namespace })), mounts);
     const http = resolvePort(container, 'http');
     if (http === undefined || Number(env.PORT) !== http) throw new Error(`${podName}: PORT=${env.PORT} is not the http containerPort ${http}`);
     // The app listens on PORT: in the pod that is its containerPort, here the pod's loopback port.
@@ -334,6 +335,11 @@ function rewriteMounted(arg: string, env: Record<string, string>, mounts: Map<st
   const expanded = expand(arg, env);
   const mount = [...mounts.keys()].find((m) => expanded === m || expanded.startsWith(`${m}/`));
   return mount ? mounts.get(mount)! + expanded.slice(mount.length) : expanded;
+}
+
+/** An environment with every value that is a path under a mount pointed at the folder standing in for it. */
+function pointAtMounts(env: Record<string, string>, mounts: Map<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, rewriteMounted(value, {}, mounts)]));
 }
 
 function defaultPort(protocol: string): number {

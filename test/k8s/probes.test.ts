@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
-import { aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
+import { TestAclUsers } from '../helpers/acl-users.ts';
 import { type TestRedis, startTestRedis } from '../helpers/redis.ts';
 import { Rendered, type Workload, componentOf } from './chart-render.ts';
 import { startLoadingRedis } from './fake-redis.ts';
@@ -23,9 +23,10 @@ beforeAll(async () => {
   if (tools.some((t) => !findTool(t))) return;
   // Every ACL user with a known password; the probes log in as the metrics user, the roles as
   // their own (the default user is off, as in the chart).
-  const passwords = Object.fromEntries(aclRoles.map((role) => [role, role === 'metrics' ? password : `${role}-test-password`]));
-  rendered = Rendered.render(findTool('helm')!, { set: Object.fromEntries(aclRoles.map((role) => [`redis.auth.passwords.${role}`, passwords[role]!])) });
-  redis = await startTestRedis({ aclFile: renderAclFile(passwords), username: aclUser('admin').username, password: passwords.admin });
+  // The chart's persona groups and agent ids (its pods' names).
+  const users = new TestAclUsers({ guestGroups: ['enthusiasts', 'sceptics', 'undecided'], agentIdScope: 'event-planner-' }, (key) => (key === 'metrics' ? password : `${key}-test-password`));
+  rendered = Rendered.render(findTool('helm')!, { set: Object.fromEntries(Object.entries(users.passwords).map(([key, value]) => [`redis.auth.passwords.${key}`, value])) });
+  redis = await startTestRedis({ aclFile: users.aclFile(), username: users.user('admin').username, password: users.password('admin') });
 });
 const mountDir = mkdtempSync(join(tmpdir(), 'ep-probe-mounts-'));
 afterAll(async () => {
@@ -39,12 +40,17 @@ beforeEach((ctx) => {
 describe('the Redis probes', () => {
   const container = () => rendered.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec.containers[0]!;
   /**
-   * Runs a rendered exec probe as the kubelet would, inside the container's environment
-   * (asynchronously: the stand-in server lives in this process and must keep answering).
+   * Runs a rendered exec probe as the kubelet would, inside the container's environment with its
+   * Secret files mounted (asynchronously: the stand-in server lives in this process and must keep
+   * answering). `auth` replaces the mounted password file's content.
    */
-  const probe = async (kind: 'livenessProbe' | 'readinessProbe', port: number, auth = password) => {
+  const probe = async (kind: 'livenessProbe' | 'readinessProbe', port: number, auth?: string) => {
     const command = container()[kind]!.exec!.command;
-    const env = { ...containerEnv(rendered, container(), { name: 'event-planner-redis-0', namespace: 'default' }), REDIS_PORT: String(port), REDISCLI_AUTH: auth, PATH: process.env.PATH ?? '' };
+    const spec = rendered.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec;
+    const podEnv = containerEnv(rendered, container(), { name: 'event-planner-redis-0', namespace: 'default' });
+    const mounted = withMountedFiles(rendered, spec, container(), podEnv, mkdtempSync(join(mountDir, 'redis-')));
+    if (auth !== undefined) writeFileSync(mounted.REDIS_PROBE_PASSWORD_FILE!, auth);
+    const env = { ...mounted, REDIS_PORT: String(port), PATH: process.env.PATH ?? '' };
     const { stdout, stderr, code } = await execFileAsync(command[0]!, command.slice(1), { env, timeout: 10_000 }).then(
       (r) => ({ ...r, code: 0 }),
       (e: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 }),

@@ -3,14 +3,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { aclRoles, aclUser, renderAclFile, renderChartRules } from '../../services/shared/security/acl.ts';
+import { type AclSetup, aclUsers, renderAclFile, renderChartRules } from '../../services/shared/security/acl.ts';
+import { guestAgentIdPrefix } from '../../services/shared/streams/keys.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { type ConfigMap, Rendered, type Secret, type Workload, secretValue } from '../k8s/chart-render.ts';
+import { type ConfigMap, Rendered, type RenderOptions, type Secret, type Workload, componentOf, renderChart, secretValue } from '../k8s/chart-render.ts';
+import { containerEnv } from '../k8s/pod-env.ts';
 import { needTools, repoRoot } from '../k8s/tools.ts';
 
-// The chart's Redis users are the code's: the rules file is acl.ts' rendering, and the aclfile the
-// Redis pod's init container writes from it and the Secret makes Redis hold exactly the users that
-// `npm start` gets from renderAclFile with the same passwords.
+// The chart's Redis users are the code's: the rules file is acl.ts' rendering (its guest user a
+// template), the ConfigMap repeats the guest user for the values' persona groups exactly as acl.ts
+// renders them for those groups, and the aclfile the Redis pod's init container writes from it and
+// the Secret makes Redis hold exactly the users that renderAclFile gives with the same passwords.
+
+/** The chart's default persona groups, and the agent ids of their pods (<fullname>-guest-<group>-...). */
+const chartSetup: AclSetup = { guestGroups: ['enthusiasts', 'sceptics', 'undecided'], agentIdScope: 'event-planner-' };
+const keysOf = (setup: AclSetup) => aclUsers(setup).map((u) => u.key);
+const usernameOf = (setup: AclSetup, key: string) => aclUsers(setup).find((u) => u.key === key)!.username;
 
 const dirs: string[] = [];
 const servers: TestRedis[] = [];
@@ -34,9 +42,50 @@ describe('the chart\'s Redis ACL users', () => {
     expect(readFileSync(join(repoRoot, 'charts', 'event-planner', 'files', 'redis-acl.conf'), 'utf8')).toBe(renderChartRules());
   });
 
+  it.each<[string, RenderOptions & { release?: string }, AclSetup]>([
+    ['the default groups', {}, chartSetup],
+    ['five groups', { valuesFiles: ['five-groups.yaml'] }, { guestGroups: ['enthusiasts', 'instant', 'night-owls', 'sceptics', 'undecided'], agentIdScope: 'event-planner-' }],
+    ['another release, one group removed', { release: 'party', set: { 'guests.groups.sceptics': 'null' } }, { guestGroups: ['enthusiasts', 'undecided'], agentIdScope: 'party-' }],
+  ])('renders one guest user per persona group, as acl.ts does for them, scoped to the group\'s pod names (%s)', (_name, opts, setup) => {
+    const r = Rendered.render(helm, opts);
+    const release = opts.release ?? 'event-planner';
+    expect(r.get<ConfigMap>('ConfigMap', `${release}-redis-config`).data!['redis-acl.conf']).toBe(renderChartRules(setup));
+    const guests = r.appWorkloads().filter((w) => componentOf(w) === 'guest');
+    expect(guests.map((w) => w.spec.template.metadata.labels['event-planner.io/persona-group']).sort()).toEqual([...setup.guestGroups]);
+    for (const w of guests) {
+      const group = w.spec.template.metadata.labels['event-planner.io/persona-group']!;
+      // The pods are named <Deployment>-<hash>-<hash>: their ids start with the group's prefix.
+      expect(`${w.metadata.name}-`).toBe(guestAgentIdPrefix(group, setup.agentIdScope));
+      const spec = w.spec.template.spec;
+      const env = containerEnv(r, spec.containers[0]!, { name: `${w.metadata.name}-7d9f-x2k4q`, namespace: 'default' });
+      expect(env.GUEST_AGENT_ID!.startsWith(guestAgentIdPrefix(group, setup.agentIdScope))).toBe(true);
+      expect(env.REDIS_USERNAME).toBe(usernameOf(setup, `guest-${group}`));
+      expect(spec.volumes!.find((v) => v.name === 'redis-password')!.secret!.items).toEqual([{ key: `guest-${group}-password`, path: 'password' }]);
+    }
+    expect(Object.keys(r.get<Secret>('Secret', `${release}-redis`).data!).sort()).toEqual(keysOf(setup).map((k) => `${k}-password`).sort());
+  });
+
+  it('refuses persona groups whose pod names another group\'s user would reach, and names Kubernetes would cut', () => {
+    const fails = (set: Record<string, string>) => {
+      try {
+        renderChart(helm, { set });
+        return '';
+      } catch (error) {
+        return String(error);
+      }
+    };
+    expect(fails({ 'guests.groups.night.replicas': '1', 'guests.groups.night-owls.replicas': '1' })).toContain('guests.groups.night and night-owls');
+    expect(fails({ 'guests.groups.a-rather-long-group-name-of-forty-chars.replicas': '1' })).toContain('longer than 57 characters');
+    expect(fails({ 'guests.groups.night-owls.replicas': '1' })).toBe('');
+    // The code refuses the same pair.
+    expect(() => aclUsers({ guestGroups: ['night', 'night-owls'] })).toThrow(/night and night-owls/);
+  });
+
   it('makes Redis hold the same users as the code, with the Secret\'s passwords, from the init container\'s script', async () => {
-    const passwords = Object.fromEntries(aclRoles.map((role) => [role, `${role}-pw with spaces & $signs`]));
-    const r = Rendered.render(helm, { set: Object.fromEntries(aclRoles.map((role) => [`redis.auth.passwords.${role}`, passwords[role]!])) });
+    const passwords = Object.fromEntries(keysOf(chartSetup).map((key) => [key, `${key}-pw with spaces & $signs`]));
+    // A password with the characters JSON escapes, for the exporter's password file.
+    passwords.metrics = 'metrics "quoted" \\ back-slashed';
+    const r = Rendered.render(helm, { set: Object.fromEntries(Object.entries(passwords).map(([key, value]) => [`redis.auth.passwords.${key}`, value.replace(/\\/g, '\\\\')])) });
     const redis = r.get<Workload>('StatefulSet', 'event-planner-redis');
     const init = redis.spec.template.spec.initContainers!.find((c) => c.name === 'acl')!;
     const config = r.get<ConfigMap>('ConfigMap', 'event-planner-redis-config').data!;
@@ -49,32 +98,44 @@ describe('the chart\'s Redis ACL users', () => {
     mkdirSync(join(dir, 'secrets'));
     mkdirSync(join(dir, 'out'));
     for (const [file, text] of Object.entries(config)) writeFileSync(join(dir, 'etc', file), text);
-    for (const role of aclRoles) writeFileSync(join(dir, 'secrets', `${role}-password`), secretValue(secret, `${role}-password`)!);
+    for (const key of keysOf(chartSetup)) writeFileSync(join(dir, 'secrets', `${key}-password`), secretValue(secret, `${key}-password`)!);
+    expect(secretValue(secret, 'metrics-password')).toBe(passwords.metrics);
     expect(init.command).toEqual(['sh', '/etc/redis/acl.sh', '/etc/redis/redis-acl.conf', '/run/secrets/redis', '/run/redis-acl/users.acl']);
-    const script = spawnSync('sh', [join(dir, 'etc', 'acl.sh'), join(dir, 'etc', 'redis-acl.conf'), join(dir, 'secrets'), join(dir, 'out', 'users.acl')], { encoding: 'utf8' });
+    const initEnv = containerEnv(r, init, { name: 'event-planner-redis-0', namespace: 'default' });
+    expect(initEnv.EXPORTER_PASSWORD_FILE).toBe('/run/redis-exporter/password.json');
+    const script = spawnSync('sh', [join(dir, 'etc', 'acl.sh'), join(dir, 'etc', 'redis-acl.conf'), join(dir, 'secrets'), join(dir, 'out', 'users.acl')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', EXPORTER_REDIS_ADDR: initEnv.EXPORTER_REDIS_ADDR!, EXPORTER_PASSWORD_FILE: join(dir, 'out', 'password.json') },
+    });
     expect(script.status, script.stderr).toBe(0);
     const aclfile = readFileSync(join(dir, 'out', 'users.acl'), 'utf8');
     for (const password of Object.values(passwords)) expect(aclfile).not.toContain(password);
+    // redis_exporter's password file: its address (REDIS_ADDR) to the metrics user's password.
+    const exporter = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec.containers.find((c) => c.name === 'redis-exporter')!;
+    const exporterEnv = containerEnv(r, exporter, { name: 'event-planner-redis-0', namespace: 'default' });
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'password.json'), 'utf8'))).toEqual({ [exporterEnv.REDIS_ADDR!]: passwords.metrics });
+    expect(exporterEnv.REDIS_PASSWORD_FILE).toBe(initEnv.EXPORTER_PASSWORD_FILE);
 
-    const fromChart = await startTestRedis({ aclFile: aclfile, username: aclUser('admin').username, password: passwords.admin });
+    const admin = usernameOf(chartSetup, 'admin');
+    const fromChart = await startTestRedis({ aclFile: aclfile, username: admin, password: passwords.admin });
     servers.push(fromChart);
-    const fromCode = await startTestRedis({ aclFile: renderAclFile(passwords), username: aclUser('admin').username, password: passwords.admin });
+    const fromCode = await startTestRedis({ aclFile: renderAclFile(passwords, chartSetup), username: admin, password: passwords.admin });
     servers.push(fromCode);
     expect(await aclList(fromChart)).toEqual(await aclList(fromCode));
     const users = (await fromChart.client.call('ACL', 'LIST')) as string[];
     expect(users.find((u) => u.startsWith('user default '))).toMatch(/^user default off /);
     // Each role logs in with its password from the Secret.
-    for (const role of aclRoles) {
-      expect(await fromChart.client.call('ACL', 'DRYRUN', aclUser(role).username, 'PING')).toBe('OK');
-      const auth = spawnSync('redis-cli', ['-p', String(fromChart.server.port), '--user', aclUser(role).username, '--no-auth-warning', 'PING'], {
+    for (const key of keysOf(chartSetup)) {
+      expect(await fromChart.client.call('ACL', 'DRYRUN', usernameOf(chartSetup, key), 'PING')).toBe('OK');
+      const auth = spawnSync('redis-cli', ['-p', String(fromChart.server.port), '--user', usernameOf(chartSetup, key), '--no-auth-warning', 'PING'], {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH ?? '', REDISCLI_AUTH: passwords[role]! },
+        env: { PATH: process.env.PATH ?? '', REDISCLI_AUTH: passwords[key]! },
       });
-      expect(auth.stdout.trim(), `${role}: ${auth.stderr}`).toBe('PONG');
+      expect(auth.stdout.trim(), `${key}: ${auth.stderr}`).toBe('PONG');
     }
   });
 
-  it('gives the Redis container only the admin password (for people), the init container every password', () => {
+  it('gives the Redis container only the admin password (for people) and the metrics one (its probes), the init container every password', () => {
     const r = Rendered.render(helm);
     const spec = r.get<Workload>('StatefulSet', 'event-planner-redis').spec.template.spec;
     const secretVolumes = (c: { volumeMounts?: { name: string; mountPath: string }[] }) =>
@@ -83,7 +144,11 @@ describe('the chart\'s Redis ACL users', () => {
         return secret ? [{ path: m.mountPath, secretName: secret.secretName, items: secret.items }] : [];
       });
     expect(secretVolumes(spec.initContainers![0]!)).toEqual([{ path: '/run/secrets/redis', secretName: 'event-planner-redis', items: undefined }]);
-    expect(secretVolumes(spec.containers[0]!)).toEqual([{ path: '/run/secrets/redis', secretName: 'event-planner-redis', items: [{ key: 'admin-password', path: 'admin-password' }] }]);
+    expect(secretVolumes(spec.containers[0]!)).toEqual([
+      { path: '/run/secrets/redis', secretName: 'event-planner-redis', items: [{ key: 'admin-password', path: 'admin-password' }, { key: 'metrics-password', path: 'metrics-password' }] },
+    ]);
+    // The exporter gets no Secret at all: the init container writes its password file into memory.
+    expect(secretVolumes(spec.containers.find((c) => c.name === 'redis-exporter')!)).toEqual([]);
     // The operators' command (NOTES.txt, docs/OPERATIONS.md) reads that file.
     expect(readFileSync(join(repoRoot, 'charts', 'event-planner', 'templates', 'NOTES.txt'), 'utf8')).toContain('cat /run/secrets/redis/admin-password');
   });
@@ -99,6 +164,6 @@ describe('the chart\'s Redis ACL users', () => {
     const script = spawnSync('sh', [join(dir, 'acl.sh'), join(dir, 'rules'), dir, join(dir, 'users.acl')], { encoding: 'utf8' });
     expect(script.status).not.toBe(0);
     expect(() => readFileSync(join(dir, 'users.acl')), 'no aclfile: Redis would not start').toThrow(/ENOENT/);
-    expect(script.stderr).toContain('no password for Redis user event-planner-guest (guest-password in the Secret)');
+    expect(script.stderr).toContain('no password for Redis user event-planner-guest-enthusiasts (guest-enthusiasts-password in the Secret)');
   });
 });

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AclRole, aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
+import type { AclRole } from '../../services/shared/security/acl.ts';
 import {
   attemptsKey,
   deadLetterStream,
   eventKeyList,
   groups,
+  guestAgentIdPrefix,
   hostKeys,
   hostSeenKey,
   janitorLockKey,
@@ -17,26 +17,28 @@ import {
   timersKey,
   writeProbeKey,
 } from '../../services/shared/streams/keys.ts';
+import { TestAclUsers } from '../helpers/acl-users.ts';
 import { Processes } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { flat, originalInvitation, readAll } from '../helpers/streams.ts';
 import { eventually } from '../helpers/wait.ts';
 
 // Each role under its own ACL user (services/shared/security/acl.ts) on a real redis-server that
-// loaded the rendered aclfile, with the default user off.
+// loaded the rendered aclfile, with the default user off. Guest agents log in as their persona
+// group's user: two groups here, `original` (the default guest user) and `sceptics`.
 
-const passwords = Object.fromEntries(aclRoles.map((role) => [role, randomBytes(18).toString('base64url')])) as Record<AclRole, string>;
+const users = new TestAclUsers({ guestGroups: ['original', 'sceptics'] });
 let redis: TestRedis;
 let procs: Processes;
 const clients: Redis[] = [];
 
 /** The environment a process of `role` gets: its user and password (the URL carries neither). */
-function roleEnv(role: AclRole): Record<string, string> {
-  return { REDIS_URL: `redis://127.0.0.1:${redis.server.port}`, REDIS_USERNAME: aclUser(role).username, REDIS_PASSWORD: passwords[role] };
+function roleEnv(role: AclRole, group?: string): Record<string, string> {
+  return { REDIS_URL: `redis://127.0.0.1:${redis.server.port}`, ...users.env(role, group) };
 }
 
-async function clientAs(role: AclRole): Promise<Redis> {
-  const client = new Redis({ port: redis.server.port, username: aclUser(role).username, password: passwords[role], lazyConnect: true, maxRetriesPerRequest: 0 });
+async function clientAs(role: AclRole, group?: string): Promise<Redis> {
+  const client = new Redis({ port: redis.server.port, username: users.user(role, group).username, password: users.password(role, group), lazyConnect: true, maxRetriesPerRequest: 0 });
   client.on('error', () => undefined);
   await client.connect();
   clients.push(client);
@@ -72,7 +74,7 @@ function rawReplies(port: number, commands: string[][]): Promise<string> {
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis({ aclFile: renderAclFile(passwords), username: aclUser('admin').username, password: passwords.admin });
+  redis = await startTestRedis({ aclFile: users.aclFile(), username: users.user('admin').username, password: users.password('admin') });
 });
 afterEach(async () => {
   if (process.env.ACL_DEBUG) console.log(JSON.stringify(await refusals(), null, 1));
@@ -89,10 +91,12 @@ describe('Redis ACL users per role', () => {
   it('covers every stream and key family of keys.ts: one application role may append to each stream, one may write each key', async () => {
     // ACL DRYRUN asks Redis itself whether a user may run a command. A stream or key added to
     // keys.ts without a rule in acl.ts fails here, before a role meets NOPERM in production.
-    const may = async (role: AclRole, ...command: string[]) => (await redis.client.call('ACL', 'DRYRUN', aclUser(role).username, ...command)) === 'OK';
+    const may = async (role: AclRole, ...command: string[]) => (await redis.client.call('ACL', 'DRYRUN', users.user(role).username, ...command)) === 'OK';
     const appRoles: AclRole[] = ['host', 'coordinator', 'guest'];
     const anyRole = async (...command: string[]) => (await Promise.all(appRoles.map((role) => may(role, ...command)))).some(Boolean);
-    const allStreams = Object.values(streams).map((s) => (typeof s === 'function' ? s('agent-1') : s));
+    // An agent of the first persona group (its id carries the group: the guest user's scope).
+    const agent = `${guestAgentIdPrefix('original')}1`;
+    const allStreams = Object.values(streams).map((s) => (typeof s === 'function' ? s(agent) : s));
     for (const stream of allStreams) {
       expect(await anyRole('XADD', stream, '*', 'f', 'v'), `someone appends to ${stream}`).toBe(true);
       expect(await anyRole('XACK', stream, 'g', '0-1'), `someone consumes ${stream}`).toBe(true);
@@ -105,8 +109,8 @@ describe('Redis ACL users per role', () => {
       hostKeys.outboxIndex('h1'),
       hostSeenKey('h1', 's1'),
       registryKeys.agents,
-      registryKeys.agentGuests('agent-1'),
-      registryKeys.agentInfo('agent-1'),
+      registryKeys.agentGuests(agent),
+      registryKeys.agentInfo(agent),
       registryKeys.epoch,
       timersKey,
       janitorLockKey,
@@ -128,7 +132,9 @@ describe('Redis ACL users per role', () => {
     await redis.client.hset(`registry:agent:{${gone}}:guests`, 'g1', '{"name":"Gone","persona":"x","tags":[]}');
     await redis.client.xadd(streams.inbox(gone), '1-1', 'event_id', 'old');
     const coordinator = await procs.coordinator({ ...roleEnv('coordinator'), JANITOR_INTERVAL_MS: '300', AGENT_GC_MS: '3500' });
-    await procs.guests({ ...roleEnv('guest'), GUESTS_PER_AGENT: '5', PERSONAS: 'original' });
+    // Two persona groups, each under its own user: each agent reaches its own inboxes only.
+    await procs.guests({ ...roleEnv('guest', 'original'), GUESTS_PER_AGENT: '5', PERSONAS: 'original' });
+    await procs.guests({ ...roleEnv('guest', 'sceptics'), GUESTS_PER_AGENT: '3', PERSONAS: 'sceptics', REPLY_DELAY_SCALE: '0' });
     const host = await procs.host({ ...roleEnv('host'), PUBLISH_SAMPLE_EVENT: 'true', HOST_ID: 'acl-host' });
     await host.waitForLog((l) => l.msg.startsWith('📊 summary received'), 30_000, 'summary of the sample event');
 
@@ -137,6 +143,9 @@ describe('Redis ACL users per role', () => {
     const created = await fetch(host.url('/api/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(created.status).toBeLessThan(300);
     await eventually(async () => (await readAll(redis.client, streams.summaries)).some((e) => e.fields.invitation_id === 'acl-party'), 30_000, 'summary of the API event');
+    // Both groups' agents read their inboxes and replied, each under its own user.
+    const repliedFrom = async () => new Set([...(await readAll(redis.client, streams.responses)), ...(await readAll(redis.client, streams.responsesHigh))].map((e) => /@guest-([a-z]+)-/.exec(e.fields.guest_id ?? '')?.[1]));
+    await eventually(async () => (await repliedFrom()).has('original') && (await repliedFrom()).has('sceptics'), 10_000, 'replies from both persona groups');
     for (const path of ['/api/events', '/api/events/acl-party', '/api/guests', '/api/streams', '/api/events/acl-party.ics', '/readyz', '/info']) {
       expect((await host.get(path)).status, path).toBe(200);
     }
@@ -190,7 +199,60 @@ describe('Redis ACL users per role', () => {
     expect(await redis.client.exists(streams.invitations, streams.invitationsHigh, streams.summaries)).toBe(0);
     // What it may do: reply, and read its inbox.
     await expect(guest.xadd(streams.responses, '*', 'guest_id', 'g', 'response', 'yes')).resolves.toBeTruthy();
-    await expect(guest.xlen(streams.inbox('agent-a'))).resolves.toBe(0);
+    await expect(guest.xlen(streams.inbox(`${guestAgentIdPrefix('original')}a`))).resolves.toBe(0);
+  });
+
+  it('a guest agent reads and acknowledges its own group\'s inboxes, and cannot touch another group\'s inbox or registration', async () => {
+    // Agent ids as the chart's pods and `npm start` form them: guest-<group>-... (keys.ts).
+    const own = `${guestAgentIdPrefix('original')}pod-1`;
+    const other = `${guestAgentIdPrefix('sceptics')}pod-1`;
+    const coordinator = await clientAs('coordinator');
+    const a = await clientAs('guest', 'original');
+    const b = await clientAs('guest', 'sceptics');
+    // Each agent creates its consumer group (as StreamConsumer does), the coordinator delivers.
+    await a.xgroup('CREATE', streams.inbox(own), groups.guests, '0', 'MKSTREAM');
+    await b.xgroup('CREATE', streams.inbox(other), groups.guests, '0', 'MKSTREAM');
+    await coordinator.xadd(streams.inbox(own), '*', 'event_id', 'party');
+    const theirs = await coordinator.xadd(streams.inbox(other), '*', 'event_id', 'party');
+    const read = (await a.xreadgroup('GROUP', groups.guests, own, 'COUNT', 10, 'STREAMS', streams.inbox(own), '>')) as [string, [string, string[]][]][];
+    expect(read[0]![1]).toHaveLength(1);
+    expect(await a.xack(streams.inbox(own), groups.guests, read[0]![1][0]![0])).toBe(1);
+    await expect(a.hset(registryKeys.agentInfo(own), 'group', 'original')).resolves.toBe(1);
+    await expect(a.xadd(deadLetterStream(streams.inbox(own)), '*', 'reason', 'x')).resolves.toBeTruthy();
+
+    const forbidden: [string, () => Promise<unknown>][] = [
+      ['XREADGROUP', () => a.xreadgroup('GROUP', groups.guests, other, 'STREAMS', streams.inbox(other), '>')],
+      ['XREADGROUP, priority lane', () => a.xreadgroup('GROUP', groups.guests, other, 'STREAMS', streams.inboxHigh(other), '>')],
+      ['XRANGE', () => a.xrange(streams.inbox(other), '-', '+')],
+      ['XLEN', () => a.xlen(streams.inbox(other))],
+      ['XACK', () => a.xack(streams.inbox(other), groups.guests, theirs!)],
+      ['XAUTOCLAIM', () => a.xautoclaim(streams.inbox(other), groups.guests, own, 0, '0')],
+      ['XGROUP CREATE', () => a.xgroup('CREATE', streams.inboxHigh(other), groups.guests, '0', 'MKSTREAM')],
+      ['XADD to its dead letters', () => a.xadd(deadLetterStream(streams.inbox(other)), '*', 'reason', 'x')],
+      ['DEL', () => a.del(streams.inbox(other))],
+      ['HSET its registration', () => a.hset(registryKeys.agentInfo(other), 'group', 'original')],
+      ['HGETALL its guests', () => a.hgetall(registryKeys.agentGuests(other))],
+      ['UNLINK its guests', () => a.unlink(registryKeys.agentGuests(other))],
+      // A script runs with its caller's rights.
+      ['EVAL XRANGE', () => a.eval("return redis.call('XRANGE', KEYS[1], '-', '+')", 1, streams.inbox(other))],
+      // The prefix ends at the group's dash: `guest-original` does not reach `guest-originalx-...`.
+      ['a group whose name extends its own', () => a.xlen(streams.inbox('guest-originalx-pod-1'))],
+    ];
+    for (const [what, run] of forbidden) await expect(run(), what).rejects.toThrow(/NOPERM/);
+    // Nothing of the other group's changed: its entry unread, its agent's registration absent.
+    const pending = (await redis.client.xpending(streams.inbox(other), groups.guests)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+    expect(await redis.client.xlen(streams.inbox(other))).toBe(1);
+    expect(await redis.client.exists(registryKeys.agentInfo(other))).toBe(0);
+  });
+
+  it('a guest agent whose id lacks its group\'s prefix says why its user cannot reach its inbox', async () => {
+    procs = new Processes({});
+    const agent = await procs.start('guest', { ...roleEnv('guest', 'original'), PERSONAS: 'original', GUEST_AGENT_ID: 'someone-else-1' }, { ready: false });
+    const warning = await agent.waitForLog((l) => l.msg.includes('does not contain guest-original-'), 15_000, 'the warning');
+    expect(warning.level).toBe(40);
+    // And Redis refuses it the inbox of an id outside its group's.
+    await eventually(async () => (await refusals()).some((r) => r.username === users.user('guest', 'original').username && r.object.includes('someone-else-1')), 10_000, 'NOPERM on its inbox');
   });
 
   it('the host cannot reply for a guest, deliver to an inbox or change the coordinator\'s state', async () => {
@@ -224,7 +286,7 @@ describe('Redis ACL users per role', () => {
     // Raw RESP, to see Redis' own replies (a client library would retry or hide them).
     expect(await rawReplies(redis.server.port, [['GET', 'health:x']])).toMatch(/^-NOAUTH/);
     expect(await rawReplies(redis.server.port, [['AUTH', 'default', 'anything']])).toMatch(/^-WRONGPASS/);
-    expect(await rawReplies(redis.server.port, [['AUTH', aclUser('guest').username, 'not-the-password']])).toMatch(/^-WRONGPASS/);
-    expect(await rawReplies(redis.server.port, [['AUTH', aclUser('guest').username, passwords.guest], ['GET', 'event:{party}']])).toMatch(/^\+OK\r\n-NOPERM/);
+    expect(await rawReplies(redis.server.port, [['AUTH', users.user('guest').username, 'not-the-password']])).toMatch(/^-WRONGPASS/);
+    expect(await rawReplies(redis.server.port, [['AUTH', users.user('guest').username, users.password('guest')], ['GET', 'event:{party}']])).toMatch(/^\+OK\r\n-NOPERM/);
   });
 });

@@ -21,11 +21,6 @@ const accepted: Accepted[] = [
   { check: 'CKV_K8S_11', why: 'CPU limits: CFS throttling stalls the stream consumers (their latency is what the benchmarks measure); every container has CPU requests and memory limits' },
   { check: 'CKV_K8S_15', why: 'Image pull policy Always: images are pinned by tag (or image.digest), and kind loads the app image locally, where Always would try a registry' },
   { check: 'CKV_K8S_43', why: 'Image digest: third-party images are pinned by version tag; the app image takes image.digest when the deployment has one' },
-  {
-    check: 'CKV_K8S_35',
-    resources: /\.event-planner-(redis|grafana)$/,
-    why: 'Secrets as env: the roles read files (REDIS_PASSWORD_FILE), but the probes\' redis-cli takes its password only from REDISCLI_AUTH, and redis_exporter and Grafana\'s admin from env; values never appear in the pod spec',
-  },
   { check: 'CKV_K8S_38', resources: /\.event-planner-prometheus$/, why: 'Service account token: Prometheus discovers the release\'s pods through the Kubernetes API (a namespaced Role, list/watch pods only)' },
   {
     check: 'CKV_K8S_40',

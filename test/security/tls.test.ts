@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/launcher/redis-server.ts';
-import { type AclRole, aclRoles, aclUser, renderAclFile } from '../../services/shared/security/acl.ts';
 import { streams } from '../../services/shared/streams/keys.ts';
+import { TestAclUsers } from '../helpers/acl-users.ts';
 import { Processes } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { readAll } from '../helpers/streams.ts';
@@ -22,7 +21,7 @@ import { needTools } from '../k8s/tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ep-tls-'));
 const file = (name: string) => join(dir, name);
-const passwords = Object.fromEntries(aclRoles.map((role) => [role, randomBytes(18).toString('base64url')])) as Record<AclRole, string>;
+const users = new TestAclUsers({ guestGroups: ['original'] });
 let redis: TestRedis;
 let tlsPort: number;
 let procs: Processes;
@@ -46,8 +45,7 @@ function makeCertificates(): void {
 function tlsEnv(role: 'host' | 'coordinator' | 'guest', overrides: Record<string, string> = {}): Record<string, string> {
   return {
     REDIS_URL: `rediss://localhost:${tlsPort}/0`,
-    REDIS_USERNAME: aclUser(role).username,
-    REDIS_PASSWORD: passwords[role],
+    ...users.env(role),
     REDIS_TLS_CA_FILE: file('ca.crt'),
     REDIS_TLS_CERT_FILE: file('client.crt'),
     REDIS_TLS_KEY_FILE: file('client.key'),
@@ -60,9 +58,9 @@ beforeAll(async () => {
   tlsPort = await freePort();
   // The plain port stays for this test's own assertions (admin); the roles get only the TLS one.
   redis = await startTestRedis({
-    aclFile: renderAclFile(passwords),
-    username: aclUser('admin').username,
-    password: passwords.admin,
+    aclFile: users.aclFile(),
+    username: users.user('admin').username,
+    password: users.password('admin'),
     args: ['--tls-port', String(tlsPort), '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.crt'), '--tls-auth-clients', 'yes'],
   });
 });

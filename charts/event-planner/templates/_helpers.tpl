@@ -92,20 +92,73 @@ event-planner.io/persona-group: {{ .group }}
 {{- default (include "event-planner.redis.fullname" .) .Values.redis.auth.existingSecret }}
 {{- end }}
 
-{{/*
-The Redis ACL users (services/shared/security/acl.ts; their rules are files/redis-acl.conf, which
-`npm run acl` writes): one per role, one for redis_exporter and the probes, one for people.
-*/}}
-{{- define "event-planner.redis.aclRoles" -}}
-{{- list "host" "coordinator" "guest" "metrics" "admin" | toJson }}
+{{/* The persona groups with a Deployment (a group set to null is removed), sorted. */}}
+{{- define "event-planner.guestGroups" -}}
+{{- $groups := list -}}
+{{- range $group := keys .Values.guests.groups | sortAlpha }}
+{{- if index $.Values.guests.groups $group }}
+{{- $groups = append $groups $group -}}
+{{- end }}
+{{- end }}
+{{- $groups | toJson }}
 {{- end }}
 
-{{/* A role's Redis user name. Call with the role. */}}
+{{/*
+What the id of a guest agent of a group starts with: its pod name is <Deployment name>-<hash>-<hash>
+(keys.ts' guestAgentIdPrefix with the scope <fullname>-). Call with (dict "ctx" $ "group" "sceptics").
+*/}}
+{{- define "event-planner.guestAgentIdPrefix" -}}
+{{- printf "%s-guest-%s-" (include "event-planner.fullname" .ctx) .group }}
+{{- end }}
+
+{{/*
+The Redis ACL users by password key (services/shared/security/acl.ts; their rules are
+files/redis-acl.conf, which `npm run acl` writes): guest-<group> for each persona group, one per
+other role, one for redis_exporter and the probes, one for people.
+*/}}
+{{- define "event-planner.redis.aclRoles" -}}
+{{- $keys := list -}}
+{{- range $group := include "event-planner.guestGroups" . | fromJsonArray }}
+{{- $keys = append $keys (printf "guest-%s" $group) -}}
+{{- end }}
+{{- concat $keys (list "host" "coordinator" "metrics" "admin") | toJson }}
+{{- end }}
+
+{{/*
+The rules of the ACL users: files/redis-acl.conf with its guest block (the lines naming @GROUP@)
+repeated for each persona group, the placeholders filled in. test/security/acl-chart.test.ts
+checks that this is acl.ts' renderChartRules for the same groups.
+*/}}
+{{- define "event-planner.redis.aclRules" -}}
+{{- $lines := splitList "\n" (.Files.Get "files/redis-acl.conf" | trimSuffix "\n") -}}
+{{- $out := list -}}
+{{- $expanded := false -}}
+{{- range $line := $lines }}
+{{- if contains "@GROUP@" $line }}
+{{- if not $expanded }}
+{{- range $group := include "event-planner.guestGroups" $ | fromJsonArray }}
+{{- $prefix := include "event-planner.guestAgentIdPrefix" (dict "ctx" $ "group" $group) }}
+{{- range $guestLine := $lines }}
+{{- if contains "@GROUP@" $guestLine }}
+{{- $out = append $out ($guestLine | replace "@AGENT_ID_PREFIX@" $prefix | replace "@GROUP@" $group) -}}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $expanded = true -}}
+{{- end }}
+{{- else }}
+{{- $out = append $out $line -}}
+{{- end }}
+{{- end }}
+{{- join "\n" $out }}
+{{- end }}
+
+{{/* A Redis user's name. Call with its password key (a role, or guest-<group>). */}}
 {{- define "event-planner.redis.username" -}}
 {{- printf "event-planner-%s" . }}
 {{- end }}
 
-{{/* The Secret key holding a role's password. Call with the role. */}}
+{{/* The Secret key holding a user's password. Call with its password key (a role, or guest-<group>). */}}
 {{- define "event-planner.redis.secretKey" -}}
 {{- printf "%s-password" . }}
 {{- end }}
@@ -141,7 +194,7 @@ What rolls the pods that use Redis when its credentials change. The generated pa
 (looked up), so only the settings that can change them are hashed, never a fresh random value.
 */}}
 {{- define "event-planner.redis.secretChecksum" -}}
-{{- printf "%s|%s|%s" .Values.redis.auth.existingSecret (toJson .Values.redis.auth.passwords) (.Files.Get "files/redis-acl.conf") | sha256sum }}
+{{- printf "%s|%s|%s" .Values.redis.auth.existingSecret (toJson .Values.redis.auth.passwords) (include "event-planner.redis.aclRules" .) | sha256sum }}
 {{- end }}
 
 {{- define "event-planner.prometheus.fullname" -}}
@@ -211,7 +264,7 @@ re-render never reorders them (which would roll the pods for nothing).
   env:
     # The role's own Redis ACL user (docs/SECURITY.md) and its password from the Secret.
     - name: REDIS_USERNAME
-      value: {{ include "event-planner.redis.username" .role | quote }}
+      value: {{ include "event-planner.redis.username" (.redisUser | default .role) | quote }}
     # A file from the Secret (only this role's key), not an environment variable.
     - name: REDIS_PASSWORD_FILE
       value: /run/secrets/redis/password
@@ -323,7 +376,7 @@ volumes:
       secretName: {{ include "event-planner.redis.secretName" $ctx }}
       defaultMode: 0440
       items:
-        - key: {{ include "event-planner.redis.secretKey" .role }}
+        - key: {{ include "event-planner.redis.secretKey" (.redisUser | default .role) }}
           path: password
   {{- with .apiAuth }}
   - name: api-auth
@@ -374,9 +427,16 @@ Every problem with the values, reported together (one failed install shows all o
 {{- end }}
 {{- end }}
 {{- $fullname := include "event-planner.fullname" . -}}
-{{- range $group, $g := .Values.guests.groups }}
-{{- if gt (len (printf "%s-guest-%s" $fullname $group)) 63 -}}
-{{- $messages = append $messages (printf "guests.groups.%s: the Deployment name %s-guest-%s is longer than 63 characters; use a shorter group name or fullnameOverride" $group $fullname $group) -}}
+{{- $groups := include "event-planner.guestGroups" . | fromJsonArray -}}
+{{- range $group := $groups }}
+{{- /* Kubernetes cuts a generated pod name's base to 58 characters: <Deployment>- must fit, or the pod name (the agent id) would lose the group its Redis user is scoped to. */ -}}
+{{- if gt (len (printf "%s-guest-%s" $fullname $group)) 57 -}}
+{{- $messages = append $messages (printf "guests.groups.%s: the Deployment name %s-guest-%s is longer than 57 characters, so its pod names would not start with it (the group's Redis user reaches only those agent ids); use a shorter group name or fullnameOverride" $group $fullname $group) -}}
+{{- end }}
+{{- range $other := $groups }}
+{{- if hasPrefix (printf "%s-" $group) $other -}}
+{{- $messages = append $messages (printf "guests.groups.%s and %s: the pod names of %s start with those of %s, whose Redis user would reach their inboxes; rename one" $group $other $other $group) -}}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- range $role, $_ := .Values.redis.auth.passwords | default dict }}

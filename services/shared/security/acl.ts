@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   attemptsKey,
   deadLetterStream,
+  guestAgentIdPrefix,
   hostKeys,
   inboxKeysPattern,
   janitorLockKey,
@@ -12,10 +13,12 @@ import {
   writeProbeKey,
 } from '../streams/keys.ts';
 
-// The Redis ACL users of the system: one per role, one for the metrics exporter, one for people.
-// This is the one definition. `npm start`'s private redis-server gets an aclfile rendered from it
-// (services/launcher/local-stack.ts), and the chart's Redis the same rules from
-// charts/event-planner/files/redis-acl.conf, which `npm run acl` writes from here and
+// The Redis ACL users of the system: one per role, except guest agents, which get one per persona
+// group (each reaches only the inboxes and registrations of its own group's agents), one for the
+// metrics exporter, one for people. This is the one definition. `npm start`'s private
+// redis-server gets an aclfile rendered from it (services/launcher/local-stack.ts), and the chart's
+// Redis the same rules from charts/event-planner/files/redis-acl.conf, which `npm run acl` writes
+// from here (the guest line as a template the chart fills in per group) and
 // test/security/acl-chart.test.ts compares with this module.
 //
 // Every user starts from nothing (`resetkeys resetchannels -@all`), then gets the commands it sends
@@ -31,7 +34,12 @@ export type AclRole = (typeof aclRoles)[number];
 
 export interface AclUser {
   role: AclRole;
-  /** Redis user name (the role's name, prefixed so it never collides with users of a shared Redis). */
+  /**
+   * The user's password key: the role, or `guest-<group>` for a persona group's guest agents. The
+   * chart's Secret holds `<key>-password`; renderAclFile takes passwords by this key.
+   */
+  key: string;
+  /** Redis user name (the key, prefixed so it never collides with users of a shared Redis). */
   username: string;
   /** What the user is for, rendered as a comment above its line. */
   purpose: string;
@@ -70,27 +78,77 @@ const producedOnce = (stream: string) => [onceKey(stream, '*')];
 
 const probeKey = glob(writeProbeKey('<consumer>'));
 
-export const aclUsers: readonly AclUser[] = [
-  {
+/**
+ * The deployment's persona groups and how its agent ids are formed: an agent of group G has an id
+ * starting with `<agentIdScope>guest-<G>-` (keys.ts' guestAgentIdPrefix). In Kubernetes the id is
+ * the pod name, `<release fullname>-guest-<G>-<hash>-<hash>`, so the scope is `<fullname>-`;
+ * `npm start`'s agent gets `guest-<G>-<host>-<pid>` and the scope is empty.
+ */
+export interface AclSetup {
+  guestGroups: readonly string[];
+  agentIdScope?: string;
+}
+
+/** PERSONA_GROUP's own rule (services/guest/config.ts): these characters are safe in a key glob. */
+const groupPattern = /^[A-Za-z0-9_-]{1,40}$/;
+/** Characters of an agent id prefix that a Redis glob takes literally. */
+const scopePattern = /^[A-Za-z0-9._:@-]*$/;
+
+/**
+ * The agent id prefix of a group's guest user, checked: the prefix ends the glob's literal part, so
+ * a group whose prefix begins another's (`a` and `a-b`: `guest-a-` is a prefix of `guest-a-b-`)
+ * would reach that group's inboxes, and is refused.
+ */
+export function guestScopes(setup: AclSetup): { group: string; agentIdPrefix: string }[] {
+  const scope = setup.agentIdScope ?? '';
+  if (!scopePattern.test(scope)) throw new Error(`agent id scope ${JSON.stringify(scope)}: only letters, digits and . _ : @ -`);
+  const scopes = [...new Set(setup.guestGroups)].map((group) => {
+    if (!groupPattern.test(group)) throw new Error(`persona group ${JSON.stringify(group)}: 1-40 letters, digits, _ or -`);
+    return { group, agentIdPrefix: guestAgentIdPrefix(group, scope) };
+  });
+  for (const a of scopes) {
+    const b = scopes.find((other) => other !== a && other.agentIdPrefix.startsWith(a.agentIdPrefix));
+    if (b) throw new Error(`persona groups ${a.group} and ${b.group}: the agent ids of ${b.group} start with ${a.agentIdPrefix}, so ${a.group}'s user would reach them; rename one`);
+  }
+  return scopes;
+}
+
+/**
+ * A persona group's guest agents: their own inboxes (and their dead letters, once-markers,
+ * attempts), their own registration hashes, replies. `agentIdPrefix` is literal text in the globs.
+ */
+export function guestAclUser(group: string, agentIdPrefix: string): AclUser {
+  const agent = `${agentIdPrefix}<agentId>`;
+  return {
     role: 'guest',
-    username: 'event-planner-guest',
-    purpose: 'guest agents: read their inbox, write replies and their registration; never invitations or summaries',
+    key: `guest-${group}`,
+    username: `event-planner-guest-${group}`,
+    purpose: `guest agents of the persona group ${group}: read their own inboxes, write replies and their registration; never invitations, summaries or another group's inboxes`,
     commands: [...everyRole, '+zadd', '+zrem', '+hset', '+hgetall', '+hmget', '+expire', '+unlink'],
     keys: [
-      glob(inboxKeysPattern),
+      // guest_inbox:{<prefix>*}* : the inbox, its priority lane, their dead letters, once-markers and attempts.
+      `${streams.inbox(agent)}<rest>`,
       ...producedOnce(streams.responses),
       ...producedOnce(streams.responsesHigh),
+      // The index of agents is one sorted set for every group; see docs/SECURITY.md.
       registryKeys.agents,
-      glob(registryKeys.agentGuests('<agentId>')),
-      glob(registryKeys.agentInfo('<agentId>')),
+      registryKeys.agentGuests(agent),
+      registryKeys.agentInfo(agent),
       registryKeys.epoch,
       probeKey,
     ].map(glob),
     readKeys: [],
-    appends: [streams.responses, streams.responsesHigh, glob(deadLetterStream(streams.inbox('<agentId>'))), glob(deadLetterStream(streams.inboxHigh('<agentId>')))],
-  },
+    appends: [streams.responses, streams.responsesHigh, deadLetterStream(streams.inbox(agent)), deadLetterStream(streams.inboxHigh(agent))].map(glob),
+  };
+}
+
+/** The placeholders of the guest line in the chart's rules file, which the chart fills in per group. */
+export const chartPlaceholders = { group: '@GROUP@', agentIdPrefix: '@AGENT_ID_PREFIX@' } as const;
+
+const fixedUsers: readonly AclUser[] = [
   {
     role: 'coordinator',
+    key: 'coordinator',
     username: 'event-planner-coordinator',
     purpose: 'coordinators: consume invitations and replies, deliver to inboxes, keep event state, publish summaries and activity',
     commands: [
@@ -133,6 +191,7 @@ export const aclUsers: readonly AclUser[] = [
   },
   {
     role: 'host',
+    key: 'host',
     username: 'event-planner-host',
     purpose: 'hosts: publish invitations, keep their events, read summaries and activity; read-only statistics of every stream',
     commands: [
@@ -159,6 +218,7 @@ export const aclUsers: readonly AclUser[] = [
   },
   {
     role: 'metrics',
+    key: 'metrics',
     username: 'event-planner-metrics',
     purpose: 'redis_exporter and the Redis pod\'s probes: server statistics, no keys',
     commands: ['+ping', '+hello', '+auth', '+select', '+quit', '+client|setname', '+client|list', '+info', '+slowlog|get', '+slowlog|len', '+latency|latest', '+config|get', '+cluster|info', '+memory|stats'],
@@ -168,6 +228,7 @@ export const aclUsers: readonly AclUser[] = [
   },
   {
     role: 'admin',
+    key: 'admin',
     username: 'event-planner-admin',
     purpose: 'operators (redis-cli --user event-planner-admin), never an application process',
     commands: ['+@all'],
@@ -177,8 +238,19 @@ export const aclUsers: readonly AclUser[] = [
   },
 ];
 
-export function aclUser(role: AclRole): AclUser {
-  return aclUsers.find((u) => u.role === role)!;
+/** Every user of a deployment: one guest user per persona group, then the fixed ones. */
+export function aclUsers(setup: AclSetup): AclUser[] {
+  return [...guestScopes(setup).map((s) => guestAclUser(s.group, s.agentIdPrefix)), ...fixedUsers];
+}
+
+/** A user that does not depend on the persona groups. */
+export function aclUser(role: Exclude<AclRole, 'guest'>): AclUser {
+  return fixedUsers.find((u) => u.role === role)!;
+}
+
+/** The password keys of a deployment's users (AclUser.key), guest groups first. */
+export function aclUserKeys(setup: AclSetup): string[] {
+  return aclUsers(setup).map((u) => u.key);
 }
 
 /** The rules of a user after its name and password, as ACL SETUSER and an aclfile take them. */
@@ -207,10 +279,10 @@ export function passwordHash(password: string): string {
  * An aclfile for the given passwords: the default user off (nobody connects without a user), then
  * one line per role that has a password (a role without one is left out: it cannot log in).
  */
-export function renderAclFile(passwords: Partial<Record<AclRole, string>>): string {
+export function renderAclFile(passwords: Readonly<Record<string, string>>, setup: AclSetup): string {
   const lines = ['user default off resetpass resetkeys resetchannels -@all'];
-  for (const user of aclUsers) {
-    const password = passwords[user.role];
+  for (const user of aclUsers(setup)) {
+    const password = passwords[user.key];
     if (password === undefined) continue;
     lines.push(['user', user.username, 'on', 'resetpass', passwordHash(password), ...aclRules(user)].join(' '));
   }
@@ -218,18 +290,21 @@ export function renderAclFile(passwords: Partial<Record<AclRole, string>>): stri
 }
 
 /**
- * The chart's copy of the rules (charts/event-planner/files/redis-acl.conf): one `<role> <rules>`
- * line per user, with comments. The Redis pod's start script prefixes each with `user <name> on
- * #<sha256 of the role's password from the Secret>`.
+ * The chart's copy of the rules: one `<key> <username> <rules>` line per user, with comments. The
+ * Redis pod's start script prefixes each with `user <name> on #<sha256 of <key>-password from the
+ * Secret>`. Without a setup, the file `npm run acl` writes (charts/event-planner/files/redis-acl.conf):
+ * one guest line with the placeholders of chartPlaceholders, which the chart's ConfigMap repeats
+ * for each persona group of its values. With a setup, what that ConfigMap renders for it.
  */
-export function renderChartRules(): string {
+export function renderChartRules(setup?: AclSetup): string {
   const lines = [
     '# Written by `npm run acl` from services/shared/security/acl.ts; do not edit (a test compares them).',
-    '# <role> <username> <rules>: the Redis pod prefixes each with its password hash from the Secret.',
+    '# <key> <username> <rules>: the Redis pod prefixes each with its password hash from the Secret (<key>-password).',
   ];
-  for (const user of aclUsers) {
+  const users = setup ? aclUsers(setup) : [guestAclUser(chartPlaceholders.group, chartPlaceholders.agentIdPrefix), ...fixedUsers];
+  for (const user of users) {
     lines.push(`# ${user.purpose}`);
-    lines.push([user.role, user.username, ...aclRules(user)].join(' '));
+    lines.push([user.key, user.username, ...aclRules(user)].join(' '));
   }
   return `${lines.join('\n')}\n`;
 }

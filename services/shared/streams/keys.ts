@@ -121,6 +121,14 @@ export function attemptsKey(stream: string): string {
   return besideStream(stream, 'attempts');
 }
 
+/**
+ * What the id of a guest agent of persona group `group` starts with: its group's Redis user may
+ * reach only the inboxes and registrations of ids with this prefix (security/acl.ts). `scope` is
+ * `<release fullname>-` in Kubernetes, where the id is the pod name of the Deployment
+ * `<fullname>-guest-<group>`, and empty for the default id (services/guest/config.ts).
+ */
+export const guestAgentIdPrefix = (group: string, scope = ''): string => `${scope}guest-${group}-`;
+
 /** Every agent inbox stream matches this SCAN pattern (their dead-letter streams do not). */
 export const inboxPattern = 'guest_inbox:{*}';
 

@@ -1,8 +1,14 @@
 {{/*
 oliver006/redis_exporter beside Redis in its pod: it reaches Redis on the pod's loopback with the
-its own ACL user, event-planner-metrics (server statistics, no keys; password from the Secret, never on a command line) and serves Redis' INFO as Prometheus metrics
+its own ACL user, event-planner-metrics (server statistics, no keys; its password in a file the
+init container writes from the Secret, never on a command line nor in the environment) and serves Redis' INFO as Prometheus metrics
 on the port named "metrics", which the chart's Prometheus scrapes as job "redis".
 */}}
+{{/* Where the exporter reaches Redis; also the key of its password file (acl.sh writes it). */}}
+{{- define "event-planner.redis.exporterAddr" -}}
+{{- printf "%s://127.0.0.1:%d" (ternary "rediss" "redis" .Values.redis.tls.enabled) (int .Values.redis.port) }}
+{{- end }}
+
 {{- define "event-planner.redis.exporterContainer" -}}
 {{- $values := .Values.redis.exporter -}}
 - name: redis-exporter
@@ -10,14 +16,13 @@ on the port named "metrics", which the chart's Prometheus scrapes as job "redis"
   imagePullPolicy: {{ $values.image.pullPolicy }}
   env:
     - name: REDIS_ADDR
-      value: {{ printf "%s://127.0.0.1:%d" (ternary "rediss" "redis" .Values.redis.tls.enabled) (int .Values.redis.port) | quote }}
+      value: {{ include "event-planner.redis.exporterAddr" . | quote }}
     - name: REDIS_USER
       value: {{ include "event-planner.redis.username" "metrics" | quote }}
-    - name: REDIS_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: {{ include "event-planner.redis.secretName" . }}
-          key: {{ include "event-planner.redis.secretKey" "metrics" }}
+    # --redis.password-file: a JSON map of address to password, which the init container writes
+    # into an in-memory volume from the Secret (the image has no shell to read a plain file).
+    - name: REDIS_PASSWORD_FILE
+      value: /run/redis-exporter/password.json
     {{- if .Values.redis.tls.enabled }}
     - name: REDIS_EXPORTER_TLS_CA_CERT_FILE
       value: /etc/redis-tls/ca.crt
@@ -50,12 +55,15 @@ on the port named "metrics", which the chart's Prometheus scrapes as job "redis"
   {{- end }}
   securityContext:
     {{- toYaml .Values.redis.containerSecurityContext | nindent 4 }}
-  {{- if .Values.redis.tls.enabled }}
   volumeMounts:
+    - name: exporter-auth
+      mountPath: /run/redis-exporter
+      readOnly: true
+    {{- if .Values.redis.tls.enabled }}
     - name: tls
       mountPath: /etc/redis-tls
       readOnly: true
-  {{- end }}
+    {{- end }}
 {{- end }}
 
 {{/* The Prometheus job that scrapes the exporter of this release's Redis pod. */}}
