@@ -255,6 +255,11 @@ describe('Redis ACL users per role', () => {
     await eventually(async () => (await refusals()).some((r) => r.username === users.user('guest', 'original').username && r.object.includes('someone-else-1')), 10_000, 'NOPERM on its inbox');
   });
 
+  it('every consuming role may WAIT for replicas before it acknowledges (STREAM_ACK_WAIT_REPLICAS)', async () => {
+    // No replica here: WAIT 0 answers at once with 0; a user without +wait gets NOPERM instead.
+    for (const role of ['host', 'coordinator', 'guest'] as const) expect(await (await clientAs(role)).wait(0, 0), role).toBe(0);
+  });
+
   it('the host cannot reply for a guest, deliver to an inbox or change the coordinator\'s state', async () => {
     const host = await clientAs('host');
     await expect(host.xadd(streams.responses, '*', 'guest_id', 'g', 'response', 'yes')).rejects.toThrow(/NOPERM/);

@@ -64,8 +64,11 @@ const connection = ['+ping', '+echo', '+hello', '+auth', '+select', '+quit', '+c
 const scripting = ['+evalsha', '+eval', '+script|load', '+script|exists'];
 /** The write probe: SET with PX on its own key (write-probe.ts). */
 const probe = ['+set', '+get', '+pexpire', '+del'];
-/** A consumer group member's stream commands (stream-reader.ts, settler.ts, reclaimer.ts, dead-letters.ts). */
-const consumer = ['+xreadgroup', '+xack', '+xgroup|create', '+xgroup|createconsumer', '+xgroup|delconsumer', '+xclaim', '+xautoclaim', '+xpending', '+xinfo|groups', '+xinfo|consumers', '+xinfo|stream', '+xlen', '+xrange', '+multi', '+exec', '+discard'];
+/**
+ * A consumer group member's stream commands (stream-reader.ts, settler.ts, reclaimer.ts, dead-letters.ts);
+ * WAIT before an acknowledgement with STREAM_ACK_WAIT_REPLICAS (replica-wait.ts; it names no key).
+ */
+const consumer = ['+xreadgroup', '+xack', '+wait', '+xgroup|create', '+xgroup|createconsumer', '+xgroup|delconsumer', '+xclaim', '+xautoclaim', '+xpending', '+xinfo|groups', '+xinfo|consumers', '+xinfo|stream', '+xlen', '+xrange', '+multi', '+exec', '+discard'];
 /** The per-entry attempts hash of a consumed stream (suspect-lane.ts). */
 const attempts = ['+hincrby', '+hdel', '+hget', '+exists'];
 /** What every application process needs whatever it does: connection, scripts, probe, consumer groups. */
