@@ -186,9 +186,11 @@ describe('expiry', () => {
     await ctx.procs.coordinator(coordinatorEnv);
     const agent = await ctx.procs.guests({ GUEST_AGENT_ID: 'sleepy', GUESTS_PER_AGENT: '3', PERSONAS: 'instant' });
     agent.child.kill('SIGSTOP');
-    await publish(redis, 'fleeting', { expiresAt: Date.now() + 1_500 });
+    // Time enough to be delivered on a loaded machine (delivered after expires_at, it would not be).
+    const expiresAt = Date.now() + 5_000;
+    await publish(redis, 'fleeting', { expiresAt });
     await eventually(async () => (await named(redis, 'sleepy', 'fleeting', 'request')).length === 3, 10_000, 'requests in the inbox');
-    await delay(2_000);
+    await delay(expiresAt - Date.now() + 500);
     agent.child.kill('SIGCONT');
     const summary = await summaryOf(redis, 'fleeting', 0);
     expect(summary).toMatchObject({ reason: 'expired', totalInvited: 3, totalResponses: 0 });
@@ -196,5 +198,5 @@ describe('expiry', () => {
     expect((await deadLetters(redis)).map((d) => d.fields.dead_letter_reason?.split(':')[0])).toEqual(['expired']);
     expect((await readAll(redis, streams.responses)).every((e) => e.fields.kind === 'receipt')).toBe(true);
     expect(await summaries(redis, 'fleeting')).toHaveLength(1);
-  });
+  }, 40_000);
 });
