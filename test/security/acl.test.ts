@@ -255,6 +255,21 @@ describe('Redis ACL users per role', () => {
     await eventually(async () => (await refusals()).some((r) => r.username === users.user('guest', 'original').username && r.object.includes('someone-else-1')), 10_000, 'NOPERM on its inbox');
   });
 
+  it('keeps what the roles wrote in transactions and scripts through a restart (the AOF is replayed as the disabled default user)', async () => {
+    // Redis replays the AOF as the default user and, before 8.x, re-checks that user's ACL at each
+    // EXEC (redis/redis#14541): with the default user refused everything, every MULTI/EXEC and
+    // every script's effects were dropped at restart, silently (seen on the kind cluster).
+    const coordinator = await clientAs('coordinator');
+    await coordinator.multi().hset('event:{aof-check}', 'status', 'open').pexpire('event:{aof-check}', 600_000).exec();
+    await coordinator.eval("redis.call('HSET', KEYS[1], 'by', 'script'); return redis.call('PEXPIRE', KEYS[1], 600000)", 1, 'event:{aof-check}:state');
+    await redis.server.restart();
+    const after = await clientAs('coordinator');
+    expect(await after.hget('event:{aof-check}', 'status')).toBe('open');
+    expect(await after.hget('event:{aof-check}:state', 'by')).toBe('script');
+    // And the default user still lets nobody in.
+    expect(await rawReplies(redis.server.port, [['PING']])).toMatch(/^-NOAUTH/);
+  });
+
   it('every consuming role may WAIT for replicas before it acknowledges (STREAM_ACK_WAIT_REPLICAS)', async () => {
     // No replica here: WAIT 0 answers at once with 0; a user without +wait gets NOPERM instead.
     for (const role of ['host', 'coordinator', 'guest'] as const) expect(await (await clientAs(role)).wait(0, 0), role).toBe(0);

@@ -279,11 +279,21 @@ export function passwordHash(password: string): string {
 }
 
 /**
- * An aclfile for the given passwords: the default user off (nobody connects without a user), then
- * one line per role that has a password (a role without one is left out: it cannot log in).
+ * The default user: off and without a password, so nobody connects as it (a connection without a
+ * user gets NOAUTH), yet allowed every command and key. Why allowed: Redis replays its AOF at start
+ * as the default user and, before 8.x, re-checks that user's ACL at every EXEC (redis/redis#14541,
+ * fixed by redis/redis#14545); refused, every transaction and every script's effects in the AOF
+ * were dropped, silently: a restart lost the events' state (found on the kind cluster). A user that
+ * is off cannot be authenticated as, so these permissions serve only that replay.
+ */
+export const defaultUserLine = 'user default off resetpass resetkeys resetchannels allkeys allchannels +@all';
+
+/**
+ * An aclfile for the given passwords: the default user (above), then one line per role that has a
+ * password (a role without one is left out: it cannot log in).
  */
 export function renderAclFile(passwords: Readonly<Record<string, string>>, setup: AclSetup): string {
-  const lines = ['user default off resetpass resetkeys resetchannels -@all'];
+  const lines = [defaultUserLine];
   for (const user of aclUsers(setup)) {
     const password = passwords[user.key];
     if (password === undefined) continue;
