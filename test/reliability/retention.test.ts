@@ -56,7 +56,10 @@ describe('retention', () => {
   it('leaves nothing of events, late replies, dead letters and departed agents once their retention passed: only the fixed keys, emptied by trimming', async () => {
     const { redis, procs } = stack;
     const c = redis.client;
-    await procs.coordinator(retention);
+    // The API event's deadline (default RSVP_DEADLINE_MS, 30 s) is a moment of interest: its keys live
+    // until it plus EVENT_RETENTION_MS, even once everyone answered (a guest may change its reply until
+    // then). A short default keeps that within the wait below, whatever the machine's speed.
+    await procs.coordinator({ ...retention, RSVP_DEADLINE_MS: '5000' });
     const host = await procs.host({ HOST_ID: 'ret-host', ...retention });
     const agent = (id: string, personas: string, guests: string) =>
       procs.guests({ GUEST_AGENT_ID: id, PERSONAS: personas, GUESTS_PER_AGENT: guests, REPLY_DELAY_SCALE: '0', ...retention });

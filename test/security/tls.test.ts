@@ -101,11 +101,17 @@ describe('TLS to Redis', () => {
     await untrusting.waitForLog((l) => /self[- ]signed|unable to verify|certificate/i.test(String(l.err ?? '')), 15_000, 'a certificate error');
     await anonymous.waitForLog((l) => l.msg === 'redis connection error', 15_000, 'a refused handshake');
     for (const p of [untrusting, anonymous]) {
-      await eventually(async () => (await p.get('/readyz').catch(() => undefined))?.status === 503, 10_000, `${p.role} answering not ready`);
+      // The probe's answer itself, so that a timeout says what was seen (on a loaded machine, each
+      // refused TLS handshake and reconnect costs the process some time).
+      await eventually(async () => {
+        const answer = await p.get('/readyz');
+        if (answer.status !== 503) throw new Error(`status ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+        return true;
+      }, 30_000, `${p.role} answering not ready`);
       expect(p.running, redisError(p)).toBe(true);
     }
     expect(redisError(anonymous)).toMatch(/certificate required|alert|socket|ECONNRESET|Connection is closed/i);
-  });
+  }, 90_000);
 
   it('stops at start (exit 2) when the client key does not belong to its certificate', async () => {
     procs = new Processes({});
