@@ -190,7 +190,10 @@ function toRecord({ entry, response }: Pending, version: { sequence: number; que
   const reply = response.reply;
   // Checked only for the version the questions belong to; a reply to another one is stale or unknown anyway.
   const rejection = version && version.sequence === reply.sequence ? (answersProblem(version.questions, reply.answers, reply.response) ?? '') : '';
-  const record: Record<string, unknown> = { ...replyRecord(reply), sequence: reply.sequence, reply_rev: reply.replyRev, plus_ones: reply.plusOnes };
+  // `arrival` (the stream entry's order) decides between two replies of the same reply_rev (the
+  // original's format has none): entries of one guest can be handled in concurrent batches, so the
+  // order they reach the script is not the order they arrived in.
+  const record: Record<string, unknown> = { ...replyRecord(reply), sequence: reply.sequence, reply_rev: reply.replyRev, plus_ones: reply.plusOnes, arrival };
   if (Object.keys(reply.answers).length > 0) record.answers = reply.answers;
   return { kind: 'reply', guestId: reply.guestId, sequence: reply.sequence, id: reply.id, arrival, rejection, json: JSON.stringify(record) };
 }

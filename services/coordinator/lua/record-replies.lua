@@ -112,8 +112,11 @@ for i = 1, n do
     local prev_json = replies[id]
     local prev = prev_json and cjson.decode(prev_json)
     local rev = num(rec.reply_rev)
-    if prev and (rev < num(prev.reply_rev) or (rev == num(prev.reply_rev) and reply_id == prev.id)) then
-      record(i, rev == num(prev.reply_rev) and 'duplicate' or 'outdated')
+    -- Of two replies with the same reply_rev, the later arrival (stream order, `arrival`) wins,
+    -- whichever batch reaches this script first; an earlier one is outdated.
+    local same_rev = rev == num(prev and prev.reply_rev)
+    if prev and (rev < num(prev.reply_rev) or (same_rev and (reply_id == prev.id or arrival < num(prev.arrival)))) then
+      record(i, (same_rev and reply_id == prev.id) and 'duplicate' or 'outdated')
     else
       if reason == '' and num(rec.plus_ones) > max_plus then
         reason = 'invalid_plus_ones: ' .. rec.plus_ones .. ' plus-ones, at most ' .. max_plus .. ' allowed'
