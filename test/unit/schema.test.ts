@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLOCK_ALLOWANCE_MS, parseInvitation } from '../../services/shared/schema/invitation.ts';
 import { parseReply } from '../../services/shared/schema/response.ts';
 import { parseTimestamp } from '../../services/shared/schema/validation.ts';
+import { reasonCode, storedReason } from '../../services/shared/streams/dead-letters.ts';
 
 // As the coordinator reads an entry published now.
 const check = { publishedAt: Date.now(), clockAllowanceMs: CLOCK_ALLOWANCE_MS };
@@ -65,5 +66,21 @@ describe('entry schemas', () => {
     const many: Record<string, string> = { id: 'r', invitation_id: 'e', guest_id: 'g', response: 'no' };
     for (let i = 0; i < 100; i += 1) many[`f${i}`] = 'x';
     expect(parseReply(many)).toMatchObject({ ok: false, reason: expect.stringMatching(/^too_many_fields/) });
+  });
+});
+
+describe('dead-letter reasons', () => {
+  it('quote what a hostile entry carried on one line, bounded, with the code still first', () => {
+    const parsed = parseInvitation({ id: 'e1', event_name: 'P', host_id: 'h1', v: '9\nX\u0000\u2028' }, check);
+    expect(parsed.ok).toBe(false);
+    const reason = storedReason((parsed as { reason: string }).reason);
+    expect(reason).toMatch(/^unsupported_schema_version: v="9\\nX\\u0000/);
+    expect(reason).toMatch(/^[^\n]*\\u2028/);
+    expect(reason).toMatch(/^[a-z_]+(: .+)?$/);
+    expect(reasonCode(reason)).toBe('unsupported_schema_version');
+    const long = storedReason(`invalid_field: ${'a\n'.repeat(2_000)}`);
+    expect(long).toHaveLength(1000);
+    expect(long.endsWith('…')).toBe(true);
+    expect(long).not.toContain('\n');
   });
 });

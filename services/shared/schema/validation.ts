@@ -47,11 +47,11 @@ export class FieldReader {
     for (const name of names) {
       if (this.problem) break;
       const limit = listFields.has(name) ? MAX_LIST_FIELD_LENGTH : MAX_FIELD_LENGTH;
-      if (fields[name]!.length > limit) this.fail(`field_too_large: ${name.slice(0, 64)} has ${fields[name]!.length} characters (at most ${limit})`, name.slice(0, 64));
+      if (fields[name]!.length > limit) this.fail(`field_too_large: ${JSON.stringify(name.slice(0, 64))} has ${fields[name]!.length} characters (at most ${limit})`, name.slice(0, 64));
     }
     const version = fields.v;
     if (!this.problem && version !== undefined && !READABLE_SCHEMA_VERSIONS.includes(version)) {
-      this.fail(`unsupported_schema_version: v=${version.slice(0, 16)} (this build reads v=${READABLE_SCHEMA_VERSIONS.join(', ')})`, 'v');
+      this.fail(`unsupported_schema_version: v=${JSON.stringify(version.slice(0, 16))} (this build reads v=${READABLE_SCHEMA_VERSIONS.join(', ')})`, 'v');
     }
   }
 

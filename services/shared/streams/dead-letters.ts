@@ -16,6 +16,21 @@ export function reasonCode(reason: string): string {
   return /^[a-z_]{1,40}$/.test(code) ? code : 'other';
 }
 
+/**
+ * The reason as stored: one line of at most 1,000 characters. Reasons may quote what a hostile
+ * entry carried; line breaks and other control characters are escaped so that an operator's
+ * `XRANGE`, a log line or a dashboard shows one reason per dead letter.
+ */
+export function storedReason(reason: string): string {
+  const escapes: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  // eslint-disable-next-line no-control-regex -- control characters (and the Unicode line separators) are what is replaced
+  const oneLine = reason.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (oneLine.length <= 1000) return oneLine;
+  // Cut before a surrogate pair rather than through it.
+  const end = /[\ud800-\udbff]/.test(oneLine[998]!) ? 998 : 999;
+  return `${oneLine.slice(0, end)}…`;
+}
+
 export class DeadLetters {
   private readonly connections: RedisConnections;
   private readonly metrics: Metrics | undefined;
@@ -33,7 +48,7 @@ export class DeadLetters {
       this.connections.command,
       items,
       (pipeline, { entry, reason }) =>
-        queueScript(pipeline, deadLetterScript, [stream, target], [group, entry.id, reason.slice(0, 1000), entry.deliveries, now, deadLetterMaxLen]),
+        queueScript(pipeline, deadLetterScript, [stream, target], [group, entry.id, storedReason(reason), entry.deliveries, now, deadLetterMaxLen]),
       [deadLetterScript],
     );
     const failed = results.find(([error]) => error);
