@@ -99,3 +99,42 @@ function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
 }
+
+/** One stream as one process read it: mean wait before reading, mean time handling a batch. */
+export interface ReaderStat {
+  process: string;
+  stream: string;
+  /** Entries read. */
+  entries: number;
+  /** Mean ms from an entry's id (when it was added) to the consumer receiving it. */
+  waitMeanMs: number;
+  /** Batches handled and the mean ms spent on one. */
+  batches: number;
+  processingMeanMs: number;
+}
+
+/**
+ * Inside the hops: each role's own histograms (event_planner_stream_wait_seconds and
+ * _processing_seconds), per stream. A hop much longer than its reader's wait plus processing is
+ * time spent after the handler (acknowledging, draining) or in the writer; a long wait is a reader
+ * that was busy or a read loop that was not blocked in XREADGROUP when the entry came.
+ */
+export function readerStats(process: string, metricsText: string): ReaderStat[] {
+  const sums = new Map<string, { wait: number; waitCount: number; proc: number; procCount: number }>();
+  for (const line of metricsText.split('\n')) {
+    const m = /^event_planner_stream_(wait|processing)_seconds_(sum|count)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m) continue;
+    const stream = /stream="([^"]*)"/.exec(m[3]!)?.[1] ?? '?';
+    const s = sums.get(stream) ?? { wait: 0, waitCount: 0, proc: 0, procCount: 0 };
+    const v = Number(m[4]);
+    if (m[1] === 'wait' && m[2] === 'sum') s.wait += v;
+    else if (m[1] === 'wait') s.waitCount += v;
+    else if (m[2] === 'sum') s.proc += v;
+    else s.procCount += v;
+    sums.set(stream, s);
+  }
+  const ms = (sum: number, count: number) => (count > 0 ? Math.round((sum / count) * 100_000) / 100 : 0);
+  return [...sums]
+    .filter(([, s]) => s.waitCount > 0)
+    .map(([stream, s]) => ({ process, stream, entries: s.waitCount, waitMeanMs: ms(s.wait, s.waitCount), batches: s.procCount, processingMeanMs: ms(s.proc, s.procCount) }));
+}

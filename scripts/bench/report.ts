@@ -200,6 +200,13 @@ function resultRows(r: BenchResults): string[][] {
     rows.push([`latency, ${l.guestsPerEvent}-guest events at ${l.ratePerSecond}/s (n=${l.events})`, `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms`, '', '']);
     for (const h of l.hops?.hops ?? []) rows.push([`  hop: ${h.hop}`, `mean ${h.meanMs} / p50 ${h.p50Ms} / p99 ${h.p99Ms} ms`, '', '']);
     if (l.hops) rows.push(['  hops add up to (mean, published -> host)', `${l.hops.totalMeanMs} ms over ${l.hops.events} events`, '', '']);
+    if (l.redisTime) {
+      const top = l.redisTime.rows.slice(0, 6).map((r) => `${r.command} ${r.usPerEvent} (${r.callsPerEvent}x)`).join(', ');
+      rows.push([`  Redis time per event (${l.redisTime.events} more events, µs)`, `${l.redisTime.usPerEvent} µs: ${top}`, '', '']);
+    }
+    for (const r of l.readers ?? []) {
+      rows.push([`  reader: ${r.process} ${r.stream}`, `wait mean ${r.waitMeanMs} ms (${r.entries} entries), handling mean ${r.processingMeanMs} ms (${r.batches} batches)`, '', '']);
+    }
   }
   if (r.fanout) {
     const f = r.fanout;

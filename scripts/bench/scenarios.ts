@@ -8,7 +8,8 @@ import { entryIdTime } from '../../services/shared/util/time.ts';
 import { type BaselineResult, measureBaselines } from './baselines.ts';
 import { EventDriver, type SummarySeen } from './driver.ts';
 import { groupByConstructor } from './heap-compare.ts';
-import { type HopBreakdown, eventHops } from './hops.ts';
+import { type RedisTimeBreakdown, redisTimePerEvent } from './redis-time.ts';
+import { type HopBreakdown, type ReaderStat, eventHops, readerStats } from './hops.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import type { Progress } from './progress.ts';
@@ -192,6 +193,10 @@ export interface LatencyResult {
   cdf: { ms: number; share: number }[];
   /** Where the measured events' time went, hop by hop. */
   hops?: HopBreakdown;
+  /** Inside the hops: each process's wait and handling time per stream it reads (warm-up included). */
+  readers?: ReaderStat[];
+  /** Redis time per event by command and script, from extra events run after the measured ones. */
+  redisTime?: RedisTimeBreakdown;
 }
 
 export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
@@ -201,6 +206,8 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
   const seen: SummarySeen[] = [];
   let hops: HopBreakdown | undefined;
+  const readers: ReaderStat[] = [];
+  let redisTime: RedisTimeBreakdown | undefined;
   try {
     // A few unmeasured events first: JIT and script cache, as after any deployment.
     for (let i = 0; i < 5; i += 1) {
@@ -228,6 +235,17 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
     await Promise.all(waits);
     await stack.recordStalls();
     hops = await eventHops(stack.client, seen, ['guest_inbox:{bench-agent-1}']);
+    for (const p of stack.processes) readers.push(...readerStats(p.label, await (await p.fetch('/metrics')).text()));
+    // Then a few events one at a time with every Redis command logged (not part of the latency figures).
+    redisTime = await redisTimePerEvent(stack.client, async () => {
+      const extra = Math.min(50, n);
+      for (let i = 0; i < extra; i += 1) {
+        const id = `${ctx.runId}-lat-redis-${i}`;
+        await driver.publish(id);
+        await driver.waitFor(id, 60_000);
+      }
+      return extra;
+    });
   } finally {
     driver.close();
     await stack.stop();
@@ -248,6 +266,8 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
     mean: round(histogram.mean, 2),
     cdf,
     hops,
+    readers,
+    redisTime,
   };
   ctx.progress.note(`latency: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms, max ${result.max} ms`);
   return result;

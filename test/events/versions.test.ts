@@ -153,6 +153,12 @@ describe('targeting', () => {
     expect(new Set(feed.map((a) => a.type))).toEqual(new Set(['version', 'delivered', 'replies', 'closed']));
     const removed = feed.filter((a) => a.type === 'delivered').flatMap((a) => a.events).find((e) => e.delivery === 'cancel');
     expect(removed?.guests).toEqual([{ guest_id: 't.4', outcome: 'removed', state: 'needs_action' }]);
+    // Each invited guest is named once, by its version; the request's `delivered` entry does not repeat them.
+    const invited = feed.filter((a) => a.type === 'version').flatMap((a) => a.events.flatMap((e) => e.guests ?? [])).filter((g) => g.outcome === 'invited');
+    expect(invited.map((g) => g.guest_id).sort()).toEqual(['t.1', 't.2', 't.4', 't.5']);
+    const requests = feed.filter((a) => a.type === 'delivered').flatMap((a) => a.events).filter((e) => e.delivery === 'request');
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.flatMap((e) => e.guests ?? [])).toEqual([]);
     const counted = feed.filter((a) => a.type === 'replies').flatMap((a) => a.events.flatMap((e) => e.guests ?? []));
     expect(counted.find((g) => g.guest_id === 't.5')).toMatchObject({ outcome: 'counted', state: 'tentative', reply_rev: 0 });
   });
