@@ -11,14 +11,16 @@ import { loadLuaScript } from '../../services/shared/streams/scripts.ts';
 export interface RedisTimeRow {
   /** `script <name>` or the command name. */
   command: string;
-  /** Microseconds of Redis time per event (the script's inner commands included). */
-  usPerEvent: number;
-  callsPerEvent: number;
+  /** Microseconds of Redis time per unit (the script's inner commands included). */
+  usPerUnit: number;
+  callsPerUnit: number;
 }
 
 export interface RedisTimeBreakdown {
-  events: number;
-  usPerEvent: number;
+  /** What the times are per: events (latency) or RSVPs (throughput). */
+  unit: string;
+  units: number;
+  usPerUnit: number;
   rows: RedisTimeRow[];
 }
 
@@ -42,17 +44,17 @@ export function scriptNamesBySha(root = resolve(import.meta.dirname, '../../serv
 
 type SlowlogEntry = [number, number, number, string[], string?, string?];
 
-/** Runs `work` (which returns how many events it ran) with every command logged, and groups the log. */
-export async function redisTimePerEvent(client: Redis, work: () => Promise<number>): Promise<RedisTimeBreakdown> {
+/** Runs `work` (which returns how many units — events, RSVPs — it did) with every command logged, and groups the log. */
+export async function redisTimePer(unit: string, client: Redis, work: () => Promise<number>): Promise<RedisTimeBreakdown> {
   const [, threshold] = (await client.config('GET', 'slowlog-log-slower-than')) as [string, string];
   const [, maxLen] = (await client.config('GET', 'slowlog-max-len')) as [string, string];
   await client.config('SET', 'slowlog-max-len', '500000');
   await client.call('SLOWLOG', 'RESET');
   await client.config('SET', 'slowlog-log-slower-than', '0');
-  let events: number;
+  let units: number;
   let log: SlowlogEntry[];
   try {
-    events = await work();
+    units = await work();
   } finally {
     await client.config('SET', 'slowlog-log-slower-than', threshold);
     log = (await client.call('SLOWLOG', 'GET', '-1')) as SlowlogEntry[];
@@ -73,9 +75,9 @@ export async function redisTimePerEvent(client: Redis, work: () => Promise<numbe
     row.calls += 1;
     by.set(key, row);
   }
-  const per = (x: number) => Math.round((x / Math.max(1, events)) * 100) / 100;
+  const per = (x: number) => Math.round((x / Math.max(1, units)) * 100) / 100;
   const rows = [...by]
-    .map(([command, r]) => ({ command, usPerEvent: Math.round(r.us / Math.max(1, events)), callsPerEvent: per(r.calls) }))
-    .sort((a, b) => b.usPerEvent - a.usPerEvent);
-  return { events, usPerEvent: rows.reduce((s, r) => s + r.usPerEvent, 0), rows };
+    .map(([command, r]) => ({ command, usPerUnit: Math.round(r.us / Math.max(1, units)), callsPerUnit: per(r.calls) }))
+    .sort((a, b) => b.usPerUnit - a.usPerUnit);
+  return { unit, units, usPerUnit: rows.reduce((s, r) => s + r.usPerUnit, 0), rows };
 }

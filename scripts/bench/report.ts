@@ -8,6 +8,7 @@ import type { FanoutResult, LatencyResult, SoakResult, ThroughputResult } from '
 import { fmt, round } from './scenarios.ts';
 import { type PeerResult, guaranteesOf } from './peers/index.ts';
 import type { PriorityResult } from './priority.ts';
+import type { RedisTimeBreakdown } from './redis-time.ts';
 import type { StallRecord } from './stack.ts';
 import { compact, lineChart } from './svg.ts';
 
@@ -193,6 +194,13 @@ function resultRows(r: BenchResults): string[][] {
     ]);
     rows.push(['Redis CPU per RSVP', `${t.redisCpuPerRsvpUs} µs`, b.redisBenchmarkXadd ? `${(1e6 / b.redisBenchmarkXadd).toFixed(2)} µs per XADD (redis-benchmark)` : '', '']);
     rows.push(['CPU µs per RSVP by process', Object.entries(t.cpuPerRsvpUs ?? {}).map(([k, v]) => `${k} ${v}`).join(', '), '', '']);
+    if (t.redisTime) {
+      // The 3 s window also finishes events of the measured one, so its absolute times per RSVP are
+      // not the window's: its shares, applied to the measured Redis CPU per RSVP, are.
+      const total = Math.max(1, t.redisTime.usPerUnit);
+      const shares = t.redisTime.rows.slice(0, 6).map((x) => `${x.command} ${Math.round((100 * x.usPerUnit) / total)} % (~${round((t.redisCpuPerRsvpUs * x.usPerUnit) / total, 1)} µs)`);
+      rows.push(['  Redis time by script (SLOWLOG, 3 s after the window)', shares.join(', '), '', '']);
+    }
     rows.push(['cores used (throughput)', Object.entries(t.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '), '', '']);
   }
   if (r.latency) {
@@ -201,8 +209,7 @@ function resultRows(r: BenchResults): string[][] {
     for (const h of l.hops?.hops ?? []) rows.push([`  hop: ${h.hop}`, `mean ${h.meanMs} / p50 ${h.p50Ms} / p99 ${h.p99Ms} ms`, '', '']);
     if (l.hops) rows.push(['  hops add up to (mean, published -> host)', `${l.hops.totalMeanMs} ms over ${l.hops.events} events`, '', '']);
     if (l.redisTime) {
-      const top = l.redisTime.rows.slice(0, 6).map((r) => `${r.command} ${r.usPerEvent} (${r.callsPerEvent}x)`).join(', ');
-      rows.push([`  Redis time per event (${l.redisTime.events} more events, µs)`, `${l.redisTime.usPerEvent} µs: ${top}`, '', '']);
+      rows.push(redisTimeRow(l.redisTime));
     }
     for (const r of l.readers ?? []) {
       rows.push([`  reader: ${r.process} ${r.stream}`, `wait mean ${r.waitMeanMs} ms (${r.entries} entries), handling mean ${r.processingMeanMs} ms (${r.batches} batches)`, '', '']);
@@ -388,4 +395,10 @@ export function appendMarkdown(r: BenchResults, docsDir: string, jsonPath: strin
   if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\n## Results log\n\n');
   appendFileSync(file, markdownSection(r, jsonPath, charts));
   return file;
+}
+
+/** Redis time per unit by command and script (scripts/bench/redis-time.ts), the largest first. */
+function redisTimeRow(r: RedisTimeBreakdown): string[] {
+  const top = r.rows.slice(0, 6).map((x) => `${x.command} ${x.usPerUnit} (${x.callsPerUnit}x)`).join(', ');
+  return [`  Redis time per ${r.unit} (SLOWLOG over ${r.units} more, µs)`, `${r.usPerUnit} µs: ${top}`, '', ''];
 }

@@ -8,7 +8,7 @@ import { entryIdTime } from '../../services/shared/util/time.ts';
 import { type BaselineResult, measureBaselines } from './baselines.ts';
 import { EventDriver, type SummarySeen } from './driver.ts';
 import { groupByConstructor } from './heap-compare.ts';
-import { type RedisTimeBreakdown, redisTimePerEvent } from './redis-time.ts';
+import { type RedisTimeBreakdown, redisTimePer } from './redis-time.ts';
 import { type HopBreakdown, type ReaderStat, eventHops, readerStats } from './hops.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
@@ -94,6 +94,8 @@ export async function baselineScenario(ctx: RunContext, label: string): Promise<
 
 export interface ThroughputResult {
   shape: StackShape;
+  /** Redis time by command and script over 3 s run after the measured window (use its shares: that window also finishes the measured one's events). */
+  redisTime?: RedisTimeBreakdown;
   rsvpPerSecond: number;
   measuredSeconds: number;
   counted: number;
@@ -131,6 +133,11 @@ export async function throughputScenario(ctx: RunContext, shape: StackShape, lab
       onSample: (s) => ctx.progress.update(`${fmt(s.counted)} replies counted`),
     });
     const result = summarizeLoad(shape, load, await slowlog(stack.client));
+    // Then 3 s more with every Redis command logged (not part of the figures above): Redis time per RSVP by script.
+    result.redisTime = await redisTimePer('RSVP', stack.client, async () => {
+      const extra = await runLoad(stack, driver, { idPrefix: `${ctx.runId}-${label}-redis`, window: ctx.opts.window, durationMs: 3_000, warmupMs: 0, onSample: () => undefined });
+      return extra.countedInWindow;
+    });
     ctx.progress.note(`${label}: ${fmt(result.rsvpPerSecond)} RSVP/s, ${result.commandsPerRsvp.toFixed(2)} Redis commands/RSVP`);
     return result;
   } finally {
@@ -237,7 +244,7 @@ export async function latencyScenario(ctx: RunContext): Promise<LatencyResult> {
     hops = await eventHops(stack.client, seen, ['guest_inbox:{bench-agent-1}']);
     for (const p of stack.processes) readers.push(...readerStats(p.label, await (await p.fetch('/metrics')).text()));
     // Then a few events one at a time with every Redis command logged (not part of the latency figures).
-    redisTime = await redisTimePerEvent(stack.client, async () => {
+    redisTime = await redisTimePer('event', stack.client, async () => {
       const extra = Math.min(50, n);
       for (let i = 0; i < extra; i += 1) {
         const id = `${ctx.runId}-lat-redis-${i}`;
