@@ -66,20 +66,23 @@ function summaryFieldsOf(e: string, n: number): Record<string, string> {
   };
 }
 
-interface Cost { cpuUs: number; scriptUs: number; stats?: CommandStats }
+interface Cost { cpuUs: number; scriptUs: number; hostUs?: number; stats?: CommandStats }
 async function cost(): Promise<Cost> {
   const cpu = await info(redis, 'cpu');
   const stats = await commandStats(redis);
   return { cpuUs: (Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys)) * 1e6, scriptUs: stats.evalsha?.usec ?? 0, stats };
 }
+/** Redis' CPU and this process' (the host's part: ReadModel's own work) around `work`. */
 async function measure(work: () => Promise<void>): Promise<Cost> {
   const before = await cost();
+  const host = process.cpuUsage();
   await work();
+  const { user, system } = process.cpuUsage(host);
   const after = await cost();
-  return { cpuUs: after.cpuUs - before.cpuUs, scriptUs: after.scriptUs - before.scriptUs, stats: diffStats(before.stats!, after.stats!) };
+  return { cpuUs: after.cpuUs - before.cpuUs, scriptUs: after.scriptUs - before.scriptUs, hostUs: user + system, stats: diffStats(before.stats!, after.stats!) };
 }
 
-const totals = { replies: { cpuUs: 0, scriptUs: 0 }, summary: { cpuUs: 0, scriptUs: 0 } };
+const totals = { replies: { cpuUs: 0, scriptUs: 0, hostUs: 0 }, summary: { cpuUs: 0, scriptUs: 0, hostUs: 0 } };
 for (let round = 0; round < rounds; round += 1) {
   const ids = Array.from({ length: events }, (_, e) => `ev-${round}-${e}`);
   for (const e of ids) {
@@ -94,24 +97,26 @@ for (let round = 0; round < rounds; round += 1) {
       }
     }
   });
+  const summaries = ids.map((e) => {
+    const fields = summaryFieldsOf(e, guests);
+    const parsed = parseSummary(fields);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return { fields, summary: parsed.value };
+  });
   const summary = await measure(async () => {
-    for (const e of ids) {
-      const fields = summaryFieldsOf(e, guests);
-      const parsed = parseSummary(fields);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      await model.applySummary(nextId(), parsed.value, fields);
-    }
+    for (const { fields, summary: s } of summaries) await model.applySummary(nextId(), s, fields);
   });
   for (const [k, c] of [['replies', replies], ['summary', summary]] as const) {
     totals[k].cpuUs += c.cpuUs;
     totals[k].scriptUs += c.scriptUs;
+    totals[k].hostUs += c.hostUs!;
   }
-  const per = (c: Cost) => `${(c.cpuUs / (events * guests)).toFixed(2)} µs CPU, ${(c.scriptUs / (events * guests)).toFixed(2)} µs in scripts`;
+  const per = (c: Cost) => `${(c.cpuUs / (events * guests)).toFixed(2)} µs CPU, ${(c.scriptUs / (events * guests)).toFixed(2)} µs in scripts, host ${(c.hostUs! / (events * guests)).toFixed(2)} µs`;
   console.log(`round ${round + 1}: per guest — replies ${per(replies)}; summary ${per(summary)}`);
   if (process.env.MICRO_COMMANDS) for (const [k, c] of [['replies', replies], ['summary', summary]] as const) console.log(k, Object.entries(c.stats!).map(([n, s]) => `${n} ${s.calls} calls ${s.usec} µs`).join('; '));
 }
 const guestsApplied = rounds * events * guests;
-const line = (k: 'replies' | 'summary') => `${(totals[k].cpuUs / guestsApplied).toFixed(2)} µs CPU (${(totals[k].scriptUs / guestsApplied).toFixed(2)} µs in scripts)`;
+const line = (k: 'replies' | 'summary') => `${(totals[k].cpuUs / guestsApplied).toFixed(2)} µs CPU (${(totals[k].scriptUs / guestsApplied).toFixed(2)} µs in scripts), host ${(totals[k].hostUs / guestsApplied).toFixed(2)} µs`;
 console.log(`Redis per guest, ${rounds} rounds of ${events} events x ${guests} guests: replies ${line('replies')}; summary ${line('summary')}`);
 const [feedRows] = await Promise.all([redis.xlen(`host:event:{ev-0-0}:feed`)]);
 console.log(`feed entries of one event: ${feedRows}`);

@@ -162,6 +162,22 @@ describe('a version’s summary over the replies the read model has', () => {
     expect(followed(await fed('steps'))).toEqual(sorted((await model.readMany(['steps']))[0]!.guests));
   });
 
+  it('is applied once by two replicas racing on the same summary entry (a redelivery while the first still works)', async () => {
+    const a = new ReadModel(ctx.redis.client, { ...options, stepGuests: 3 });
+    const b = new ReadModel(ctx.redis.client, { ...options, stepGuests: 3 });
+    const all = Array.from({ length: 12 }, (_, i) => i + 1);
+    await report(a, 'twice', all.map((n) => reply(n, 'accepted')));
+    const before = await lastFeedId('twice');
+    const closing = attendees(Object.fromEntries(all.map((n) => [n, n % 5 === 0 ? 'declined' : 'accepted'])));
+    const entryId = nextId();
+    for (let round = 0; round < 3; round += 1) await Promise.all([summarize(a, 'twice', closing, entryId), summarize(b, 'twice', closing, entryId)]);
+    const messages = await fed('twice', before);
+    expect(messages.filter((m) => m.kind === 'guest').map((m) => (JSON.parse(m.data) as GuestRow).guest_id)).toEqual([id(5), id(10)]);
+    expect(messages.filter((m) => m.kind === 'summary')).toHaveLength(1);
+    expect(Object.values(await stored('twice')).every((text) => text.endsWith(`"src":"${entryId}","final":true}`))).toBe(true);
+    expect(followed(await fed('twice'))).toEqual(sorted((await a.readMany(['twice']))[0]!.guests));
+  });
+
   it('writes nothing when a restated row changed after the host read it (the host reads again)', async () => {
     const model = new ReadModel(ctx.redis.client, options);
     await report(model, 'raced', [reply(1, 'accepted'), reply(2, 'declined')]);

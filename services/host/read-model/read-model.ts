@@ -329,13 +329,13 @@ export class ReadModel {
     const pipeline = this.redis.pipeline();
     for (const step of wanted) {
       step.rows ??= step.changes.guests!;
-      pipeline.hmget(hostKeys.event(step.eventId).guests, ...step.rows.map((g) => g.guest_id));
+      pipeline.hmgetBuffer(hostKeys.event(step.eventId).guests, ...step.rows.map((g) => g.guest_id));
     }
     const results = (await pipeline.exec()) ?? [];
     wanted.forEach((step, i) => {
       const [error, stored] = results[i] ?? [new Error('no reply from Redis')];
       if (error) throw error;
-      const { rows, restated } = restatedRows(step.rows!, stored as (string | null)[]);
+      const { rows, restated } = restatedRows(step.rows!, stored as (Buffer | null)[]);
       step.changes = { ...step.changes, guests: rows };
       step.restated = restated;
     });
