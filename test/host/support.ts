@@ -95,6 +95,7 @@ export interface SummaryAttendee {
   guest_id: string;
   guest_name: string;
   state: string;
+  answers?: Record<string, unknown>;
   plus_ones?: number;
 }
 

@@ -4,6 +4,7 @@ import type { Activity, EventActivity, GuestChange, VersionCounts } from '../../
 import type { Summary } from '../../shared/schema/summary.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
+import { type RestatedRow, restatedRows } from './restated-rows.ts';
 
 export const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
 
@@ -147,12 +148,27 @@ export function summaryJsonText(fields: Record<string, string>): string {
  */
 export const applyStepGuests = 500;
 
-/** One script call: part of an event's changes (the version's fields ride with its last part). */
-interface Step {
+/**
+ * Guests read per HSCAN call when GET reads an event: a 100,000-guest event is ~100 short reads,
+ * not one HGETALL that holds Redis for tens of milliseconds (GUIDE: no single call blocks for long).
+ */
+export const readStepGuests = 1000;
+
+/** What one entry changes for one event: a summary's rows may restate what the model shows. */
+interface Item {
   eventId: string;
   changes: Changes;
   summary: string;
+  /** A summary: rows the read model already shows are only marked final (restated-rows.ts). */
+  restate?: boolean;
+}
+
+/** One script call: part of an event's changes (the version's fields ride with its last part). */
+interface Step extends Item {
   guests: number;
+  /** The step's rows as the entry lists them (`changes.guests` leaves out the restated ones). */
+  rows?: GuestRow[];
+  restated: RestatedRow[];
 }
 
 /**
@@ -163,20 +179,22 @@ interface Step {
  * (Reading closed versions from the stored summary instead of copying its rows was the other
  * design: it would need a second read path and merge for GET and the SSE feed; this keeps one.)
  */
-export function splitIntoSteps(items: { eventId: string; changes: Changes; summary: string }[], size: number): Step[] {
+export function splitIntoSteps(items: Item[], size: number): Step[] {
   const steps: Step[] = [];
-  for (const { eventId, changes, summary } of items) {
+  for (const { eventId, changes, summary, restate = false } of items) {
     const { guests = [], counts, status, deadline, ...version } = changes;
     for (let start = 0; start + size < guests.length; start += size) {
       const part = guests.slice(start, start + size);
-      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', guests: part.length });
+      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', restate, guests: part.length, restated: [] });
     }
     const last = guests.slice(Math.max(0, Math.ceil(guests.length / size) - 1) * size);
     steps.push({
       eventId,
       changes: { ...version, ...(changes.guests ? { guests: last } : {}), ...(counts ? { counts } : {}), ...(status ? { status } : {}), ...(deadline !== undefined ? { deadline } : {}) },
       summary,
+      restate,
       guests: last.length,
+      restated: [],
     });
   }
   return steps;
@@ -235,33 +253,38 @@ export class ReadModel {
           status: summary.reason === 'cancelled' ? 'cancelled' : 'closed',
         },
         summary: summaryJsonText(fields),
+        restate: true,
       },
     ]);
   }
 
   /**
    * Runs the steps in order, as many per round trip as fit in one step of guests (an entry about
-   * many small events is still one pipeline); a big event's steps go one round trip each.
+   * many small events is still one pipeline); a big event's steps go one round trip each. A batch
+   * holds at most one step of an event, so a step tried again after the others keeps each event's order.
    */
-  private async apply(entryId: string, items: { eventId: string; changes: Changes; summary: string }[]): Promise<number> {
+  private async apply(entryId: string, items: Item[]): Promise<number> {
     if (items.length === 0) return 0;
     let added = 0;
     let batch: Step[] = [];
     let guests = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const results = await execPipeline(
-        this.redis,
-        batch,
-        (pipeline, { eventId, changes, summary }) => {
-          const k = hostKeys.event(eventId);
-          queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary]);
-        },
-        [applyScript],
-      );
-      for (const [error, value] of results) {
-        if (error) throw error;
-        added += Number(value);
+      await this.findRestated(batch);
+      const values = await this.run(entryId, batch);
+      for (const [i, step] of batch.entries()) {
+        let value = values[i]!;
+        // A restated row changed after the read (another entry's change, or a replica applying the
+        // same summary): read again; the third try restates nothing, which always applies.
+        for (let attempt = 1; value < 0; attempt += 1) {
+          if (attempt < 3) await this.findRestated([step]);
+          else {
+            step.changes = { ...step.changes, guests: step.rows! };
+            step.restated = [];
+          }
+          value = (await this.run(entryId, [step]))[0]!;
+        }
+        added += value;
       }
       batch = [];
       guests = 0;
@@ -276,23 +299,89 @@ export class ReadModel {
     return added;
   }
 
-  /** Guests, versions and the last feed id of several events, in one round trip. */
+  /** One script call per step, in one round trip; each answers its feed messages, or -1 (apply-changes.lua). */
+  private async run(entryId: string, steps: Step[]): Promise<number[]> {
+    const results = await execPipeline(
+      this.redis,
+      steps,
+      (pipeline, { eventId, changes, summary, restated }) => {
+        const k = hostKeys.event(eventId);
+        const marks = restated.flatMap((r) => [r.guestId, r.text, r.cut]);
+        queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary, ...marks]);
+      },
+      [applyScript],
+    );
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      return Number(value);
+    });
+  }
+
+  /**
+   * A summary's steps: reads their rows (one round trip) and sets apart those the read model
+   * already shows as the summary says them, which the script then only marks final. Applying
+   * every reply twice (as reported, then as the summary's row: decoding, comparing, encoding and
+   * feeding each again) was about a quarter of Redis' CPU per RSVP.
+   */
+  private async findRestated(steps: Step[]): Promise<void> {
+    const wanted = steps.filter((s) => s.restate && (s.rows ?? s.changes.guests ?? []).length > 0);
+    if (wanted.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const step of wanted) {
+      step.rows ??= step.changes.guests!;
+      pipeline.hmgetBuffer(hostKeys.event(step.eventId).guests, ...step.rows.map((g) => g.guest_id));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    wanted.forEach((step, i) => {
+      const [error, stored] = results[i] ?? [new Error('no reply from Redis')];
+      if (error) throw error;
+      const { rows, restated } = restatedRows(step.rows!, stored as (Buffer | null)[]);
+      step.changes = { ...step.changes, guests: rows };
+      step.restated = restated;
+    });
+  }
+
+  /**
+   * Guests, versions and the last feed id of several events: one round trip for events of up to
+   * `readStepGuests` guests, then one per further step of the big ones (HSCAN, never one HGETALL
+   * of every row). The feed id is read first: a change applied while the rows are read is in the
+   * feed after it, so a client that follows the feed from there misses nothing (a row read after
+   * such a change is sent to it again, which changes nothing).
+   */
   async readMany(ids: string[]): Promise<{ guests: GuestRow[]; versions: VersionState; feedId: string }[]> {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
       const k = hostKeys.event(id);
-      pipeline.hgetall(k.guests);
-      pipeline.hgetall(k.versions);
       pipeline.xrevrange(k.feed, '+', '-', 'COUNT', 1);
+      pipeline.hgetall(k.versions);
+      pipeline.hscan(k.guests, '0', 'COUNT', readStepGuests);
     }
     const results = (await pipeline.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
+    // HSCAN may return a row twice (the hash resized between calls): keyed by guest id.
+    const rows = ids.map(() => new Map<string, string>());
+    const cursors = ids.map((_, i) => {
+      const [cursor, flat] = results[3 * i + 2]![1] as [string, string[]];
+      for (let j = 0; j + 1 < flat.length; j += 2) rows[i]!.set(flat[j]!, flat[j + 1]!);
+      return cursor;
+    });
+    for (let open = cursors.flatMap((c, i) => (c === '0' ? [] : [i])); open.length > 0; open = open.filter((i) => cursors[i] !== '0')) {
+      const next = this.redis.pipeline();
+      for (const i of open) next.hscan(hostKeys.event(ids[i]!).guests, cursors[i]!, 'COUNT', readStepGuests);
+      const pages = (await next.exec()) ?? [];
+      open.forEach((i, n) => {
+        const [error, page] = pages[n] ?? [new Error('no reply from Redis')];
+        if (error) throw error;
+        const [cursor, flat] = page as [string, string[]];
+        for (let j = 0; j + 1 < flat.length; j += 2) rows[i]!.set(flat[j]!, flat[j + 1]!);
+        cursors[i] = cursor;
+      });
+    }
     return ids.map((_, i) => {
-      const guestsRaw = results[3 * i]![1] as Record<string, string>;
+      const last = results[3 * i]![1] as [string, string[]][];
       const versionsRaw = results[3 * i + 1]![1] as Record<string, string>;
-      const last = results[3 * i + 2]![1] as [string, string[]][];
-      const guests = Object.values(guestsRaw).map((json) => {
+      const guests = [...rows[i]!.values()].map((json) => {
         const { src: _src, final: _final, ...row } = JSON.parse(json) as GuestRow & { src?: string };
         return row;
       });

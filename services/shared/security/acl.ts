@@ -200,7 +200,7 @@ const fixedUsers: readonly AclUser[] = [
     commands: [
       ...everyRole,
       '+xread', '+xrevrange', '+xtrim',
-      '+hset', '+hsetnx', '+hgetall', '+hmget', '+hkeys', '+hlen',
+      '+hset', '+hsetnx', '+hgetall', '+hmget', '+hkeys', '+hlen', '+hscan',
       '+zadd', '+zrem', '+zrange', '+zrangebyscore', '+zscore', '+zcard', '+zremrangebyscore',
       '+expire', '+unlink', '+scan', '+type',
     ],

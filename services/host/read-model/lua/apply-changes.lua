@@ -18,7 +18,9 @@
 
   Cheap: whatever the number of guests, one HMGET and one HSET on each hash and at most one XADD
   per call (the feed entry `changes` lists every message of the call, the summary in a field of its
-  own; feed-hub.ts sends them to SSE clients as before, one event per message).
+  own; feed-hub.ts sends them to SSE clients as before, one event per message). A summary's rows
+  that restate what the replies showed (most of them) are only marked final, by a string edit of
+  the stored text the host read (ARGV[6…]), without JSON work or feed message.
 
   KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
   KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON
@@ -29,8 +31,13 @@
   ARGV[3]  feed MAXLEN (approximate)
   ARGV[4]  lifetime of the keys (ms)
   ARGV[5]  the version's summary JSON, or ''
+  ARGV[6…] a summary's rows the host found restated (read-model.ts, restatedRows), three each:
+           guest id, the stored row's text as the host read it, the length of that text without
+           its `,"src":…}` end. Each becomes that text with the summary's src and `final: true`:
+           no JSON work and no feed message (whoever saw the replies has the row already).
 
-  Output: the number of feed messages added.
+  Output: the number of feed messages added, or -1 when a restated row changed since the host read
+  it (nothing written).
 ]]
 local src = ARGV[1]
 local change = cjson.decode(ARGV[2])
@@ -70,13 +77,29 @@ local function feed(kind, text)
   messages[#messages + 1] = { kind, text }
 end
 
-if type(change.guests) == 'table' and #change.guests > 0 then
+local rows = type(change.guests) == 'table' and change.guests or {}
+local marks = (#ARGV - 5) / 3
+if #rows > 0 or marks > 0 then
   -- One read of every row the call touches; a guest listed twice sees its first change.
   local ids = {}
-  for i, row in ipairs(change.guests) do ids[i] = row.guest_id end
+  for i, row in ipairs(rows) do ids[i] = row.guest_id end
+  for i = 1, marks do ids[#rows + i] = ARGV[3 + 3 * i] end
   local stored = redis.call('HMGET', KEYS[1], unpack(ids))
-  local current, written, order = {}, {}, {}
-  for i, row in ipairs(change.guests) do
+  local current, written, order, args = {}, {}, {}, {}
+  if marks > 0 then
+    -- Rows the summary restates: marked final only if each is still the text the host read, else
+    -- the call changes nothing and answers -1 (the host reads again). Lua strings are interned:
+    -- comparing one is comparing a pointer.
+    for i = 1, marks do
+      if stored[#rows + i] ~= ARGV[4 + 3 * i] then return -1 end
+    end
+    local mark = ',"src":' .. cjson.encode(src) .. ',"final":true}'
+    for i = 1, marks do
+      args[2 * i - 1] = ids[#rows + i]
+      args[2 * i] = string.sub(ARGV[4 + 3 * i], 1, tonumber(ARGV[5 + 3 * i])) .. mark
+    end
+  end
+  for i, row in ipairs(rows) do
     local old = current[row.guest_id]
     if old == nil and stored[i] then old = cjson.decode(stored[i]) end
     local fresh = true
@@ -112,8 +135,7 @@ if type(change.guests) == 'table' and #change.guests > 0 then
       current[row.guest_id] = row
     end
   end
-  if #order > 0 then
-    local args = {}
+  if #order > 0 or #args > 0 then
     for _, id in ipairs(order) do
       args[#args + 1] = id
       args[#args + 1] = written[id]
