@@ -8,7 +8,7 @@ import { type Invitation, invitationFingerprint } from '../shared/schema/invitat
 import { eventKeyList, eventKeys, timersKey } from '../shared/streams/keys.ts';
 import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
-import { STAGE_TTL_MS, chunkByAgent, writeChunks } from './fan-out.ts';
+import { STAGE_TTL_MS, chunkByAgent, writeChunks, writeInSteps } from './fan-out.ts';
 
 const dir = join(import.meta.dirname, 'lua');
 const applyRevisionScript = loadLuaScript(join(dir, 'apply-revision.lua'));
@@ -132,11 +132,9 @@ export class EventStore {
     const keys = eventKeys(eventId);
     const nonce = randomUUID();
     const staged: Staged = { guests: keys.stage(nonce), chunks: keys.stage(`${nonce}:d`), n: unique.length, c: 0 };
-    for (let i = 0; i < unique.length; i += step) {
-      const flat = unique.slice(i, i + step).flatMap((g) => [g.id, `${g.agentId}\t${g.name}`]);
-      await this.redis.pipeline().hset(staged.guests, ...flat).pexpire(staged.guests, STAGE_TTL_MS).exec();
-      this.crash?.step('fan-out');
-    }
+    const calls: string[][] = [];
+    for (let i = 0; i < unique.length; i += step) calls.push(unique.slice(i, i + step).flatMap((g) => [g.id, `${g.agentId}\t${g.name}`]));
+    await writeInSteps(this.redis, staged.guests, calls, STAGE_TTL_MS, this.crash);
     // Ordered as the one-call path delivers them (guests in resolution order within each agent).
     const chunks = chunkByAgent(unique.map((g) => ({ id: g.id, agent: g.agentId })));
     staged.c = chunks.length;

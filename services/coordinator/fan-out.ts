@@ -72,25 +72,42 @@ export function chunkByAgent(guests: Iterable<{ id: string; agent: string }>): C
   return chunks;
 }
 
+/** Bounded HSET calls sent per round trip: each is short, and Redis serves other clients between round trips. */
+const CALLS_PER_ROUND_TRIP = 8;
+
+/**
+ * Writes a hash in the calls given (field, value, … each), CALLS_PER_ROUND_TRIP per round trip,
+ * each call renewing the key's bounded life.
+ */
+export async function writeInSteps(redis: RedisClient, key: string, calls: string[][], ttlMs: number, crash?: CrashPoint): Promise<void> {
+  for (let i = 0; i < calls.length; i += CALLS_PER_ROUND_TRIP) {
+    const pipeline = redis.pipeline();
+    const group = calls.slice(i, i + CALLS_PER_ROUND_TRIP);
+    for (const fields of group) pipeline.hset(key, ...fields).pexpire(key, ttlMs);
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+    for (let n = 0; n < group.length; n += 1) crash?.step('fan-out');
+  }
+}
+
 /**
  * Writes chunks into a chunk hash (field n: their number, %09d: each chunk as JSON), about `step`
- * guests per call, each call renewing the key's bounded life.
+ * guests per call (at least one chunk).
  */
 export async function writeChunks(redis: RedisClient, key: string, chunks: Chunk[], step: number, ttlMs: number, crash?: CrashPoint): Promise<void> {
+  const calls: string[][] = [];
   let fields: string[] = ['n', String(chunks.length)];
   let guests = 0;
-  const flush = async () => {
-    await redis.pipeline().hset(key, ...fields).pexpire(key, ttlMs).exec();
-    crash?.step('fan-out');
-    fields = [];
-    guests = 0;
-  };
   for (const [i, chunk] of chunks.entries()) {
-    if (guests > 0 && guests + chunk.g.length > step) await flush();
+    if (guests > 0 && guests + chunk.g.length > step) {
+      calls.push(fields);
+      fields = [];
+      guests = 0;
+    }
     fields.push(index(i), JSON.stringify(chunk));
     guests += chunk.g.length;
   }
-  await flush();
+  calls.push(fields);
+  await writeInSteps(redis, key, calls, ttlMs, crash);
 }
 
 /** Reads chunks [first, first + count) of a chunk hash; a missing one (the hash gone) is null. */
