@@ -138,4 +138,37 @@ describe('a large event delivered in steps', () => {
     expect(failures(await checkEventInvariants(redis, AGENTS))).toBe('');
     expect(await deadLetters(redis)).toEqual([]);
   });
+
+  it('of a closed event: start reminders to the confirmed guests only, and a cancellation to every guest, once each', async () => {
+    const redis = ctx.redis.client;
+    const guests = await threeAgents(redis);
+    await ctx.procs.coordinator({ ...coordinatorEnv, FANOUT_STEP_GUESTS: '200' });
+    // Closes at its deadline in 6 s; starts in 68 s (UTC): the 1-minute start reminder falls 8 s from now.
+    const iso = new Date(Date.now() + 68_000).toISOString();
+    const def = { eventDate: iso.slice(0, 10), eventTime: iso.slice(11, 19), timezone: 'UTC', startReminders: [1], capacity: 600, rsvpDeadline: Date.now() + 6_000 };
+    await publish(redis, 'closed', def);
+    await eventually(async () => (await onceEach(redis, 'closed', 'request')) || undefined, 30_000, 'requests');
+    await send(redis, guests.flatMap((g, i) => (i % 4 === 3 ? [] : [reply('closed', g, (['yes', 'no', 'maybe'] as const)[i % 4]!)])));
+    const closed = await summaryOf(redis, 'closed', 0, 30_000);
+    expect(closed.reason).toBe('deadline');
+    expect(closed.yes).toBe(625);
+    const waitlisted = new Set(await redis.zrange(eventKeys('closed').waitlist, 0, -1));
+    expect(waitlisted.size).toBe(25);
+    const confirmed = guests.filter((g, i) => i % 4 === 0 && !waitlisted.has(g.id)).map((g) => g.id).sort();
+    const reminded = async () => (await Promise.all(AGENTS.map((a) => named(redis, a, 'closed', 'start_reminder')))).flat();
+    await eventually(async () => (await reminded()).length >= confirmed.length || undefined, 30_000, 'start reminders');
+
+    await publish(redis, 'closed', { ...def, method: 'CANCEL', sequence: 1 });
+    await eventually(async () => (await onceEach(redis, 'closed', 'cancel')) || undefined, 30_000, 'cancellations');
+    await summaryOf(redis, 'closed', 1, 30_000);
+    await delay(1_000);
+    expect((await reminded()).sort()).toEqual(confirmed);
+    expect(await onceEach(redis, 'closed', 'cancel')).toBe(true);
+    const keys = (await Promise.all(AGENTS.map((a) => inbox(redis, a, 'closed')))).flat().filter((d) => d.type !== 'request').map((d) => `${d.type} ${/:c\d+$/.test(d.deliveryKey) ? 'fan-out' : 'one call'}`);
+    expect(new Set(keys)).toEqual(new Set(['start_reminder fan-out', 'cancel fan-out']));
+    // The guests set aside for the cancellation went with it.
+    expect(await redis.keys('event:{closed}:fanout:*')).toEqual([]);
+    expect((await summaries(redis, 'closed')).map((s) => s.sequence).sort()).toEqual([0, 1]);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
 });
