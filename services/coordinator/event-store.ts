@@ -25,10 +25,11 @@ export interface Effects {
 }
 
 /**
+ * stage: the revision needs every guest of a large resolution: stage them (`stage`) and apply again.
  * busy: a summary is being built in steps from the version's keys; nothing was applied. Drain the
  * outbox (which finishes that summary), then apply again.
  */
-export type RevisionResult = ({ kind: 'ok' | 'replay' | 'busy'; definition: Record<string, string> } & Effects) | { kind: 'dead'; reason: string };
+export type RevisionResult = ({ kind: 'ok' | 'replay' | 'busy'; definition: Record<string, string> } & Effects) | { kind: 'dead'; reason: string } | { kind: 'stage' };
 
 export type TickResult = ({ kind: 'ok' } & Effects) | { kind: 'need_guests'; targeting: string } | { kind: 'gone' };
 
@@ -186,14 +187,18 @@ export class EventStore {
       tracestate: meta.trace.tracestate ?? '',
       summary_step_above: this.summaryStepAbove,
       fanout_step_above: this.fanOutStepAbove,
+      guests_total: meta.resolution.guests.length,
       staged: stagedSpec(meta.staged),
     };
     const defJson = JSON.stringify(def);
-    const guests = meta.staged ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
+    // A large resolution goes staged (`stage`) when the revision needs it; the arguments name the first guests only.
+    const large = meta.staged || (this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove);
+    const guests = large ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(guests)];
     const keys = [...eventKeyList(inv.id), ...stageKeys(inv.id, meta.staged), eventKeys(inv.id).fanout(`r${inv.revision}`)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, keys, args);
     if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
+    if (reply[0] === 'stage') return { kind: 'stage' };
     const kind = reply[0] === 'replay' || reply[0] === 'busy' ? reply[0] : 'ok';
     // The definition as stored (def:<revision>): the outbox drainer needs it and need not read it back.
     return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [], definition: JSON.parse(defJson) as Record<string, string> };

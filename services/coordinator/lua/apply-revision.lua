@@ -16,13 +16,16 @@
           remind_tentative, capacity, plus_ones_max, priority, questions, targeting,
           unknown_guests, event_name, published_at, traceparent, tracestate, summary_step_above:
           above this many guests a version's summary lists are built in steps, 0 never;
-          fanout_step_above: above this many guests a delivery is a fan-out; staged: '' or JSON
-          {n: guests, c: chunks} staged in KEYS[12..13], ARGV[7..] then naming only the first ones)
+          fanout_step_above: above this many guests a delivery is a fan-out; guests_total: how many
+          guests the targeting resolves to (ARGV[7..] names only the first ones when there are more
+          than fanout_step_above); staged: '' or JSON {n: guests, c: chunks} staged in KEYS[12..13])
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
   Output: {'ok' | 'replay' | 'busy', next due (ms, -1 none), outbox (field, item, ...)}
-        | {'dead', reason}
+        | {'dead', reason} | {'stage', -1}
+  stage: the revision needs every guest of a large resolution, which is not staged; nothing was
+  applied. The caller stages the guests (event-store.ts, stage) and applies again.
   busy: a summary is being built in steps from the current version's keys (ev.sb); nothing was
   applied. The caller drains the outbox (which finishes the summary) and applies again. A new
   version that closes a version summarized in steps first closes it alone and answers busy.
@@ -117,6 +120,19 @@ if opens and previous == 'open' and summary_in_steps(ev) then
   -- Closes the open version alone (its summary built in steps); the revision applies after.
   finalize(ev, 'updated', 'closed', cap)
   return finish(ev, now, retention, 'busy')
+end
+-- A large resolution's guests are staged only for a revision that needs them all (it opens a
+-- version now, or changes the targeting in place); the caller stages them and applies again.
+if not staged and rev.method ~= 'CANCEL' and num(rev.guests_total) > (#ARGV - 6) / 3 then
+  local needs
+  if opens or previous == 'scheduled' then
+    needs = num(rev.publish_at) <= now
+  else
+    needs = old_targeting ~= rev.targeting
+  end
+  if needs then
+    return { 'stage', '-1' }
+  end
 end
 redis.call('HSET', K_EVENT, unpack(fields))
 
