@@ -51,19 +51,24 @@ export interface SlowEntry {
   command: string;
 }
 
-/** The slowest commands logged since the last reset (SLOWLOG GET), arguments cut short. */
+/** The slowest commands logged since the last reset (SLOWLOG GET, slowest first), arguments cut short. */
 export async function slowlog(client: Redis, count = 10): Promise<SlowEntry[]> {
-  const rows = (await client.call('SLOWLOG', 'GET', String(count))) as [number, number, number, string[]][];
-  return rows.map(([, , durationUs, args]) => ({
-    durationUs: Number(durationUs),
-    command: args
-      .slice(0, 4)
-      .map((a) => (a.length > 40 ? `${a.slice(0, 37)}...` : a))
-      .join(' '),
-  }));
+  const rows = (await client.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
+  return rows
+    .sort((a, b) => Number(b[2]) - Number(a[2]))
+    .slice(0, count)
+    .map(([, , durationUs, args]) => ({
+      durationUs: Number(durationUs),
+      command: args
+        .slice(0, 4)
+        .map((a) => (a.length > 40 ? `${a.slice(0, 37)}...` : a))
+        .join(' '),
+    }));
 }
 
 export async function resetSlowlog(client: Redis, thresholdUs = 2_000): Promise<void> {
   await client.config('SET', 'slowlog-log-slower-than', String(thresholdUs));
+  // Long enough to keep every slow command of a scenario: the slowest, not the last, are reported.
+  await client.config('SET', 'slowlog-max-len', '100000');
   await client.call('SLOWLOG', 'RESET');
 }

@@ -13,6 +13,12 @@ export interface CoordinatorConfig {
    * instead of inside the script that closes it, so that no call keeps Redis busy for long.
    */
   summaryStepGuests: number;
+  /**
+   * Above this many guests a delivery to every guest (a version's requests, details, a
+   * cancellation, reminders) is staged and added in bounded steps of this many guests (fan-out.ts)
+   * instead of inside one script, so that no call keeps Redis busy for long.
+   */
+  fanOutStepGuests: number;
   /** How long an event's state and its once-markers are kept after its summary. */
   eventRetentionMs: number;
   /** Agents silent this long are removed from the registry and their inbox deleted. */
@@ -24,6 +30,8 @@ export interface CoordinatorConfig {
   timerTestCrash: number;
   /** Test-only: `after-step:<n>` makes the process SIGKILL itself after the n-th step of reading summary lists. */
   summaryTestCrash: number;
+  /** Test-only: `after-step:<n>` makes the process SIGKILL itself after the n-th step of staging or delivering a fan-out. */
+  fanOutTestCrash: number;
 }
 
 export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
@@ -33,17 +41,13 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     deadlineSweepIntervalMs: env.int('DEADLINE_SWEEP_INTERVAL_MS', 250, { min: 10, max: 60_000 }),
     summaryMaxResponses: env.int('SUMMARY_MAX_RESPONSES', 10_000, { min: 0, max: 1_000_000 }),
     summaryStepGuests: env.int('SUMMARY_STEP_GUESTS', 500, { min: 1, max: 10_000_000 }),
+    fanOutStepGuests: env.int('FANOUT_STEP_GUESTS', 500, { min: 1, max: 10_000_000 }),
     eventRetentionMs: env.int('EVENT_RETENTION_MS', 7 * 86_400_000, { min: 1_000, max: 365 * 86_400_000 }),
     agentGcMs: env.int('AGENT_GC_MS', 3_600_000, { min: 1_000, max: 30 * 86_400_000 }),
     timerTestCrash: 0,
-    summaryTestCrash: 0,
+    summaryTestCrash: stepCrash(env, 'SUMMARY_TEST_CRASH'),
+    fanOutTestCrash: stepCrash(env, 'FANOUT_TEST_CRASH'),
   };
-  const summaryCrash = env.string('SUMMARY_TEST_CRASH', '');
-  if (summaryCrash !== '') {
-    const match = /^after-step:(\d{1,6})$/.exec(summaryCrash);
-    if (!match || Number(match[1]) < 1) env.fail('SUMMARY_TEST_CRASH', summaryCrash, 'after-step:<n> with n >= 1');
-    else config.summaryTestCrash = Number(match[1]);
-  }
   const crash = env.string('TIMER_TEST_CRASH', '');
   if (crash !== '') {
     const match = /^after-tick:(\d{1,6})$/.exec(crash);
@@ -55,4 +59,16 @@ export function readCoordinatorConfig(env: EnvReader): CoordinatorConfig {
     env.problem(`AGENT_GC_MS (${config.agentGcMs}) must be above GUEST_TTL_MS (${config.guestTtlMs})`);
   }
   return config;
+}
+
+/** A test-only crash point `after-step:<n>` (crash-point.ts); 0 when unset. */
+function stepCrash(env: EnvReader, name: string): number {
+  const value = env.string(name, '');
+  if (value === '') return 0;
+  const match = /^after-step:(\d{1,6})$/.exec(value);
+  if (!match || Number(match[1]) < 1) {
+    env.fail(name, value, 'after-step:<n> with n >= 1');
+    return 0;
+  }
+  return Number(match[1]);
 }

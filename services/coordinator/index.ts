@@ -5,7 +5,9 @@ import { StreamConsumer } from '../shared/streams/consumer.ts';
 import { groups, partitionStreams, streams } from '../shared/streams/keys.ts';
 import { StreamProducer } from '../shared/streams/producer.ts';
 import { type CoordinatorConfig, readCoordinatorConfig } from './config.ts';
+import { CrashPoint } from './crash-point.ts';
 import { EventStore } from './event-store.ts';
+import { FanOutLister } from './fan-out.ts';
 import { Janitor } from './janitor.ts';
 import { CoordinatorMetrics } from './metrics.ts';
 import { OutboxDrainer } from './outbox.ts';
@@ -40,13 +42,16 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     // Its state changes are those of the main connection (same Redis): only the main one reports them.
     const priority = new RedisConnections(ctx.config.redis, `${ctx.config.consumerName}:priority`, log.child({ connection: 'priority' }, { level: 'error' }));
     await priority.connect();
+    // One count of fan-out steps for the process (FANOUT_TEST_CRASH), whichever lane takes them.
+    const fanOutCrash = new CrashPoint('FANOUT_TEST_CRASH', config.fanOutTestCrash);
     const lane = (conns: RedisConnections) => {
       const redis = conns.command;
       const producer = new StreamProducer(conns, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
-      const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses, rsvpDeadlineMs: config.rsvpDeadlineMs, summaryStepAbove: config.summaryStepGuests });
+      const store = new EventStore(redis, { retentionMs: config.eventRetentionMs, summaryCap: config.summaryMaxResponses, rsvpDeadlineMs: config.rsvpDeadlineMs, summaryStepAbove: config.summaryStepGuests, fanOutStepAbove: config.fanOutStepGuests, crash: fanOutCrash });
       const summaries = new SummaryPublisher(producer, cm, log);
       const builder = new SummaryBuilder(redis, { crashAfterStep: config.summaryTestCrash });
-      const outbox = new OutboxDrainer({ redis, producer, summaries, builder, store, metrics: cm, log });
+      const lister = new FanOutLister(redis, { step: config.fanOutStepGuests, crash: fanOutCrash });
+      const outbox = new OutboxDrainer({ redis, producer, summaries, builder, store, lister, crash: fanOutCrash, metrics: cm, log });
       const live = new LiveGuests({ redis, guestTtlMs: config.guestTtlMs, metrics: cm, log });
       const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log });
       const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log });

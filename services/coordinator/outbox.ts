@@ -4,7 +4,9 @@ import { type ActivityType, type EventActivity, type GuestChange, activityFields
 import { type DeliveryType, type CancelScope, deliveryFieldsOf } from '../shared/schema/delivery.ts';
 import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
-import type { EventStore, ReplyToRecord } from './event-store.ts';
+import type { CrashPoint } from './crash-point.ts';
+import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord } from './event-store.ts';
+import { type FanOutItem, type FanOutLister, readChunks } from './fan-out.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { SteppedSummary, SummaryBuilder } from './summary-builder.ts';
 import type { SummaryPublisher } from './summary-publisher.ts';
@@ -14,7 +16,11 @@ type OutboxItem =
   | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number }
   | { k: 's'; key: string; f: string[] }
   | ({ k: 'b' } & SteppedSummary)
-  | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> };
+  | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> }
+  | FanOutItem;
+
+type Delivery = Extract<OutboxItem, { k: 'd' }>;
+type Plain = Exclude<OutboxItem, FanOutItem>;
 
 /** Rounds of draining at most per call (an expiry recorded while draining can decide a summary). */
 const ROUNDS = 3;
@@ -24,7 +30,9 @@ const ROUNDS = 3;
  * under its once-key (a delivery key, `summary:<id>:<sequence>`, an activity key) and removed from
  * the outbox only after, so a crash anywhere is healed by draining again, whoever does it. A
  * request found past its event's expires_at is not delivered: its guests are recorded as never
- * asked instead.
+ * asked instead. A fan-out item (a delivery to a large event's guests) is expanded in steps: its
+ * chunks are read and added `chunksPerStep` at a time, each under its own once-key, and
+ * the item goes only after the last (docs/EVENTS.md, "Large events in steps").
  */
 export class OutboxDrainer {
   private readonly redis: RedisClient;
@@ -32,10 +40,24 @@ export class OutboxDrainer {
   private readonly summaries: SummaryPublisher;
   private readonly builder: SummaryBuilder;
   private readonly store: EventStore;
+  private readonly lister: FanOutLister;
+  private readonly crash: CrashPoint;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { redis: RedisClient; producer: StreamProducer; summaries: SummaryPublisher; builder: SummaryBuilder; store: EventStore; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: {
+    redis: RedisClient;
+    producer: StreamProducer;
+    summaries: SummaryPublisher;
+    builder: SummaryBuilder;
+    store: EventStore;
+    lister: FanOutLister;
+    crash: CrashPoint;
+    metrics: CoordinatorMetrics;
+    log: Logger;
+  }) {
+    this.lister = deps.lister;
+    this.crash = deps.crash;
     this.redis = deps.redis;
     this.producer = deps.producer;
     this.summaries = deps.summaries;
@@ -62,8 +84,60 @@ export class OutboxDrainer {
     if (known) for (let i = 0; i + 1 < known.length; i += 2) raw[known[i]!] = known[i + 1]!;
     const fields = Object.keys(raw).sort();
     if (fields.length === 0) return false;
-    const items = fields.map((f) => JSON.parse(raw[f]!) as OutboxItem);
+    let expired = false;
+    // In the outbox's order: runs of plain items together, each fan-out on its own in steps.
+    let run: { field: string; item: Plain }[] = [];
+    const flush = async () => {
+      if (run.length === 0) return;
+      const items = run.map((r) => r.item);
+      expired = (await this.addItems(eventId, items, definitions)) || expired;
+      const done = run.map((r) => r.field);
+      if (items.some((i) => i.k === 'b')) {
+        // The version's keys may change again once its summary is out (apply-revision stops answering busy).
+        await this.redis.multi().hdel(keys.outbox, ...done).hdel(keys.event, 'sb').exec();
+      } else {
+        await this.redis.hdel(keys.outbox, ...done);
+      }
+      run = [];
+    };
+    for (const field of fields) {
+      const item = JSON.parse(raw[field]!) as OutboxItem;
+      if (item.k !== 'f') {
+        run.push({ field, item });
+        continue;
+      }
+      await flush();
+      expired = (await this.fanOut(eventId, field, item, definitions)) || expired;
+    }
+    await flush();
+    return expired;
+  }
 
+  /** Delivers a fan-out's chunks in steps, then removes the item (and the keys it owns). */
+  private async fanOut(eventId: string, field: string, item: FanOutItem, definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
+    const keys = eventKeys(eventId);
+    const src = await this.lister.chunksOf(eventId, item);
+    const count = Number((await this.redis.hget(src, 'n')) ?? 0);
+    let expired = false;
+    for (let first = 0; first < count; first += this.lister.chunksPerStep) {
+      const chunks = await readChunks(this.redis, src, first, Math.min(this.lister.chunksPerStep, count - first));
+      const items: Delivery[] = [];
+      chunks.forEach((c, i) => {
+        if (c) items.push({ k: 'd', key: `${item.key}:c${first + i}`, t: item.t as DeliveryType, a: c.a, g: c.g, s: item.s, r: item.r, dl: item.dl, p: item.p, rm: item.rm, sc: item.sc as CancelScope | undefined, x: item.x });
+      });
+      if (items.length > 0) expired = (await this.addItems(eventId, items, definitions)) || expired;
+      this.crash.step('fan-out');
+    }
+    const done = this.redis.multi().hdel(keys.outbox, field).unlink(src);
+    if (item.drop && item.from) done.unlink(item.from);
+    await done.exec();
+    this.log.debug({ eventId, type: item.t, chunks: count }, 'fan-out delivered in steps');
+    return expired;
+  }
+
+  /** Adds plain items' messages under their once-keys; true when it recorded expiries. */
+  private async addItems(eventId: string, items: Plain[], definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
+    const keys = eventKeys(eventId);
     const defs = new Map<number, Record<string, string>>();
     const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))].filter((r) => {
       const held = definitions?.get(r);
@@ -106,8 +180,9 @@ export class OutboxDrainer {
 
     if (expired.length > 0) {
       // Recorded before the items go: a crash in between records them again, once each.
-      const [result] = await this.store.recordReplies([{ eventId, replies: expired }]);
-      if (result?.error) throw result.error;
+      const calls = [];
+      for (let i = 0; i < expired.length; i += REPLIES_PER_CALL) calls.push({ eventId, replies: expired.slice(i, i + REPLIES_PER_CALL) });
+      for (const result of await this.store.recordReplies(calls)) if (result.error) throw result.error;
       this.metrics.expiredDeliveries.inc(expired.length);
       this.log.info({ eventId, guests: expired.length }, 'request not delivered: past the event’s expires_at; guests recorded as never asked');
     }
@@ -149,13 +224,6 @@ export class OutboxDrainer {
       await this.summaries.publish(eventId, await this.builder.build(eventId, s), s.key);
       this.log.debug({ eventId, ms: Math.round(performance.now() - started) }, 'summary lists read in steps');
     }
-    if (stepped.length > 0) {
-      // The version's keys may change again once its summary is out (apply-revision stops answering busy).
-      await this.redis.multi().hdel(keys.outbox, ...fields).hdel(keys.event, 'sb').exec();
-    } else {
-      await this.redis.hdel(keys.outbox, ...fields);
-    }
-
     counts.forEach((c, i) => {
       if (ids[i] === null) return;
       if ('delivery' in c) this.metrics.deliveries.inc({ type: c.delivery }, c.guests);

@@ -5,7 +5,7 @@ import { openingProblem } from '../shared/schema/event-definition.ts';
 import { CLOCK_ALLOWANCE_MS, type Invitation, parseInvitation } from '../shared/schema/invitation.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { entryIdTime } from '../shared/util/time.ts';
-import type { EventStore } from './event-store.ts';
+import type { EventStore, RevisionResult, Staged } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { OutboxDrainer } from './outbox.ts';
 import { type LiveGuests, resolveTargeting } from './targeting.ts';
@@ -74,14 +74,27 @@ export class InvitationHandler {
     // The event remembers the context of this span, so its summaries join the same trace.
     const traceFields: Record<string, string> = {};
     propagation.inject(context.active(), traceFields);
-    const applyOnce = () => this.store.applyRevision(inv, { publishedAt, openingProblem: opening.ok ? '' : opening.reason, resolution, trace: traceFields });
-    let result = await applyOnce();
-    // busy: a summary of this event is still being read in steps; draining its outbox finishes it.
-    for (let attempt = 0; result.kind === 'busy' && attempt < 3; attempt += 1) {
-      await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
+    // A large resolution is staged in bounded steps when the script asks for it (`stage`: the
+    // revision opens a version or changes the targeting); the script opens it with a rename, and a
+    // stage it did not open is dropped here.
+    let staged: Staged | undefined;
+    const applyOnce = () => this.store.applyRevision(inv, { publishedAt, openingProblem: opening.ok ? '' : opening.reason, resolution, trace: traceFields, staged });
+    let result: RevisionResult;
+    try {
       result = await applyOnce();
+      for (let attempt = 0; (result.kind === 'busy' || result.kind === 'stage') && attempt < 4; attempt += 1) {
+        if (result.kind === 'stage') {
+          staged ??= await this.store.stage(inv.id, resolution.guests);
+        } else {
+          // busy: a summary or a fan-out's guests of this event are still being read in steps; draining its outbox finishes them.
+          await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
+        }
+        result = await applyOnce();
+      }
+    } finally {
+      await this.store.unstage(staged);
     }
-    if (result.kind === 'busy') return retry(new Error(`event ${inv.id}: a summary is still being built in steps`));
+    if (result.kind === 'busy' || result.kind === 'stage') return retry(new Error(`event ${inv.id}: a summary or a fan-out is still being built in steps`));
     if (result.kind === 'dead') {
       const conflict = result.reason.startsWith('id_');
       this.metrics.invitations.inc({ outcome: conflict ? 'conflict' : 'refused' });

@@ -1,7 +1,8 @@
-import { writeSync } from 'node:fs';
 import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Question } from '../shared/schema/questions.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
+import { CrashPoint } from './crash-point.ts';
+import { hashPages, twoReplies } from './hash-pages.ts';
 
 /** A summary decided in steps (includes/event.lua, finalize): its head fields, the list fields empty. */
 export interface SteppedSummary {
@@ -41,13 +42,12 @@ const RESPONSE_FIELDS = ['id', 'invitation_id', 'guest_name', 'guest_id', 'respo
 export class SummaryBuilder {
   private readonly redis: RedisClient;
   private readonly step: number;
-  private readonly crashAfterStep: number;
-  private steps = 0;
+  private readonly crash: CrashPoint;
 
   constructor(redis: RedisClient, opts: { step?: number; crashAfterStep?: number } = {}) {
     this.redis = redis;
     this.step = opts.step ?? 500;
-    this.crashAfterStep = opts.crashAfterStep ?? 0;
+    this.crash = new CrashPoint('SUMMARY_TEST_CRASH', opts.crashAfterStep ?? 0);
   }
 
   /** The summary's fields with its lists filled in. */
@@ -71,29 +71,14 @@ export class SummaryBuilder {
     const attendees: string[] = [];
     let truncated = false;
     const tally: Record<string, Record<string, number>> = {};
-    // HSCAN may return a guest twice (a hash still rehashing): each counts once.
-    const seen = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(keys.invited, cursor, 'COUNT', this.step);
-      cursor = next;
-      const ids: string[] = [];
-      const homes: string[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        if (seen.has(flat[i]!)) continue;
-        seen.add(flat[i]!);
-        ids.push(flat[i]!);
-        homes.push(flat[i + 1]!);
-      }
+    for await (const { ids, values: homes } of hashPages(this.redis, keys.invited, this.step)) {
       if (ids.length === 0) {
         this.stepped();
         continue;
       }
       const read = await this.redis.pipeline().hmget(keys.replies, ...ids).hmget(keys.never, ...ids).exec();
       this.stepped();
-      const recs = read?.[0]?.[1] as (string | null)[] | undefined;
-      const nevers = read?.[1]?.[1] as (string | null)[] | undefined;
-      if (!recs || !nevers) throw read?.[0]?.[0] ?? read?.[1]?.[0] ?? new Error('summary step: no reply from Redis');
+      const [recs, nevers] = twoReplies(read, 'summary step');
       ids.forEach((id, i) => {
         const home = homes[i]!;
         const tab = home.indexOf('\t');
@@ -127,7 +112,7 @@ export class SummaryBuilder {
         att.state = state;
         if (attendees.length < cap) attendees.push(JSON.stringify(att));
       });
-    } while (cursor !== '0');
+    }
 
     const lists: Record<string, string> = {
       responses: `[${responses.join(',')}]`,
@@ -146,13 +131,8 @@ export class SummaryBuilder {
     return fields;
   }
 
-  /** Counts a step; the test-only crash point (SUMMARY_TEST_CRASH) kills the process after the n-th. */
   private stepped(): void {
-    this.steps += 1;
-    if (this.crashAfterStep > 0 && this.steps === this.crashAfterStep) {
-      writeSync(2, `SUMMARY_TEST_CRASH: SIGKILL after summary step ${this.steps}\n`);
-      process.kill(process.pid, 'SIGKILL');
-    }
+    this.crash.step('summary');
   }
 }
 

@@ -131,7 +131,8 @@ describe('Redis ACL users per role', () => {
     await redis.client.zadd('registry:agents', 1, gone);
     await redis.client.hset(`registry:agent:{${gone}}:guests`, 'g1', '{"name":"Gone","persona":"x","tags":[]}');
     await redis.client.xadd(streams.inbox(gone), '1-1', 'event_id', 'old');
-    const coordinator = await procs.coordinator({ ...roleEnv('coordinator'), JANITOR_INTERVAL_MS: '300', AGENT_GC_MS: '3500' });
+    // Every event counts as large (steps of one guest): staging, fan-outs and summaries in steps run under the user too.
+    const coordinator = await procs.coordinator({ ...roleEnv('coordinator'), JANITOR_INTERVAL_MS: '300', AGENT_GC_MS: '3500', FANOUT_STEP_GUESTS: '1', SUMMARY_STEP_GUESTS: '1' });
     // Two persona groups, each under its own user: each agent reaches its own inboxes only.
     await procs.guests({ ...roleEnv('guest', 'original'), GUESTS_PER_AGENT: '5', PERSONAS: 'original' });
     await procs.guests({ ...roleEnv('guest', 'sceptics'), GUESTS_PER_AGENT: '3', PERSONAS: 'sceptics', REPLY_DELAY_SCALE: '0' });

@@ -4,6 +4,9 @@
   (deliveries, summaries, activity) goes into the event's outbox in the same step.
 
   KEYS[1..11] the event's keys (includes/event.lua)
+  KEYS[12], KEYS[13] the guests and the request chunks staged for this call (event-store.ts, stage),
+          used when ARGV[5]'s `staged` is set
+  KEYS[14] event:{id}:fanout:r<revision>: where a cancellation keeps the guests it fans out to
   ARGV[1] now (ms)
   ARGV[2] default RSVP window (ms after the version opens)
   ARGV[3] retention after the event's last moment (ms)
@@ -12,12 +15,17 @@
           rsvp_deadline, publish_at, expires_at, start, reminders, start_reminders,
           remind_tentative, capacity, plus_ones_max, priority, questions, targeting,
           unknown_guests, event_name, published_at, traceparent, tracestate, summary_step_above:
-          above this many guests a version's summary lists are built in steps, 0 never)
+          above this many guests a version's summary lists are built in steps, 0 never;
+          fanout_step_above: above this many guests a delivery is a fan-out; guests_total: how many
+          guests the targeting resolves to (ARGV[7..] names only the first ones when there are more
+          than fanout_step_above); staged: '' or JSON {n: guests, c: chunks} staged in KEYS[12..13])
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
   Output: {'ok' | 'replay' | 'busy', next due (ms, -1 none), outbox (field, item, ...)}
-        | {'dead', reason}
+        | {'dead', reason} | {'stage', -1}
+  stage: the revision needs every guest of a large resolution, which is not staged; nothing was
+  applied. The caller stages the guests (event-store.ts, stage) and applies again.
   busy: a summary is being built in steps from the current version's keys (ev.sb); nothing was
   applied. The caller drains the outbox (which finishes the summary) and applies again. A new
   version that closes a version summarized in steps first closes it alone and answers busy.
@@ -31,6 +39,8 @@ local cap = tonumber(ARGV[4])
 local rev = cjson.decode(ARGV[5])
 local revision = tonumber(rev.revision)
 local sequence = tonumber(rev.sequence)
+-- Checked before anything is written: a script's writes before an error stay.
+local staged = staged_guests(rev.staged, 12)
 
 local ev = load_event()
 if ev then
@@ -80,8 +90,11 @@ for _, name in ipairs({ 'event_name', 'priority', 'capacity', 'plus_ones_max', '
   'summary_step_above' }) do
   ev[name] = tostring(rev[name] or '')
 end
+ev.fanout_step_above = tostring(rev.fanout_step_above or 0)
 fields[#fields + 1] = 'summary_step_above'
 fields[#fields + 1] = ev.summary_step_above
+fields[#fields + 1] = 'fanout_step_above'
+fields[#fields + 1] = ev.fanout_step_above
 ev.revision = tostring(revision)
 if previous == 'new' then
   fields[#fields + 1] = 'published_at'
@@ -98,14 +111,28 @@ if previous == 'new' then
     ev.tracestate = rev.tracestate
   end
 end
--- Nothing of this revision is written while a summary is read in steps from the version's keys.
-if ev.sb and ev.sb ~= '' then
+-- Nothing of this revision is written while a summary or a fan-out's guests are read in steps
+-- from the version's keys.
+if (ev.sb and ev.sb ~= '') or fanout_pending(ev) then
   return finish(ev, now, retention, 'busy')
 end
 if opens and previous == 'open' and summary_in_steps(ev) then
   -- Closes the open version alone (its summary built in steps); the revision applies after.
   finalize(ev, 'updated', 'closed', cap)
   return finish(ev, now, retention, 'busy')
+end
+-- A large resolution's guests are staged only for a revision that needs them all (it opens a
+-- version now, or changes the targeting in place); the caller stages them and applies again.
+if not staged and rev.method ~= 'CANCEL' and num(rev.guests_total) > (#ARGV - 6) / 3 then
+  local needs
+  if opens or previous == 'scheduled' then
+    needs = num(rev.publish_at) <= now
+  else
+    needs = old_targeting ~= rev.targeting
+  end
+  if needs then
+    return { 'stage', '-1' }
+  end
 end
 redis.call('HSET', K_EVENT, unpack(fields))
 
@@ -114,9 +141,19 @@ local function set_sequence()
   redis.call('HSET', K_EVENT, 'sequence', ev.sequence)
 end
 
--- Guests the targeting resolves to now (ARGV[7..]), as a set.
+-- Guests the targeting resolves to now (ARGV[7..], or the staged hash), as a set.
 local function resolved()
   local set, order = {}, {}
+  if staged then
+    -- A targeting changed in place on a large event: still one call (docs/EVENTS.md).
+    local flat = redis.call('HGETALL', staged.guests)
+    for i = 1, #flat, 2 do
+      local tab = string.find(flat[i + 1], '\t', 1, true)
+      set[flat[i]] = { string.sub(flat[i + 1], 1, tab - 1), string.sub(flat[i + 1], tab + 1) }
+      order[#order + 1] = flat[i]
+    end
+    return set, order
+  end
   for i = 7, #ARGV, 3 do
     set[ARGV[i]] = { ARGV[i + 1], ARGV[i + 2] }
     order[#order + 1] = ARGV[i]
@@ -129,17 +166,34 @@ if rev.method == 'CANCEL' then
   -- scheduled one's previous version (an update that moved publish_at ahead keeps them until it
   -- publishes; an event never published has nobody here).
   local invited = {}
+  local holders = 0
   if previous == 'open' or previous == 'closed' or previous == 'scheduled' then
+    holders = redis.call('HLEN', K_INVITED)
+  end
+  local large = fans_out(ev, holders)
+  if holders > 0 and not large then
     invited = redis.call('HKEYS', K_INVITED)
   end
   if previous == 'open' then
-    -- The open version closes with the reason cancelled, its own sequence.
-    deliver(ev, 'cancel', invited, { sc = 'event' })
+    -- The open version closes with the reason cancelled, its own sequence; its guests stay as
+    -- they are (a cancelled event changes no more), so a fan-out lists them from K_INVITED.
+    if large then
+      fan_out(ev, 'cancel', { from = K_INVITED, only = 'all' }, { sc = 'event' })
+    else
+      deliver(ev, 'cancel', invited, { sc = 'event' })
+    end
     finalize(ev, 'cancelled', 'cancelled', cap)
   else
     -- Nothing open: the cancellation's own sequence gets a final summary (nobody asked in it).
-    deliver(ev, 'cancel', invited, { sc = 'event' })
-    redis.call('DEL', unpack(VERSION_KEYS))
+    if large then
+      -- The guests move aside (O(1)) for the fan-out, which deletes them when done.
+      redis.call('RENAME', K_INVITED, KEYS[14])
+      LIFE_KEYS[#LIFE_KEYS + 1] = KEYS[14]
+      fan_out(ev, 'cancel', { from = KEYS[14], only = 'all', drop = 1 }, { sc = 'event' })
+    else
+      deliver(ev, 'cancel', invited, { sc = 'event' })
+    end
+    redis.call('UNLINK', unpack(VERSION_KEYS))
     for _, name in ipairs(COUNTERS) do
       ev[name] = 0
     end
@@ -165,7 +219,7 @@ if opens then
     activity(ev, 'version', {}, {})
     return finish(ev, now, retention)
   end
-  open_version(ev, 7, now, default_ms, cap)
+  open_version(ev, 7, now, default_ms, cap, staged)
   return finish(ev, now, retention)
 end
 
@@ -175,7 +229,7 @@ if previous == 'scheduled' then
   if num(rev.publish_at) <= now then
     ev.unknown_guests = rev.unknown_guests
     redis.call('HSET', K_EVENT, 'unknown_guests', rev.unknown_guests)
-    open_version(ev, 7, now, default_ms, cap)
+    open_version(ev, 7, now, default_ms, cap, staged)
   end
   return finish(ev, now, retention)
 end
@@ -208,17 +262,23 @@ if old_targeting ~= rev.targeting then
 end
 
 -- Details to the guests who stay.
-local staying = {}
-local gone = {}
-for _, id in ipairs(removed) do
-  gone[id] = true
-end
-for _, id in ipairs(redis.call('HKEYS', K_INVITED)) do
-  if not gone[id] then
-    staying[#staying + 1] = id
+if #removed == 0 and #added == 0 and fans_out(ev, redis.call('HLEN', K_INVITED)) then
+  -- Nobody comes or goes: every guest of a large version, listed in steps (apply-revision answers
+  -- busy until then, so the list is the version's guests as of now).
+  fan_out(ev, 'details', { from = K_INVITED, only = 'all' })
+else
+  local staying = {}
+  local gone = {}
+  for _, id in ipairs(removed) do
+    gone[id] = true
   end
+  for _, id in ipairs(redis.call('HKEYS', K_INVITED)) do
+    if not gone[id] then
+      staying[#staying + 1] = id
+    end
+  end
+  deliver(ev, 'details', staying, {})
 end
-deliver(ev, 'details', staying, {})
 
 if #removed > 0 then
   -- Removed guests get a cancellation of their own; their replies stop counting.

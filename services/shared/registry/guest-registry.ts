@@ -8,6 +8,9 @@ const epochScript = loadLuaScript(join(sharedScriptDir, 'registry-epoch.lua'));
 /** Life of the registry's epoch marker: bounded, and long enough that it rarely starts anew. */
 export const registryEpochTtlMs = 86_400_000;
 
+/** Guests of one agent read per call at most (an agent's hash above this is read with HSCAN). */
+const READ_STEP = 1_000;
+
 /** A simulated guest as the registry knows it. */
 export interface GuestProfile {
   id: string;
@@ -131,20 +134,46 @@ export class GuestRegistry {
     return this.redis.zrangebyscore(registryKeys.agents, now - ttlMs, '+inf');
   }
 
-  /** Every guest of every live agent, sorted by agent then guest id (a stable order). */
+  /**
+   * Every guest of every live agent, sorted by agent then guest id (a stable order). An agent
+   * registered with more than READ_STEP guests is read with HSCAN, READ_STEP per call: one HGETALL
+   * of a 50,000-guest agent kept Redis from answering anyone else for 20–100 ms (issue 17, item 4).
+   */
   async liveGuests(ttlMs: number, now = Date.now()): Promise<LiveGuest[]> {
     const agents = (await this.liveAgentIds(ttlMs, now)).sort();
     if (agents.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const agentId of agents) pipeline.hgetall(registryKeys.agentGuests(agentId)).hget(registryKeys.agentInfo(agentId), 'group');
-    const results = (await pipeline.exec()) ?? [];
+    const infoRead = this.redis.pipeline();
+    for (const agentId of agents) infoRead.hmget(registryKeys.agentInfo(agentId), 'group', 'guests');
+    const infos = ((await infoRead.exec()) ?? []).map(([, value]) => (value ?? [null, null]) as [string | null, string | null]);
+    // An agent whose count is unknown is read in steps too: it may be of any size.
+    const small = agents.filter((_, i) => infos[i]![1] !== null && Number(infos[i]![1]) <= READ_STEP);
+    const smallRead = this.redis.pipeline();
+    for (const agentId of small) smallRead.hgetall(registryKeys.agentGuests(agentId));
+    const [smallHashes, largeHashes] = await Promise.all([
+      smallRead.exec(),
+      Promise.all(agents.filter((a) => !small.includes(a)).map(async (agentId) => [agentId, await this.readInSteps(registryKeys.agentGuests(agentId))] as const)),
+    ]);
+    const hashes = new Map<string, Record<string, string>>(largeHashes);
+    small.forEach((agentId, i) => hashes.set(agentId, (smallHashes?.[i]?.[1] ?? {}) as Record<string, string>));
     const guests: LiveGuest[] = [];
     agents.forEach((agentId, i) => {
-      const hash = (results[2 * i]?.[1] ?? {}) as Record<string, string>;
-      const group = (results[2 * i + 1]?.[1] as string | null) ?? '';
+      const hash = hashes.get(agentId) ?? {};
+      const group = infos[i]![0] ?? '';
       for (const id of Object.keys(hash).sort()) guests.push({ id, agentId, ...readProfile(hash[id]!, id, group) });
     });
     return guests;
+  }
+
+  /** A hash read with HSCAN, READ_STEP fields per call. */
+  private async readInSteps(key: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', READ_STEP);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+    } while (cursor !== '0');
+    return out;
   }
 
   /** Live guests per persona group (for the registered-guests gauge). */

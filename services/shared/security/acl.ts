@@ -157,10 +157,11 @@ const fixedUsers: readonly AclUser[] = [
     commands: [
       ...everyRole,
       '+xtrim', '+xdel', '+xrevrange', '+xinfo|help',
-      '+hset', '+hsetnx', '+hgetall', '+hmget', '+hkeys', '+hlen', '+hexists',
-      '+zadd', '+zrem', '+zrange', '+zrangebyscore', '+zscore', '+zrank', '+zcard', '+zremrangebyscore',
+      '+hset', '+hsetnx', '+hgetall', '+hmget', '+hkeys', '+hlen', '+hexists', '+hscan',
+      '+zadd', '+zrem', '+zrange', '+zrangebyscore', '+zscore', '+zmscore', '+zrank', '+zcard', '+zremrangebyscore',
       '+sadd', '+sismember',
-      '+expire', '+unlink', '+scan', '+type', '+pttl', '+ttl',
+      // rename: a large version's staged guests become `invited` (apply-revision.lua, fan-out.ts).
+      '+expire', '+unlink', '+rename', '+scan', '+type', '+pttl', '+ttl',
     ],
     keys: [
       ...consumed(streams.invitations),

@@ -164,6 +164,10 @@ export const eventKeys = (eventId: string) => {
     done: `${base}:done`,
     /** zset: guestId scored by arrival: seated by their own acceptance, told nothing since (an earlier arrival may take the seat) */
     seated: `${base}:seated`,
+    /** hash (bounded life): a large version's guests staged by one coordinator call before the script that opens it; `:d` its request chunks */
+    stage: (nonce: string): string => `${base}:stage:${nonce}`,
+    /** hash: a fan-out's chunks (n, %09d -> {a, g}) delivered in steps; `r<revision>` a cancellation's guests set aside */
+    fanout: (tag: string): string => `${base}:fanout:${tag}`,
   };
 };
 

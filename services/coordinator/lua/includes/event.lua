@@ -105,6 +105,55 @@ local function outbox(ev, item)
   local fx = redis.call('HINCRBY', K_EVENT, 'fx', 1)
   item.key = item.key or (ev.id .. ':' .. fx)
   redis.call('HSET', K_OUTBOX, string.format('%012d', fx), cjson.encode(item))
+  return fx
+end
+
+--[[
+  Fan-outs: a delivery to more guests than the event's fanout_step_above is one outbox item (k = 'f')
+  that the coordinator expands in bounded steps (outbox.ts), so that no script reads or writes
+  every guest of a large event (docs/EVENTS.md, "Large events in steps"). Its chunks (agent, up to
+  500 guests) live in a hash `src` (field n: how many; field %09d: chunk i), each delivered under
+  the once-key <item key>:<i>. Either the chunks exist already (`src`: staged by the coordinator
+  before the script) or they are listed by the coordinator from the hash `from` (`only`: which of
+  its guests) into `event:{id}:fanout:<fx>`; until then the event holds `fo:<fx>` and
+  apply-revision answers busy, so `from` does not change under the listing.
+]]
+-- Keys made by this call that live as long as the event's own (extend_life).
+local LIFE_KEYS = {}
+
+-- True when a list of `n` guests is delivered by a fan-out rather than listed here.
+local function fans_out(ev, n)
+  local above = num(ev.fanout_step_above)
+  return above > 0 and n > above
+end
+
+-- True while a fan-out's guests are still to be listed from the event's keys.
+local function fanout_pending(ev)
+  for name in pairs(ev) do
+    if string.sub(name, 1, 3) == 'fo:' then
+      return true
+    end
+  end
+  return false
+end
+
+local function fan_out(ev, dtype, spec, extra)
+  local item = { k = 'f', t = dtype, s = num(ev.sequence), r = num(ev.revision), dl = num(ev.deadline),
+    p = ev.priority or 'normal' }
+  for k, v in pairs(extra or {}) do
+    item[k] = v
+  end
+  for k, v in pairs(spec) do
+    item[k] = v
+  end
+  if dtype == 'request' and num(ev.expires_at) > 0 then
+    item.x = num(ev.expires_at)
+  end
+  local fx = outbox(ev, item)
+  if not spec.src then
+    ev['fo:' .. fx] = '1'
+    redis.call('HSET', K_EVENT, 'fo:' .. fx, '1')
+  end
 end
 
 local function counts_of(ev)
@@ -561,8 +610,8 @@ end
   Opens a version for the guests given (triples id, agent, name from ARGV[first..]): everyone at
   NEEDS-ACTION, a request to each (or never asked, when the version opens after expires_at).
 ]]
-local function open_version(ev, first, now, default_deadline_ms, cap)
-  redis.call('DEL', unpack(VERSION_KEYS))
+local function open_version(ev, first, now, default_deadline_ms, cap, staged)
+  redis.call('UNLINK', unpack(VERSION_KEYS))
   for _, name in ipairs(COUNTERS) do
     ev[name] = 0
   end
@@ -572,10 +621,17 @@ local function open_version(ev, first, now, default_deadline_ms, cap)
     flat[#flat + 1] = ARGV[i]
     flat[#flat + 1] = ARGV[i + 1] .. '\t' .. ARGV[i + 2]
   end
-  if #flat > 0 then
-    hset_many(K_INVITED, flat)
+  if staged then
+    -- A large version: its guests were staged in bounded steps (event-store.ts, stage); the
+    -- arguments name only the first ACTIVITY_GUESTS of them, for the activity entry.
+    redis.call('RENAME', staged.guests, K_INVITED)
+    ev.total_invited = staged.n
+  else
+    if #flat > 0 then
+      hset_many(K_INVITED, flat)
+    end
+    ev.total_invited = #ids
   end
-  ev.total_invited = #ids
   ev.status = 'open'
   ev.invited_at = tostring(now)
   if num(ev.rsvp_deadline) > 0 then
@@ -586,7 +642,7 @@ local function open_version(ev, first, now, default_deadline_ms, cap)
   redis.call('HSET', K_EVENT, 'status', 'open', 'invited_at', ev.invited_at, 'deadline', ev.deadline,
     'opened_sequence', ev.sequence)
   local changes = {}
-  if num(ev.expires_at) > 0 and num(ev.expires_at) <= now then
+  if not staged and num(ev.expires_at) > 0 and num(ev.expires_at) <= now then
     local fresh = never_asked(ev, ids)
     for i = 1, math.min(#fresh, ACTIVITY_GUESTS) do
       changes[i] = guest_change(fresh[i], 'never_asked', 'never_asked')
@@ -594,18 +650,38 @@ local function open_version(ev, first, now, default_deadline_ms, cap)
     save_counts(ev)
     activity(ev, 'never_asked', changes)
   else
-    deliver(ev, 'request', ids, {})
+    if staged then
+      -- Past expires_at the drainer records the chunks' guests as never asked instead (outbox.ts).
+      fan_out(ev, 'request', { src = staged.chunks })
+      LIFE_KEYS[#LIFE_KEYS + 1] = staged.chunks
+    else
+      deliver(ev, 'request', ids, {})
+    end
     for i = 1, math.min(#ids, ACTIVITY_GUESTS) do
       changes[i] = guest_change(ids[i], 'invited', 'needs_action')
     end
     save_counts(ev)
     activity(ev, 'version', changes, { deadline = num(ev.deadline) })
   end
-  if #ids == 0 then
+  if ev.total_invited == 0 then
     finalize(ev, 'no_guests', 'closed', cap)
   else
     close_if_done(ev, cap)
   end
+end
+
+-- The staged guests of this call (KEYS[guests_at], KEYS[guests_at + 1]; counts in `spec`, JSON
+-- {n, c} or ''), checked complete: a stage cut short by a crash is never opened.
+local function staged_guests(spec, guests_at)
+  if not spec or spec == '' then
+    return nil
+  end
+  local s = cjson.decode(spec)
+  local staged = { guests = KEYS[guests_at], chunks = KEYS[guests_at + 1], n = tonumber(s.n) }
+  if redis.call('HLEN', staged.guests) ~= staged.n or tonumber(redis.call('HGET', staged.chunks, 'n') or -1) ~= tonumber(s.c) then
+    error('stage_incomplete: the staged guests of this call are missing or incomplete; stage them again')
+  end
+  return staged
 end
 
 -- When the event next needs a tick (ms), or -1: publish_at, reminders and deadline of the open
@@ -647,8 +723,11 @@ local function extend_life(ev, now, retention_ms)
   end
   local horizon = math.max(now, num(ev.deadline), num(ev.publish_at), start, num(ev.rsvp_deadline))
   local ttl = horizon - now + retention_ms
-  for i = 1, #KEYS do
+  for i = 1, 11 do
     redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+  for _, key in ipairs(LIFE_KEYS) do
+    redis.call('PEXPIRE', key, ttl)
   end
 end
 
