@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { feedMessages } from '../../services/host/read-model/feed-hub.ts';
+import { applyStepGuests } from '../../services/host/read-model/read-model.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { flat } from '../helpers/streams.ts';
@@ -10,7 +11,8 @@ const ctx = useRedisStack();
 
 const hostId = 'big-host';
 const guests = 20_000;
-const step = 500;
+// The host process uses this step; 20,000 is a whole number of them.
+const step = applyStepGuests;
 
 /** Calls of a command since the last CONFIG RESETSTAT (INFO commandstats counts the ones scripts make too). */
 async function calls(command: string): Promise<number> {
@@ -29,7 +31,7 @@ async function feedEntries(eventId: string): Promise<{ kind: string; messages: [
 }
 
 describe('the host read model of a big event', () => {
-  it('applies a 20,000-guest summary in steps of at most 500 guests, and a host killed between steps ends with the whole view', async () => {
+  it('applies a 20,000-guest summary in steps of at most applyStepGuests (250) guests, and a host killed between steps ends with the whole view', async () => {
     const env = { HOST_ID: hostId, CONSUMER_NAME: 'host-big' };
     const crashing = await ctx.procs.host({ ...env, HOST_TEST_CRASH: 'after-apply-step:5' });
     expect((await call(crashing, 'POST', '/api/events', { id: 'big', event_name: 'Big', event_date: daysAhead(9) })).status).toBe(202);
@@ -61,7 +63,7 @@ describe('the host read model of a big event', () => {
     expect(feed).toHaveLength(guests / step);
     expect(feed.every((e) => e.kind === 'changes' && e.messages.filter(([k]) => k === 'guest').length === step)).toBe(true);
     expect(feed.at(-1)!.messages.map(([k]) => k).slice(step)).toEqual(['counts', 'status', 'summary']);
-    // 5 steps, then the 40 again after the restart (the first 5 finding their rows applied).
+    // 5 steps, then the 80 again after the restart (the first 5 finding their rows applied).
     expect(await calls('evalsha')).toBeGreaterThanOrEqual(5 + guests / step);
     // One read and one write of the rows per step, none per guest (that would be 20,000 or more);
     // the margin is for the host's other work meanwhile.

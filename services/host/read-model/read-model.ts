@@ -143,10 +143,12 @@ export function summaryJsonText(fields: Record<string, string>): string {
 
 /**
  * Guests per script call: a call's work grows with its guests (a read and a write of each row, the
- * feed message), so a 100,000-guest summary is 200 calls of ~1 ms, not one call that holds Redis
- * for seconds (GUIDE: no single call blocks Redis for long). 500 as the coordinator's summary steps.
+ * feed message), so a 100,000-guest summary is 400 calls, not one call that holds Redis for seconds
+ * (GUIDE: no single call blocks Redis for long). 250: rows applied in full cost ~12-14 µs of Redis
+ * time each (scripts/bench/read-model-micro.ts, quiet machine), so a step stays near 3 ms; at 500
+ * such a step held Redis ~7 ms. Restated rows (restated-rows.ts) cost a third of that.
  */
-export const applyStepGuests = 500;
+export const applyStepGuests = 250;
 
 /**
  * Guests read per HSCAN call when GET reads an event: a 100,000-guest event is ~100 short reads,
