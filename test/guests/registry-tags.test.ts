@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type GuestProfile, GuestRegistry, type LiveGuest } from '../../services/shared/registry/guest-registry.ts';
 import { registryKeys } from '../../services/shared/streams/keys.ts';
+import { loadLuaScript, runScript, sharedScriptDir } from '../../services/shared/streams/scripts.ts';
 import { useRedisStack } from '../helpers/stack.ts';
 import { eventually } from '../helpers/wait.ts';
 
@@ -142,6 +144,21 @@ describe('registering an agent in bounded steps', () => {
     await registry.register({ agentId: 'cut', group: 'cut', guests: again });
     expect(ids(await registry.liveGuests(60_000))).toEqual(ids(again));
     expect(await stages('cut')).toEqual([]);
+  });
+
+  it('a stage that lost guests (it expired while being written, and a later step began it anew) is dropped, not swapped in', async () => {
+    const c = ctx.redis.client;
+    const registry = new GuestRegistry(c);
+    await registry.register({ agentId: 'short', group: 'g', guests: profiles('short', 0, 3, 'first') });
+    // What the staging left: 2 of the 3 guests it wrote (the first step expired before the second came).
+    const stage = registryKeys.agentGuestsStage('short', 'f00d-1');
+    await c.hset(stage, 'g1@short', '{}', 'g2@short', '{}');
+    await c.pexpire(stage, 60_000);
+    const keys = [stage, registryKeys.agentGuests('short'), registryKeys.agentInfo('short')];
+    expect(await runScript(c, loadLuaScript(join(sharedScriptDir, 'registry-swap.lua')), keys, [3, 60_000, 'guests', 3, 'registration', 'lost'])).toBe(0);
+    expect(await c.exists(stage)).toBe(0);
+    expect(await c.hget(registryKeys.agentInfo('short'), 'registration')).not.toBe('lost');
+    expect(ids(await registry.liveGuests(60_000))).toEqual(ids(profiles('short', 0, 3, 'first')));
   });
 
   it('an agent of no guests registers with no guests hash, as before', async () => {
