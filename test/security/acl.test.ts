@@ -1,6 +1,7 @@
 import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GuestRegistry } from '../../services/shared/registry/guest-registry.ts';
 import type { AclRole } from '../../services/shared/security/acl.ts';
 import {
   attemptsKey,
@@ -110,6 +111,7 @@ describe('Redis ACL users per role', () => {
       hostSeenKey('h1', 's1'),
       registryKeys.agents,
       registryKeys.agentGuests(agent),
+      registryKeys.agentGuestsStage(agent, 'f00d-1'),
       registryKeys.agentInfo(agent),
       registryKeys.epoch,
       timersKey,
@@ -219,6 +221,10 @@ describe('Redis ACL users per role', () => {
     expect(read[0]![1]).toHaveLength(1);
     expect(await a.xack(streams.inbox(own), groups.guests, read[0]![1][0]![0])).toBe(1);
     await expect(a.hset(registryKeys.agentInfo(own), 'group', 'original')).resolves.toBe(1);
+    // Its registration in steps: a stage, then the swap script (HLEN, UNLINK, RENAME) under its user, twice (the second replaces the first).
+    const guestsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `g${i}@${own}`, name: `G ${i}`, persona: 'p', tags: ['original'] }));
+    for (const n of [5, 3]) await new GuestRegistry(a, { stepGuests: 2 }).register({ agentId: own, group: 'original', guests: guestsOf(n) });
+    expect(await redis.client.hlen(registryKeys.agentGuests(own))).toBe(3);
     await expect(a.xadd(deadLetterStream(streams.inbox(own)), '*', 'reason', 'x')).resolves.toBeTruthy();
 
     const forbidden: [string, () => Promise<unknown>][] = [
@@ -234,6 +240,8 @@ describe('Redis ACL users per role', () => {
       ['HSET its registration', () => a.hset(registryKeys.agentInfo(other), 'group', 'original')],
       ['HGETALL its guests', () => a.hgetall(registryKeys.agentGuests(other))],
       ['UNLINK its guests', () => a.unlink(registryKeys.agentGuests(other))],
+      ['RENAME its stage onto its guests', () => a.rename(registryKeys.agentGuestsStage(other, 'x'), registryKeys.agentGuests(other))],
+      ['RENAME its own stage onto the other\'s guests', () => a.rename(registryKeys.agentGuestsStage(own, 'x'), registryKeys.agentGuests(other))],
       // A script runs with its caller's rights.
       ['EVAL XRANGE', () => a.eval("return redis.call('XRANGE', KEYS[1], '-', '+')", 1, streams.inbox(other))],
       // The prefix ends at the group's dash: `guest-original` does not reach `guest-originalx-...`.

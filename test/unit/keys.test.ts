@@ -30,6 +30,7 @@ describe('key layout', () => {
 
   it('puts an agent’s registry hashes in one slot', () => {
     expect(calculateSlot(registryKeys.agentGuests('a1'))).toBe(calculateSlot(registryKeys.agentInfo('a1')));
+    expect(calculateSlot(registryKeys.agentGuestsStage('a1', 'f00d-1'))).toBe(calculateSlot(registryKeys.agentGuests('a1')));
   });
 
   it('computes hash tags like Redis Cluster', () => {
@@ -54,6 +55,7 @@ describe('key layout', () => {
       attemptsKey(streams.responses),
       attemptsKey(streams.inbox('agent-1')),
       registryKeys.agentGuests('agent-1'),
+      registryKeys.agentGuestsStage('agent-1', 'f00d-1'),
       registryKeys.agentInfo('agent-1'),
       hostSeenKey('host-1', 'summary:e1'),
       janitorLockKey,

@@ -1,15 +1,32 @@
 import type { RedisClient } from '../streams/redis-client.ts';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { registryKeys } from '../streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../streams/scripts.ts';
 
 const epochScript = loadLuaScript(join(sharedScriptDir, 'registry-epoch.lua'));
+const swapScript = loadLuaScript(join(sharedScriptDir, 'registry-swap.lua'));
 
 /** Life of the registry's epoch marker: bounded, and long enough that it rarely starts anew. */
 export const registryEpochTtlMs = 86_400_000;
 
 /** Guests of one agent read per call at most (an agent's hash above this is read with HSCAN). */
 const READ_STEP = 1_000;
+
+/** Guests of one agent written per HSET at most (register stages them in such steps). */
+export const registerStepGuests = 1_000;
+
+/** HSETs sent per round trip while staging: 10,000 guests (about 1 MB) in flight at most. */
+const STEPS_PER_ROUND = 10;
+
+/**
+ * Life of a staging hash, renewed by each step written: a registration cut short (its process
+ * died) leaves a stage that goes by itself; one that outlived this is found incomplete and staged again.
+ */
+export const registerStageTtlMs = 60_000;
+
+/** Stagings of one registration before register gives up (each is redone only if its stage expired midway). */
+const STAGE_ATTEMPTS = 3;
 
 /** A simulated guest as the registry knows it. */
 export interface GuestProfile {
@@ -69,7 +86,11 @@ export function guestTags(group: string, persona: string, others: readonly strin
  *   registry:agent:{id}:guests         hash guestId -> {"name","persona","tags"}   (expire, see below;
  *                                      a registration without "tags", from before they existed,
  *                                      reads as tagged with its group and persona)
- *   registry:agent:{id}:info           hash group, guests, started_at, pid, host
+ *   registry:agent:{id}:guests:stage:<token>
+ *                                      hash: the same, being written (see register), renamed onto
+ *                                      :guests when complete; a short life of its own
+ *   registry:agent:{id}:info           hash group, guests, started_at, pid, registration (a token per
+ *                                      registration: readers of a large agent check it, see readWhole)
  *   registry:epoch                     string: when the registry (re)started filling (see rebuildingFor)
  * The two hashes are a lease: every heartbeat extends them by `registrationTtlMs`, so the hashes
  * of an agent that died, or whose deregistration was cut short, go by themselves.
@@ -77,25 +98,54 @@ export function guestTags(group: string, persona: string, others: readonly strin
 export class GuestRegistry {
   private readonly redis: RedisClient;
   private readonly registrationTtlMs: number;
+  private readonly stepGuests: number;
+  private readonly stageTtlMs: number;
 
-  constructor(redis: RedisClient, opts: { registrationTtlMs?: number } = {}) {
+  /** `stepGuests` and `stageTtlMs` are for tests (small steps, a stage that expires quickly). */
+  constructor(redis: RedisClient, opts: { registrationTtlMs?: number; stepGuests?: number; stageTtlMs?: number } = {}) {
     this.redis = redis;
     this.registrationTtlMs = Math.max(minRegistrationTtlMs, opts.registrationTtlMs ?? 0);
+    this.stepGuests = opts.stepGuests ?? registerStepGuests;
+    this.stageTtlMs = opts.stageTtlMs ?? registerStageTtlMs;
   }
 
+  /**
+   * Writes the agent's guests and info, then makes it visible in `registry:agents`. The guests go
+   * into a staging hash a bounded HSET at a time, not in one MULTI, which Redis runs without
+   * answering anyone else (86 ms for a 50,000-guest agent: issue 17, item 4); one short script then
+   * swaps the stage in with the info (registry-swap.lua). So a reader sees the agent's old
+   * complete set of guests or its new one, never part of either, and the zset entry that makes the
+   * agent visible is written after its guests.
+   */
   async register(agent: AgentRegistration, now = Date.now()): Promise<void> {
-    const guestsKey = registryKeys.agentGuests(agent.agentId);
-    const infoKey = registryKeys.agentInfo(agent.agentId);
-    const guestArgs: string[] = [];
-    for (const g of agent.guests) guestArgs.push(g.id, JSON.stringify({ name: g.name, persona: g.persona, tags: g.tags }));
-    // The agent's two hashes share its hash tag and change together; the zset entry that makes it
-    // visible is written after them, so a reader never sees a live agent without its guests.
-    const tx = this.redis.multi().del(guestsKey);
-    for (let i = 0; i < guestArgs.length; i += 2_000) tx.hset(guestsKey, ...guestArgs.slice(i, i + 2_000));
-    tx.hset(infoKey, 'group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid);
-    tx.pexpire(guestsKey, this.registrationTtlMs).pexpire(infoKey, this.registrationTtlMs);
-    await Promise.all([tx.exec(), this.markEpoch()]);
+    const registration = randomBytes(8).toString('hex');
+    const info = ['group', agent.group, 'guests', agent.guests.length, 'started_at', new Date(now).toISOString(), 'pid', process.pid, 'registration', registration];
+    const distinct = new Set(agent.guests.map((g) => g.id)).size;
+    const write = async () => {
+      for (let attempt = 1; ; attempt++) {
+        const stage = registryKeys.agentGuestsStage(agent.agentId, `${registration}-${attempt}`);
+        await this.stage(stage, agent.guests);
+        const keys = [stage, registryKeys.agentGuests(agent.agentId), registryKeys.agentInfo(agent.agentId)];
+        if ((await runScript<number>(this.redis, swapScript, keys, [distinct, this.registrationTtlMs, ...info])) === 1) return;
+        if (attempt === STAGE_ATTEMPTS) throw new Error(`registering agent ${agent.agentId}: its staged guests expired before they were complete, ${attempt} times`);
+      }
+    };
+    await Promise.all([write(), this.markEpoch()]);
     await this.redis.zadd(registryKeys.agents, now, agent.agentId);
+  }
+
+  /** Writes guests into a staging hash, `this.stepGuests` per HSET, each step renewing the stage's life. */
+  private async stage(stage: string, guests: readonly GuestProfile[]): Promise<void> {
+    const step = this.stepGuests;
+    for (let round = 0; round < guests.length; round += step * STEPS_PER_ROUND) {
+      const pipeline = this.redis.pipeline();
+      for (let i = round; i < Math.min(guests.length, round + step * STEPS_PER_ROUND); i += step) {
+        const args: string[] = [];
+        for (const g of guests.slice(i, i + step)) args.push(g.id, JSON.stringify({ name: g.name, persona: g.persona, tags: g.tags }));
+        pipeline.hset(stage, ...args).pexpire(stage, this.stageTtlMs);
+      }
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+    }
   }
 
   /** Refreshes the heartbeat; false when the registration is gone (Redis lost it) and must be redone. */
@@ -143,15 +193,19 @@ export class GuestRegistry {
     const agents = (await this.liveAgentIds(ttlMs, now)).sort();
     if (agents.length === 0) return [];
     const infoRead = this.redis.pipeline();
-    for (const agentId of agents) infoRead.hmget(registryKeys.agentInfo(agentId), 'group', 'guests');
-    const infos = ((await infoRead.exec()) ?? []).map(([, value]) => (value ?? [null, null]) as [string | null, string | null]);
+    for (const agentId of agents) infoRead.hmget(registryKeys.agentInfo(agentId), 'group', 'guests', 'registration');
+    const infos = ((await infoRead.exec()) ?? []).map(([, value]) => (value ?? [null, null, null]) as [string | null, string | null, string | null]);
     // An agent whose count is unknown is read in steps too: it may be of any size.
     const small = agents.filter((_, i) => infos[i]![1] !== null && Number(infos[i]![1]) <= READ_STEP);
     const smallRead = this.redis.pipeline();
     for (const agentId of small) smallRead.hgetall(registryKeys.agentGuests(agentId));
     const [smallHashes, largeHashes] = await Promise.all([
       smallRead.exec(),
-      Promise.all(agents.filter((a) => !small.includes(a)).map(async (agentId) => [agentId, await this.readInSteps(registryKeys.agentGuests(agentId))] as const)),
+      Promise.all(
+        agents.map((agentId, i) => ({ agentId, registration: infos[i]![2] }))
+          .filter(({ agentId }) => !small.includes(agentId))
+          .map(async ({ agentId, registration }) => [agentId, await this.readWhole(agentId, registration)] as const),
+      ),
     ]);
     const hashes = new Map<string, Record<string, string>>(largeHashes);
     small.forEach((agentId, i) => hashes.set(agentId, (smallHashes?.[i]?.[1] ?? {}) as Record<string, string>));
@@ -162,6 +216,25 @@ export class GuestRegistry {
       for (const id of Object.keys(hash).sort()) guests.push({ id, agentId, ...readProfile(hash[id]!, id, group) });
     });
     return guests;
+  }
+
+  /**
+   * A large agent's guests, read with HSCAN. The scan takes several calls, and the agent may
+   * register again between two of them (a new set renamed in: registry-swap.lua); its info's
+   * `registration` tells, and the hash is read again, so the guests returned are one
+   * registration's complete set, never parts of two.
+   */
+  private async readWhole(agentId: string, registration: string | null): Promise<Record<string, string>> {
+    let seen = registration;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const hash = await this.readInSteps(registryKeys.agentGuests(agentId));
+      const [now] = await this.redis.hmget(registryKeys.agentInfo(agentId), 'registration');
+      if (now === seen) return hash;
+      seen = now ?? null;
+    }
+    // Registered again during each of three scans (it hardly ever re-registers; something is
+    // amiss): one HGETALL, long for a large agent but one registration's set.
+    return this.redis.hgetall(registryKeys.agentGuests(agentId));
   }
 
   /** A hash read with HSCAN, READ_STEP fields per call. */

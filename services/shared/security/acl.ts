@@ -127,7 +127,8 @@ export function guestAclUser(group: string, agentIdPrefix: string): AclUser {
     key: `guest-${group}`,
     username: `event-planner-guest-${group}`,
     purpose: `guest agents of the persona group ${group}: read their own inboxes, write replies and their registration; never invitations, summaries or another group's inboxes`,
-    commands: [...everyRole, '+zadd', '+zrem', '+hset', '+hgetall', '+hmget', '+expire', '+unlink'],
+    // hlen, rename: registry-swap.lua checks a staged registration and renames it onto the agent's guests.
+    commands: [...everyRole, '+zadd', '+zrem', '+hset', '+hgetall', '+hmget', '+hlen', '+expire', '+unlink', '+rename'],
     keys: [
       // guest_inbox:{<prefix>*}* : the inbox, its priority lane, their dead letters, once-markers and attempts.
       `${streams.inbox(agent)}<rest>`,
@@ -136,6 +137,7 @@ export function guestAclUser(group: string, agentIdPrefix: string): AclUser {
       // The index of agents is one sorted set for every group; see docs/SECURITY.md.
       registryKeys.agents,
       registryKeys.agentGuests(agent),
+      registryKeys.agentGuestsStage(agent, '<token>'),
       registryKeys.agentInfo(agent),
       registryKeys.epoch,
       probeKey,

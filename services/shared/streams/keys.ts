@@ -185,6 +185,11 @@ export const registryKeys = {
   agents: 'registry:agents',
   /** hash: guestId -> guest JSON (name, persona, tags) for one agent. */
   agentGuests: (agentId: string): string => `registry:agent:{${agentId}}:guests`,
+  /**
+   * hash: a registration's guests being written, a bounded step at a time, before one short script
+   * renames it onto agentGuests (registry-swap.lua); expires by itself when the writer dies.
+   */
+  agentGuestsStage: (agentId: string, token: string): string => `registry:agent:{${agentId}}:guests:stage:${token}`,
   /** hash: agent metadata (group, guests, started_at, pid, host). */
   agentInfo: (agentId: string): string => `registry:agent:{${agentId}}:info`,
   /** string: when the registry (re)started filling (ms, Redis' clock); expires after a day and is set again. */
