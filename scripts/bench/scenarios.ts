@@ -134,6 +134,8 @@ export async function throughputScenario(ctx: RunContext, shape: StackShape, lab
     });
     const result = summarizeLoad(shape, load, await slowlog(stack.client));
     // Then 3 s more with every Redis command logged (not part of the figures above): Redis time per RSVP by script.
+    // The stall probe stops first: logging every command, and reading and clearing that log, are long calls of their own.
+    await stack.recordStalls();
     result.redisTime = await redisTimePer('RSVP', stack.client, async () => {
       const extra = await runLoad(stack, driver, { idPrefix: `${ctx.runId}-${label}-redis`, window: ctx.opts.window, durationMs: 3_000, warmupMs: 0, onSample: () => undefined });
       return extra.countedInWindow;
