@@ -169,4 +169,29 @@ describe('registering an agent in bounded steps', () => {
     expect(await ctx.redis.client.hget(registryKeys.agentInfo('empty'), 'guests')).toBe('0');
     expect(await registry.liveGuests(60_000)).toEqual([]);
   });
+
+  it('guestsOf (the host API’s guest list) reads any agent, alive or not, in the order asked, a large one in steps and never with one HGETALL', async () => {
+    const c = ctx.redis.client;
+    const registry = new GuestRegistry(c, { stepGuests: 500 });
+    await registry.register({ agentId: 'huge', group: 'many', guests: profiles('huge', 0, 2_500, 'p') });
+    await registry.register({ agentId: 'tiny', group: 'few', guests: profiles('tiny', 0, 2, 'p') }, Date.now() - 3_600_000);
+    const pairs = (await c.config('GET', 'slowlog-*')) as string[];
+    const saved = Object.fromEntries(pairs.reduce<[string, string][]>((acc, v, i) => (i % 2 === 0 ? [...acc, [v, pairs[i + 1]!]] : acc), []));
+    await c.config('SET', 'slowlog-log-slower-than', '0');
+    await c.config('SET', 'slowlog-max-len', '10000');
+    await c.slowlog('RESET');
+    let read;
+    try {
+      read = await registry.guestsOf(['tiny', 'huge', 'nobody']);
+    } finally {
+      const log = (await c.slowlog('GET', 10_000)) as [number, number, number, string[]][];
+      for (const [name, value] of Object.entries(saved)) await c.config('SET', name, value);
+      const whole = log.filter(([, , , args]) => args[0]?.toLowerCase() === 'hgetall' && args[1] === registryKeys.agentGuests('huge'));
+      expect(whole, 'one HGETALL of the 2,500-guest agent').toEqual([]);
+    }
+    expect(read.map((a) => [a.agentId, a.group, a.guests.length])).toEqual([['tiny', 'few', 2], ['huge', 'many', 2_500], ['nobody', '', 0]]);
+    expect(ids(read[1]!.guests)).toEqual(ids(profiles('huge', 0, 2_500, 'p')));
+    // The agent registered an hour ago is not live, and still listed by guestsOf.
+    expect(ids(await registry.liveGuests(60_000))).toEqual(ids(profiles('huge', 0, 2_500, 'p')));
+  });
 });

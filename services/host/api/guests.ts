@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { GuestRegistry } from '../../shared/registry/guest-registry.ts';
 import { registryKeys } from '../../shared/streams/keys.ts';
 import type { PartsGetter } from '../parts.ts';
 import { errors } from './schemas.ts';
@@ -47,36 +48,18 @@ export function guestRoutes(app: FastifyInstance, parts: PartsGetter): void {
       for (let i = 0; i < raw.length; i += 2) agents.push({ id: raw[i]!, seen: Number(raw[i + 1]) });
       const guests: Record<string, unknown>[] = [];
       const groups = new Map<string, { live: number; total: number }>();
+      // The registry's own reader: an agent of many guests is read in bounded steps, and as one
+      // registration (not half of an old one and half of a new one).
+      const registry = new GuestRegistry(p.redis);
       for (let start = 0; start < agents.length; start += CHUNK) {
         const chunk = agents.slice(start, start + CHUNK);
-        const pipeline = p.redis.pipeline();
-        for (const a of chunk) {
-          pipeline.hget(registryKeys.agentInfo(a.id), 'group');
-          pipeline.hgetall(registryKeys.agentGuests(a.id));
-        }
-        const results = (await pipeline.exec()) ?? [];
+        const read = await registry.guestsOf(chunk.map((a) => a.id));
         chunk.forEach((agent, i) => {
-          const group = (results[2 * i]![1] as string | null) ?? '';
-          const registered = (results[2 * i + 1]![1] as Record<string, string> | null) ?? {};
+          const { group, guests: registered } = read[i]!;
           const live = now - agent.seen <= p.guestTtlMs;
           const tally = groups.get(group) ?? { live: 0, total: 0 };
-          for (const [guestId, json] of Object.entries(registered)) {
-            let profile: { name?: unknown; persona?: unknown; tags?: unknown } = {};
-            try {
-              profile = JSON.parse(json) as typeof profile;
-            } catch {
-              // an unreadable registration still names the guest
-            }
-            guests.push({
-              guest_id: guestId,
-              name: typeof profile.name === 'string' ? profile.name : guestId,
-              persona: typeof profile.persona === 'string' ? profile.persona : '',
-              group,
-              tags: Array.isArray(profile.tags) ? profile.tags.filter((t): t is string => typeof t === 'string') : [],
-              agent: agent.id,
-              live,
-              last_seen: agent.seen,
-            });
+          for (const g of registered) {
+            guests.push({ guest_id: g.id, name: g.name, persona: g.persona, group, tags: g.tags, agent: agent.id, live, last_seen: agent.seen });
             tally.total += 1;
             if (live) tally.live += 1;
           }

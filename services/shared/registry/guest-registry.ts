@@ -191,32 +191,42 @@ export class GuestRegistry {
    */
   async liveGuests(ttlMs: number, now = Date.now()): Promise<LiveGuest[]> {
     const agents = (await this.liveAgentIds(ttlMs, now)).sort();
+    return (await this.guestsOf(agents)).flatMap((a) => a.guests);
+  }
+
+  /**
+   * Each agent's persona group and guests (sorted by guest id), in the order given, whether or not
+   * the agent is alive. A small agent is read with one HGETALL; a larger one (or one whose count is
+   * unknown) in steps, as a whole registration (readWhole), so no call is long whatever its size.
+   */
+  async guestsOf(agents: readonly string[]): Promise<{ agentId: string; group: string; guests: LiveGuest[] }[]> {
     if (agents.length === 0) return [];
     const infoRead = this.redis.pipeline();
     for (const agentId of agents) infoRead.hmget(registryKeys.agentInfo(agentId), 'group', 'guests', 'registration');
     const infos = ((await infoRead.exec()) ?? []).map(([, value]) => (value ?? [null, null, null]) as [string | null, string | null, string | null]);
     // An agent whose count is unknown is read in steps too: it may be of any size.
-    const small = agents.filter((_, i) => infos[i]![1] !== null && Number(infos[i]![1]) <= READ_STEP);
+    const isSmall = agents.map((_, i) => infos[i]![1] !== null && Number(infos[i]![1]) <= READ_STEP);
+    const small = agents.filter((_, i) => isSmall[i]);
     const smallRead = this.redis.pipeline();
     for (const agentId of small) smallRead.hgetall(registryKeys.agentGuests(agentId));
     const [smallHashes, largeHashes] = await Promise.all([
       smallRead.exec(),
       Promise.all(
-        agents.map((agentId, i) => ({ agentId, registration: infos[i]![2] }))
-          .filter(({ agentId }) => !small.includes(agentId))
+        agents
+          .map((agentId, i) => ({ agentId, registration: infos[i]![2], i }))
+          .filter(({ i }) => !isSmall[i])
           .map(async ({ agentId, registration }) => [agentId, await this.readWhole(agentId, registration)] as const),
       ),
     ]);
     const hashes = new Map<string, Record<string, string>>(largeHashes);
     small.forEach((agentId, i) => hashes.set(agentId, (smallHashes?.[i]?.[1] ?? {}) as Record<string, string>));
-    const guests: LiveGuest[] = [];
-    agents.forEach((agentId, i) => {
+    return agents.map((agentId, i) => {
       const hash = hashes.get(agentId) ?? {};
       const group = infos[i]![0] ?? '';
-      for (const id of Object.keys(hash).sort()) guests.push({ id, agentId, ...readProfile(hash[id]!, id, group) });
+      return { agentId, group, guests: Object.keys(hash).sort().map((id) => ({ id, agentId, ...readProfile(hash[id]!, id, group) })) };
     });
-    return guests;
   }
+
 
   /**
    * A large agent's guests, read with HSCAN. The scan takes several calls, and the agent may
