@@ -83,7 +83,11 @@ export function arrivalScore(entryId: string): number {
 
 const guestArgs = (guests: LiveGuest[]): string[] => guests.flatMap((g) => [g.id, g.agentId, g.name]);
 
-/** Guests a staged call still names in its arguments: those of its activity entry (includes/event.lua, ACTIVITY_GUESTS). */
+/**
+ * Guests a large call names in its arguments before its guests are staged (the script sees from
+ * guests_total that there are more, and answers `stage` when it needs them all). A staged call names
+ * none: the version's activity lists no guests, the fan-out's steps do (outbox.ts).
+ */
 const ACTIVITY_GUESTS = 2_000;
 
 /**
@@ -191,9 +195,9 @@ export class EventStore {
       staged: stagedSpec(meta.staged),
     };
     const defJson = JSON.stringify(def);
-    // A large resolution goes staged (`stage`) when the revision needs it; the arguments name the first guests only.
-    const large = meta.staged || (this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove);
-    const guests = large ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
+    // A large resolution goes staged (`stage`) when the revision needs it; the arguments name the first guests only, or none once staged.
+    const large = this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove;
+    const guests = meta.staged ? [] : large ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(guests)];
     const keys = [...eventKeyList(inv.id), ...stageKeys(inv.id, meta.staged), eventKeys(inv.id).fanout(`r${inv.revision}`)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, keys, args);
@@ -231,7 +235,7 @@ export class EventStore {
   async tick(eventId: string, now: number, resolution?: Resolution): Promise<TickResult> {
     const staged = resolution ? await this.stage(eventId, resolution.guests) : undefined;
     const guests = resolution?.guests ?? [];
-    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), stagedSpec(staged), ...guestArgs(staged ? guests.slice(0, ACTIVITY_GUESTS) : guests)];
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), stagedSpec(staged), ...guestArgs(staged ? [] : guests)];
     let reply: [string, string?, string[]?];
     try {
       reply = await runScript<[string, string?, string[]?]>(this.redis, tickEventScript, [...eventKeyList(eventId), ...stageKeys(eventId, staged)], args);
