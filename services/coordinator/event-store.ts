@@ -83,12 +83,6 @@ export function arrivalScore(entryId: string): number {
 
 const guestArgs = (guests: LiveGuest[]): string[] => guests.flatMap((g) => [g.id, g.agentId, g.name]);
 
-/**
- * Guests a large call names in its arguments before its guests are staged (the script sees from
- * guests_total that there are more, and answers `stage` when it needs them all). A staged call names
- * none: the version's activity lists no guests, the fan-out's steps do (outbox.ts).
- */
-const ACTIVITY_GUESTS = 2_000;
 
 /**
  * A large version's guests written in bounded steps before the script that opens it: a hash like
@@ -195,9 +189,11 @@ export class EventStore {
       staged: stagedSpec(meta.staged),
     };
     const defJson = JSON.stringify(def);
-    // A large resolution goes staged (`stage`) when the revision needs it; the arguments name the first guests only, or none once staged.
-    const large = this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove;
-    const guests = meta.staged ? [] : large ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
+    // A large resolution's guests go staged (the script answers `stage` when the revision needs
+    // them: it sees from guests_total that the arguments name fewer); the arguments name none of
+    // them, before or after: a large version's activity lists no guests, its fan-out's steps do (outbox.ts).
+    const large = meta.staged !== undefined || (this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove);
+    const guests = large ? [] : meta.resolution.guests;
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(guests)];
     const keys = [...eventKeyList(inv.id), ...stageKeys(inv.id, meta.staged), eventKeys(inv.id).fanout(`r${inv.revision}`)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, keys, args);
