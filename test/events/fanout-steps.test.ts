@@ -126,6 +126,19 @@ describe('a large event delivered in steps', () => {
     expect(await deadLetters(redis)).toEqual([]);
   });
 
+  it('opens a version of 501–2,000 guests staged too: no call names its guests, its steps do, once each', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'fd', 1_000);
+    await ctx.procs.coordinator({ ...coordinatorEnv, FANOUT_STEP_GUESTS: '500' });
+    await publish(redis, 'mid-size', { rsvpDeadline: Date.now() + 600_000 });
+    await eventually(async () => (await named(redis, 'fd', 'mid-size', 'request')).length === 1_000 || undefined, 30_000, 'requests');
+    const keys = (await inbox(redis, 'fd', 'mid-size')).map((d) => d.deliveryKey);
+    expect(keys.every((k) => /:c\d+$/.test(k))).toBe(true);
+    await eventually(async () => (await invitedOf(redis, 'mid-size', 0)).byDelivered.length === 1_000 || undefined, 30_000, 'invited named');
+    await invitedOnceEach(redis, 'mid-size', 0, guests);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
+
   it('killed -9 while staging, then while delivering, with an update and a new version arriving meanwhile: one delivery each, one summary per version', async () => {
     const redis = ctx.redis.client;
     const guests = await threeAgents(redis);
