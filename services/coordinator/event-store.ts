@@ -83,8 +83,6 @@ export function arrivalScore(entryId: string): number {
 
 const guestArgs = (guests: LiveGuest[]): string[] => guests.flatMap((g) => [g.id, g.agentId, g.name]);
 
-/** Guests a staged call still names in its arguments: those of its activity entry (includes/event.lua, ACTIVITY_GUESTS). */
-const ACTIVITY_GUESTS = 2_000;
 
 /**
  * A large version's guests written in bounded steps before the script that opens it: a hash like
@@ -191,9 +189,11 @@ export class EventStore {
       staged: stagedSpec(meta.staged),
     };
     const defJson = JSON.stringify(def);
-    // A large resolution goes staged (`stage`) when the revision needs it; the arguments name the first guests only.
-    const large = meta.staged || (this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove);
-    const guests = large ? meta.resolution.guests.slice(0, ACTIVITY_GUESTS) : meta.resolution.guests;
+    // A large resolution's guests go staged (the script answers `stage` when the revision needs
+    // them: it sees from guests_total that the arguments name fewer); the arguments name none of
+    // them, before or after: a large version's activity lists no guests, its fan-out's steps do (outbox.ts).
+    const large = meta.staged !== undefined || (this.fanOutStepAbove > 0 && meta.resolution.guests.length > this.fanOutStepAbove);
+    const guests = large ? [] : meta.resolution.guests;
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(guests)];
     const keys = [...eventKeyList(inv.id), ...stageKeys(inv.id, meta.staged), eventKeys(inv.id).fanout(`r${inv.revision}`)];
     const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, keys, args);
@@ -231,7 +231,7 @@ export class EventStore {
   async tick(eventId: string, now: number, resolution?: Resolution): Promise<TickResult> {
     const staged = resolution ? await this.stage(eventId, resolution.guests) : undefined;
     const guests = resolution?.guests ?? [];
-    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), stagedSpec(staged), ...guestArgs(staged ? guests.slice(0, ACTIVITY_GUESTS) : guests)];
+    const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), stagedSpec(staged), ...guestArgs(staged ? [] : guests)];
     let reply: [string, string?, string[]?];
     try {
       reply = await runScript<[string, string?, string[]?]>(this.redis, tickEventScript, [...eventKeyList(eventId), ...stageKeys(eventId, staged)], args);

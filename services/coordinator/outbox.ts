@@ -7,13 +7,15 @@ import type { Message, StreamProducer } from '../shared/streams/producer.ts';
 import type { CrashPoint } from './crash-point.ts';
 import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord } from './event-store.ts';
 import { type FanOutItem, type FanOutLister, readChunks } from './fan-out.ts';
+import { invitedEntries } from './invited-activity.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { SteppedSummary, SummaryBuilder } from './summary-builder.ts';
 import type { SummaryPublisher } from './summary-publisher.ts';
 
 /** An item a script put in an event's outbox (includes/event.lua): a delivery, a summary or an activity entry. */
 type OutboxItem =
-  | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number }
+  // `f`: a chunk of a fan-out (set by the drainer, never by a script).
+  | { k: 'd'; key: string; t: DeliveryType; a: string; g: string[]; s: number; r: number; dl: number; p: 'normal' | 'high'; rm?: number; sc?: CancelScope; x?: number; f?: true }
   | { k: 's'; key: string; f: string[] }
   | ({ k: 'b' } & SteppedSummary)
   | { k: 'a'; key: string; t: ActivityType; e: EventActivity; g: GuestChange[] | Record<string, never> }
@@ -123,7 +125,7 @@ export class OutboxDrainer {
       const chunks = await readChunks(this.redis, src, first, Math.min(this.lister.chunksPerStep, count - first));
       const items: Delivery[] = [];
       chunks.forEach((c, i) => {
-        if (c) items.push({ k: 'd', key: `${item.key}:c${first + i}`, t: item.t as DeliveryType, a: c.a, g: c.g, s: item.s, r: item.r, dl: item.dl, p: item.p, rm: item.rm, sc: item.sc as CancelScope | undefined, x: item.x });
+        if (c) items.push({ k: 'd', key: `${item.key}:c${first + i}`, t: item.t as DeliveryType, a: c.a, g: c.g, s: item.s, r: item.r, dl: item.dl, p: item.p, rm: item.rm, sc: item.sc as CancelScope | undefined, x: item.x, f: true });
       });
       if (items.length > 0) expired = (await this.addItems(eventId, items, definitions)) || expired;
       this.crash.step('fan-out');
@@ -196,7 +198,16 @@ export class OutboxDrainer {
       // A request's guests are listed, as `invited`, by the `version` activity of the script that
       // opened the version (apply-revision, open_version): naming them again made every host apply
       // and feed each invited guest's row twice (a quarter of the host read model's Redis time for a
-      // 100-guest event). The entry still says that the request went out.
+      // 100-guest event). The entry still says that the request went out. A large version's
+      // `version` entry names none: each of its fan-out's request chunks has entries of its own.
+      if (item.t === 'request' && item.f) {
+        const hostId = defs.get(item.r)?.host_id ?? '';
+        for (const m of invitedEntries({ eventId, hostId, sequence: item.s, revision: item.r, key: item.key, guests: item.g }, now)) {
+          messages.push(m);
+          counts.push({ activity: 'delivered' });
+        }
+        continue;
+      }
       if ((item.t === 'cancel' && item.sc === 'event') || item.t === 'request') {
         deliveredGuests.set(key, entry);
         continue;

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../services/shared/schema/delivery.ts';
-import { eventKeys } from '../../services/shared/streams/keys.ts';
+import { MAX_LIST_FIELD_LENGTH } from '../../services/shared/schema/validation.ts';
+import { eventKeys, streams } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
-import { deadLetters } from '../helpers/streams.ts';
+import { deadLetters, readAll } from '../helpers/streams.ts';
 import { delay, eventually } from '../helpers/wait.ts';
 import { checkEventInvariants, failures } from '../reliability/invariants.ts';
-import { type FakeGuest, coordinatorEnv, inbox, named, publish, registerAgent, reply, resetRevisions, send, summaries, summaryOf } from './support.ts';
+import { type FakeGuest, activity, coordinatorEnv, inbox, named, publish, registerAgent, reply, resetRevisions, send, summaries, summaryOf } from './support.ts';
 
 // A large event's deliveries to every guest (requests, details, reminders, a cancellation) are
 // staged and added in bounded steps (fan-out.ts, issue 17 item 4) instead of inside one script.
@@ -40,6 +41,31 @@ async function deliveriesOf(redis: Redis, eventId: string): Promise<Record<strin
 async function onceEach(redis: Redis, eventId: string, type: Delivery['type'], sequence?: number): Promise<boolean> {
   const ids = (await Promise.all(AGENTS.map((a) => named(redis, a, eventId, type, sequence)))).flat();
   return ids.length === GUESTS && new Set(ids).size === GUESTS;
+}
+
+/**
+ * The guests event_activity names as invited to a version: by its `version` entries, and by the
+ * `delivered` entries of its requests (a large version's fan-out steps name each chunk's guests).
+ */
+async function invitedOf(redis: Redis, eventId: string, sequence: number): Promise<{ byVersion: string[]; byDelivered: string[] }> {
+  const feed = await activity(redis);
+  const of = (type: string) =>
+    feed
+      .filter((a) => a.type === type)
+      .flatMap((a) => a.events.filter((e) => e.invitation_id === eventId && e.sequence === sequence && (type === 'version' || e.delivery === 'request')))
+      .flatMap((e) => e.guests ?? []);
+  for (const g of of('delivered')) expect(g).toEqual({ guest_id: g.guest_id, outcome: 'invited', state: 'needs_action' });
+  return { byVersion: of('version').map((g) => g.guest_id), byDelivered: of('delivered').map((g) => g.guest_id) };
+}
+
+/** Every guest named exactly once as invited to the version, by the fan-out's `delivered` entries only. */
+async function invitedOnceEach(redis: Redis, eventId: string, sequence: number, guests: FakeGuest[]): Promise<void> {
+  const { byVersion, byDelivered } = await invitedOf(redis, eventId, sequence);
+  expect(byVersion).toEqual([]);
+  expect(byDelivered.length).toBe(guests.length);
+  expect([...byDelivered].sort()).toEqual(guests.map((g) => g.id).sort());
+  // Every entry within the field limits the readers apply.
+  for (const e of await readAll(redis, streams.activity)) expect(e.fields.events!.length).toBeLessThanOrEqual(MAX_LIST_FIELD_LENGTH);
 }
 
 /** Published at publish_at (a tick), answered, updated in place, reminded, cancelled. */
@@ -85,12 +111,31 @@ describe('a large event delivered in steps', () => {
     const [stepped] = await summaries(redis, 'in-steps');
     const counts = (s: typeof one) => ({ reason: s!.reason, invited: s!.totalInvited, yes: s!.yes, no: s!.no, maybe: s!.maybe, reminders: s!.remindersSent, attendees: s!.attendees.length });
     expect(counts(stepped)).toEqual(counts(one));
+    // The hosts' feed: the one call's version lists the invited guests (up to ACTIVITY_GUESTS); the
+    // steps' version lists none, and the request chunks' `delivered` entries name every guest once.
+    await invitedOnceEach(redis, 'in-steps', 0, guests);
+    const oneCallInvited = await invitedOf(redis, 'in-one-call', 0);
+    expect(oneCallInvited.byVersion).toHaveLength(2_000);
+    expect(oneCallInvited.byDelivered).toEqual([]);
     expect(stepped!.remindersSent).toBe(GUESTS / 4);
     // Nothing left behind: no stage, no fan-out, no pending listing.
     await delay(500);
     expect(await redis.keys('event:{in-steps}:stage:*')).toEqual([]);
     expect(await redis.keys('event:{in-steps}:fanout:*')).toEqual([]);
     expect(Object.keys(await redis.hgetall(eventKeys('in-steps').event)).filter((f) => f.startsWith('fo:'))).toEqual([]);
+    expect(await deadLetters(redis)).toEqual([]);
+  });
+
+  it('opens a version of 501–2,000 guests staged too: no call names its guests, its steps do, once each', async () => {
+    const redis = ctx.redis.client;
+    const guests = await registerAgent(redis, 'fd', 1_000);
+    await ctx.procs.coordinator({ ...coordinatorEnv, FANOUT_STEP_GUESTS: '500' });
+    await publish(redis, 'mid-size', { rsvpDeadline: Date.now() + 600_000 });
+    await eventually(async () => (await named(redis, 'fd', 'mid-size', 'request')).length === 1_000 || undefined, 30_000, 'requests');
+    const keys = (await inbox(redis, 'fd', 'mid-size')).map((d) => d.deliveryKey);
+    expect(keys.every((k) => /:c\d+$/.test(k))).toBe(true);
+    await eventually(async () => (await invitedOf(redis, 'mid-size', 0)).byDelivered.length === 1_000 || undefined, 30_000, 'invited named');
+    await invitedOnceEach(redis, 'mid-size', 0, guests);
     expect(await deadLetters(redis)).toEqual([]);
   });
 
@@ -133,6 +178,9 @@ describe('a large event delivered in steps', () => {
     expect((await summaries(redis, 'killed')).map((s) => s.sequence).sort()).toEqual([0, 1]);
     expect(await onceEach(redis, 'killed', 'request', 0)).toBe(true);
     expect(await onceEach(redis, 'killed', 'request', 1)).toBe(true);
+    // The steps drained again after the kill named no guest twice in event_activity.
+    await invitedOnceEach(redis, 'killed', 0, guests);
+    await invitedOnceEach(redis, 'killed', 1, guests);
     // The stages the kills left behind expire (bounded life); none is in use.
     for (const key of await redis.keys('event:{killed}:stage:*')) expect(await redis.pttl(key)).toBeGreaterThan(0);
     expect(failures(await checkEventInvariants(redis, AGENTS))).toBe('');

@@ -17,8 +17,8 @@
           unknown_guests, event_name, published_at, traceparent, tracestate, summary_step_above:
           above this many guests a version's summary lists are built in steps, 0 never;
           fanout_step_above: above this many guests a delivery is a fan-out; guests_total: how many
-          guests the targeting resolves to (ARGV[7..] names only the first ones when there are more
-          than fanout_step_above); staged: '' or JSON {n: guests, c: chunks} staged in KEYS[12..13])
+          guests the targeting resolves to (ARGV[7..] names none of them when there are more than
+          fanout_step_above); staged: '' or JSON {n: guests, c: chunks} staged in KEYS[12..13])
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 

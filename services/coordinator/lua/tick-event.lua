@@ -14,7 +14,7 @@
   ARGV[4] summary list cap
   ARGV[5] '1' when the guests to publish to follow, '0' when not resolved (yet)
   ARGV[6] unknown guest ids (JSON) of that resolution
-  ARGV[7] '' or JSON {n: guests, c: chunks} staged in KEYS[12..13] (ARGV[8..] then names only the first ones)
+  ARGV[7] '' or JSON {n: guests, c: chunks} staged in KEYS[12..13] (ARGV[8..] then names none)
   ARGV[8..] the guests the targeting resolves to now: id, agent, name, ...
 
   Output: {'ok', next due, outbox (field, item, ...)} | {'need_guests', definition JSON} | {'gone'}

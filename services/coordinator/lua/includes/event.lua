@@ -616,17 +616,18 @@ local function open_version(ev, first, now, default_deadline_ms, cap, staged)
     ev[name] = 0
   end
   local ids, flat = {}, {}
-  for i = first, #ARGV, 3 do
-    ids[#ids + 1] = ARGV[i]
-    flat[#flat + 1] = ARGV[i]
-    flat[#flat + 1] = ARGV[i + 1] .. '\t' .. ARGV[i + 2]
-  end
   if staged then
-    -- A large version: its guests were staged in bounded steps (event-store.ts, stage); the
-    -- arguments name only the first ACTIVITY_GUESTS of them, for the activity entry.
+    -- A large version: its guests were staged in bounded steps (event-store.ts, stage). Its
+    -- `version` activity names none of them: the fan-out's steps name each chunk's guests in a
+    -- `delivered` entry (outbox.ts), so this call never lists (nor encodes) thousands of guests.
     redis.call('RENAME', staged.guests, K_INVITED)
     ev.total_invited = staged.n
   else
+    for i = first, #ARGV, 3 do
+      ids[#ids + 1] = ARGV[i]
+      flat[#flat + 1] = ARGV[i]
+      flat[#flat + 1] = ARGV[i + 1] .. '\t' .. ARGV[i + 2]
+    end
     if #flat > 0 then
       hset_many(K_INVITED, flat)
     end
