@@ -20,8 +20,9 @@ export interface InvitedChunk {
 /**
  * The `delivered` activity entries naming a fan-out request chunk's guests as invited (at most
  * 500 of them, split where the list would not fit an `events` field). A large version's `version`
- * entry names no guests (includes/event.lua, open_version): these do, every one of them, under
- * once-keys derived from the chunk's, so a step drained again adds none twice.
+ * entry names no guests (includes/event.lua, open_version): these do, for its first chunks
+ * (outbox.ts, INVITED_NAMED_MAX), under once-keys derived from the chunk's, so a step drained
+ * again adds none twice.
  */
 export function invitedEntries(chunk: InvitedChunk, at: number): (Message & { onceKey: string })[] {
   const parts: GuestChange[][] = [];

@@ -24,6 +24,14 @@ type OutboxItem =
 type Delivery = Extract<OutboxItem, { k: 'd' }>;
 type Plain = Exclude<OutboxItem, FanOutItem>;
 
+/**
+ * Invited guests a large version's activity names (the first chunks' guests until at least this many),
+ * as the opening script names at most ACTIVITY_GUESTS (includes/event.lua) of a smaller one: a host's
+ * board lists the others as they answer. Naming all 100,000 of a fan-out cost the hosts ~1.3 s of
+ * Redis time and the fan-out's deliveries 1.6 -> 3.4-3.8 s (docs/BENCHMARKS.md).
+ */
+export const INVITED_NAMED_MAX = 2_000;
+
 /** Rounds of draining at most per call (an expiry recorded while draining can decide a summary). */
 const ROUNDS = 3;
 
@@ -121,11 +129,17 @@ export class OutboxDrainer {
     const src = await this.lister.chunksOf(eventId, item);
     const count = Number((await this.redis.hget(src, 'n')) ?? 0);
     let expired = false;
+    // Guests named as invited so far: the chunks are read in the same order on every drain, so a
+    // re-drain names the same chunks' guests (under the same once-keys).
+    let named = 0;
     for (let first = 0; first < count; first += this.lister.chunksPerStep) {
       const chunks = await readChunks(this.redis, src, first, Math.min(this.lister.chunksPerStep, count - first));
       const items: Delivery[] = [];
       chunks.forEach((c, i) => {
-        if (c) items.push({ k: 'd', key: `${item.key}:c${first + i}`, t: item.t as DeliveryType, a: c.a, g: c.g, s: item.s, r: item.r, dl: item.dl, p: item.p, rm: item.rm, sc: item.sc as CancelScope | undefined, x: item.x, f: true });
+        if (!c) return;
+        const listed = named < INVITED_NAMED_MAX;
+        if (listed) named += c.g.length;
+        items.push({ k: 'd', key: `${item.key}:c${first + i}`, t: item.t as DeliveryType, a: c.a, g: c.g, s: item.s, r: item.r, dl: item.dl, p: item.p, rm: item.rm, sc: item.sc as CancelScope | undefined, x: item.x, ...(listed ? { f: true as const } : {}) });
       });
       if (items.length > 0) expired = (await this.addItems(eventId, items, definitions)) || expired;
       this.crash.step('fan-out');
