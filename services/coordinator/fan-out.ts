@@ -4,7 +4,8 @@ import type { RedisClient } from '../shared/streams/redis-client.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
 import { loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
-import { hashPages, twoReplies } from './hash-pages.ts';
+import { hashPages } from '../shared/streams/hash-pages.ts';
+import { twoReplies } from './two-replies.ts';
 
 const commitScript = loadLuaScript(join(import.meta.dirname, 'lua', 'commit-fanout.lua'));
 

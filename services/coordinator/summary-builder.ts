@@ -2,7 +2,8 @@ import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Question } from '../shared/schema/questions.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
 import { CrashPoint } from './crash-point.ts';
-import { hashPages, twoReplies } from './hash-pages.ts';
+import { hashPages } from '../shared/streams/hash-pages.ts';
+import { twoReplies } from './two-replies.ts';
 
 /** A summary decided in steps (includes/event.lua, finalize): its head fields, the list fields empty. */
 export interface SteppedSummary {

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../streams/redis-client.ts';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { hashPages } from '../streams/hash-pages.ts';
 import { registryKeys } from '../streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../streams/scripts.ts';
 
@@ -250,14 +251,10 @@ export class GuestRegistry {
   /** A hash read with HSCAN, READ_STEP fields per call. */
   private async readInSteps(key: string): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', READ_STEP);
-      cursor = next;
-      for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-    } while (cursor !== '0');
+    for await (const { ids, values } of hashPages(this.redis, key, READ_STEP)) ids.forEach((id, i) => (out[id] = values[i]!));
     return out;
   }
+
 
   /** Live guests per persona group (for the registered-guests gauge). */
   async liveCountsByGroup(ttlMs: number, now = Date.now()): Promise<Map<string, number>> {
