@@ -11,9 +11,9 @@ export interface FeedMessage {
 }
 
 /**
- * The messages of one feed stream entry. apply-changes.lua writes one entry per call, kind `changes`
- * with `data` = [[kind, data JSON], ...] (a reply's guest row and the counts: one XADD, not one per
- * change) and, when the call stored the version's summary, `summary` = its JSON (the last message).
+ * The messages of one feed stream entry. apply-changes.lua writes one entry per call (the rows'
+ * messages built by the host, merge-rows.ts), kind `changes` with `data` = [[kind, data JSON], ...]
+ * (a reply's guest row and the counts: one XADD, not one per change) and, when the call stored the version's summary, `summary` = its JSON (the last message).
  * Each becomes one SSE event, all with the entry's id, so the clients see the events they always
  * saw. An entry of another kind (written before) is one message. The messages of an entry are sent
  * together; a client resuming from its id gets what came after the entry.

@@ -4,7 +4,7 @@ import type { Activity, EventActivity, GuestChange, VersionCounts } from '../../
 import type { Summary } from '../../shared/schema/summary.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
-import { type RestatedRow, restatedRows } from './restated-rows.ts';
+import { type MergedStep, mergeRows } from './merge-rows.ts';
 
 export const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
 
@@ -27,7 +27,7 @@ export interface GuestRow {
   stale?: boolean;
   reason?: string;
   updated_at: number;
-  /** From the version's summary: its last word on the guest (apply-changes.lua). */
+  /** From the version's summary: its last word on the guest (merge-rows.ts). */
   final?: boolean;
 }
 
@@ -78,7 +78,7 @@ const responseState: Record<string, GuestState> = { yes: 'accepted', no: 'declin
 /** The guests a summary lists: its attendees, or (a summary in the original's format) its replies and the silent. */
 function rowsOfSummary(s: Summary, at: number): GuestRow[] {
   if (s.attendees.length > 0) {
-    // The attendees carry no message; the counted replies do (unless truncated; apply-changes.lua keeps the one known).
+    // The attendees carry no message; the counted replies do (unless truncated; merge-rows.ts keeps the one known).
     const messages = new Map(s.responses.map((r) => [r.guest_id, r.message]));
     return s.attendees.map((a) => ({
       guest_id: a.guest_id,
@@ -142,11 +142,11 @@ export function summaryJsonText(fields: Record<string, string>): string {
 }
 
 /**
- * Guests per script call: a call's work grows with its guests (a read and a write of each row, the
- * feed message), so a 100,000-guest summary is 400 calls, not one call that holds Redis for seconds
- * (GUIDE: no single call blocks Redis for long). 250: rows applied in full cost ~12-14 µs of Redis
- * time each (scripts/bench/read-model-micro.ts, quiet machine), so a step stays near 3 ms; at 500
- * such a step held Redis ~7 ms. Restated rows (restated-rows.ts) cost a third of that.
+ * Guests per script call: a call's work grows with its guests (a read, a check and a write of each
+ * row, the feed message), so a 100,000-guest summary is 400 calls, not one call that holds Redis
+ * for seconds (GUIDE: no single call blocks Redis for long). 250 kept a step near 3 ms when the
+ * script merged the rows itself (~12-14 µs each); merged by the host (merge-rows.ts) they cost
+ * Redis a fraction of that, and the host's read and merge of a step grow with it too.
  */
 export const applyStepGuests = 250;
 
@@ -168,14 +168,19 @@ interface Item {
 /** One script call: part of an event's changes (the version's fields ride with its last part). */
 interface Step extends Item {
   guests: number;
-  /** The step's rows as the entry lists them (`changes.guests` leaves out the restated ones). */
-  rows?: GuestRow[];
-  restated: RestatedRow[];
 }
 
 /**
+ * Tries of a step whose rows another replica changed between the host's read and its write
+ * (apply-changes.lua answers -1): each reads and merges again. Two replicas meet on the same rows
+ * only while both apply entries of the same event; after the last try the entry fails and is
+ * retried by its consumer, never applied over rows its merge did not see.
+ */
+export const applyTries = 6;
+
+/**
  * Splits each event's changes into steps of at most `size` guests. Why steps and no cursor: a guest
- * row remembers the entry that set it and an entry never re-applies its own change (apply-changes.lua),
+ * row remembers the entry that set it and an entry never re-applies its own change (merge-rows.ts),
  * so a crash between steps leaves the entry pending, its redelivery finds the done steps no-ops and
  * does the rest; the counts, status and summary come with the last step, once every row is in.
  * (Reading closed versions from the stored summary instead of copying its rows was the other
@@ -187,7 +192,7 @@ export function splitIntoSteps(items: Item[], size: number): Step[] {
     const { guests = [], counts, status, deadline, ...version } = changes;
     for (let start = 0; start + size < guests.length; start += size) {
       const part = guests.slice(start, start + size);
-      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', restate, guests: part.length, restated: [] });
+      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', restate, guests: part.length });
     }
     const last = guests.slice(Math.max(0, Math.ceil(guests.length / size) - 1) * size);
     steps.push({
@@ -196,7 +201,6 @@ export function splitIntoSteps(items: Item[], size: number): Step[] {
       summary,
       restate,
       guests: last.length,
-      restated: [],
     });
   }
   return steps;
@@ -272,21 +276,21 @@ export class ReadModel {
     let guests = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      await this.findRestated(batch);
-      const values = await this.run(entryId, batch);
+      const merged = await this.merge(entryId, batch);
+      const values = await this.run(entryId, batch, merged);
       for (const [i, step] of batch.entries()) {
         let value = values[i]!;
-        // A restated row changed after the read (another entry's change, or a replica applying the
-        // same summary): read again; the third try restates nothing, which always applies.
+        let done = merged[i]!;
+        // A row changed after the read (another replica applied another entry, or the same one):
+        // read and merge again; a stale merge is never written.
         for (let attempt = 1; value < 0; attempt += 1) {
-          if (attempt < 3) await this.findRestated([step]);
-          else {
-            step.changes = { ...step.changes, guests: step.rows! };
-            step.restated = [];
-          }
-          value = (await this.run(entryId, [step]))[0]!;
+          if (attempt >= applyTries) throw new Error(`event ${step.eventId}: its rows changed under each of ${applyTries} tries to apply entry ${entryId}`);
+          // Spread apart: two replicas that met once would otherwise read and meet again.
+          if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+          done = (await this.merge(entryId, [step]))[0]!;
+          value = (await this.run(entryId, [step], [done]))[0]!;
         }
-        added += value;
+        added += value + done.messages.length;
       }
       batch = [];
       guests = 0;
@@ -301,45 +305,53 @@ export class ReadModel {
     return added;
   }
 
-  /** One script call per step, in one round trip; each answers its feed messages, or -1 (apply-changes.lua). */
-  private async run(entryId: string, steps: Step[]): Promise<number[]> {
+  /**
+   * Reads the stored rows of the steps' guests (one HMGET each, one round trip) and merges each
+   * step's changes with them (merge-rows.ts): the rows to write, with the texts read, and the feed
+   * messages. The host does the JSON work, not Redis' one thread: decoding, merging and encoding
+   * each row in the script was ~13 µs of Redis time per guest.
+   */
+  private async merge(entryId: string, steps: Step[]): Promise<MergedStep[]> {
+    // Sent together, one round trip (in a cluster each to its event's node).
+    const stored = await Promise.all(
+      steps.map((step) => {
+        const guests = step.changes.guests ?? [];
+        return guests.length > 0 ? this.redis.hmget(hostKeys.event(step.eventId).guests, ...guests.map((g) => g.guest_id)) : [];
+      }),
+    );
+    return steps.map((step, i) => mergeRows(entryId, step.changes.guests ?? [], stored[i]!, step.restate));
+  }
+
+  /** One script call per step, in one round trip; each answers its feed messages besides the rows', or -1 (apply-changes.lua). */
+  private async run(entryId: string, steps: Step[], merged: MergedStep[]): Promise<number[]> {
     const results = await execPipeline(
       this.redis,
-      steps,
-      (pipeline, { eventId, changes, summary, restated }) => {
+      steps.map((step, i) => [step, merged[i]!] as const),
+      (pipeline, [{ eventId, changes, summary }, { writes, messages }]) => {
         const k = hostKeys.event(eventId);
-        const marks = restated.flatMap((r) => [r.guestId, r.text, r.cut]);
-        queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], [entryId, JSON.stringify(changes), this.feedMaxLen, this.retentionMs, summary, ...marks]);
+        const { sequence, revision, counts, status, deadline } = changes;
+        const countsText = counts ? JSON.stringify(counts) : '';
+        const args: (string | number)[] = [
+          entryId,
+          sequence,
+          this.feedMaxLen,
+          this.retentionMs,
+          summary,
+          countsText,
+          counts ? JSON.stringify(['counts', countsText]) : '',
+          status ?? '',
+          status ? JSON.stringify(['status', JSON.stringify({ status, revision, sequence })]) : '',
+          deadline !== undefined && deadline !== null ? JSON.stringify(deadline) : '',
+          messages.join(','),
+        ];
+        for (const w of writes) args.push(w.guestId, w.expected, w.text);
+        queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], args);
       },
       [applyScript],
     );
     return results.map(([error, value]) => {
       if (error) throw error;
       return Number(value);
-    });
-  }
-
-  /**
-   * A summary's steps: reads their rows (one round trip) and sets apart those the read model
-   * already shows as the summary says them, which the script then only marks final. Applying
-   * every reply twice (as reported, then as the summary's row: decoding, comparing, encoding and
-   * feeding each again) was about a quarter of Redis' CPU per RSVP.
-   */
-  private async findRestated(steps: Step[]): Promise<void> {
-    const wanted = steps.filter((s) => s.restate && (s.rows ?? s.changes.guests ?? []).length > 0);
-    if (wanted.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const step of wanted) {
-      step.rows ??= step.changes.guests!;
-      pipeline.hmgetBuffer(hostKeys.event(step.eventId).guests, ...step.rows.map((g) => g.guest_id));
-    }
-    const results = (await pipeline.exec()) ?? [];
-    wanted.forEach((step, i) => {
-      const [error, stored] = results[i] ?? [new Error('no reply from Redis')];
-      if (error) throw error;
-      const { rows, restated } = restatedRows(step.rows!, stored as (Buffer | null)[]);
-      step.changes = { ...step.changes, guests: rows };
-      step.restated = restated;
     });
   }
 

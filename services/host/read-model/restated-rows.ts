@@ -1,15 +1,5 @@
 import type { GuestRow } from './read-model.ts';
 
-/**
- * A summary's row the read model already shows: apply-changes.lua marks the stored text final in
- * place (its first `cut` bytes, then the summary's src and `final`) if it still is `text`.
- */
-export interface RestatedRow {
-  guestId: string;
-  text: string;
-  cut: number;
-}
-
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
@@ -44,33 +34,14 @@ export function restates(row: GuestRow, stored: GuestRow): boolean {
 }
 
 /**
- * Splits a summary step's rows into those to apply in full and those the read model already shows
- * (by the stored texts, read just before, in the same order, as bytes: ioredis reads them faster so,
- * and their length is the script's; sent back as text, which ioredis writes faster; a text that was
- * not UTF-8 no longer matches and is read again, then applied in full; null for a guest without a row). The
- * stored text must end with its src, as apply-changes.lua writes it; a guest listed twice is
- * applied in full.
+ * The stored text of a summary's row the read model already shows (`restates`): the stored text
+ * as read, marked final by the summary's entry (its `src` replaced, `final` added), or undefined
+ * when the summary's row is to be applied in full. The stored text must end with its src, as
+ * merge-rows.ts writes it. A string edit: no JSON work, and no feed message (merge-rows.ts).
  */
-export function restatedRows(rows: GuestRow[], stored: (Buffer | null)[]): { rows: GuestRow[]; restated: RestatedRow[] } {
-  const listed = new Map<string, number>();
-  for (const row of rows) listed.set(row.guest_id, (listed.get(row.guest_id) ?? 0) + 1);
-  const full: GuestRow[] = [];
-  const restated: RestatedRow[] = [];
-  rows.forEach((row, i) => {
-    const bytes = stored[i];
-    if (bytes && listed.get(row.guest_id) === 1) {
-      const text = bytes.toString();
-      const old = JSON.parse(text) as GuestRow & { src?: unknown };
-      if (typeof old.src === 'string' && restates(row, old)) {
-        // The script cuts bytes; the tail is ASCII (an entry id).
-        const tail = `,"src":"${old.src}"}`;
-        if (text.endsWith(tail)) {
-          restated.push({ guestId: row.guest_id, text, cut: bytes.length - tail.length });
-          return;
-        }
-      }
-    }
-    full.push(row);
-  });
-  return { rows: full, restated };
+export function restatedText(row: GuestRow, old: GuestRow & { src?: unknown }, text: string, src: string): string | undefined {
+  if (typeof old.src !== 'string' || !restates(row, old)) return undefined;
+  const tail = `,"src":${JSON.stringify(old.src)}}`;
+  if (!text.endsWith(tail)) return undefined;
+  return `${text.slice(0, -tail.length)},"src":${JSON.stringify(src)},"final":true}`;
 }

@@ -4,11 +4,20 @@
   step. Every host replica reads a share of the entries in the application's group and applies
   them here, into the same keys, so every replica shows the same thing.
 
-  At least once and in any order: each guest row, each version's counts, status and deadline
-  remember the id of the entry that set them (`src`) and take a change only from a later entry
-  (stream ids grow with Redis' clock); a guest row first by its (sequence, reply_rev), so a reply
-  replayed in a new entry does not undo a newer one. An overtaken change is not applied and adds
-  nothing to the feed. A summary is kept once per version.
+  The guest rows are merged by the host (merge-rows.ts: which change is later, what a row keeps),
+  not here: Redis is one thread that every hop of an event waits on, and decoding, comparing and
+  encoding each row was most of this script's time, while the hosts scale out. The host reads the
+  rows of a step, merges, and sends each row it changes as the text it read and the text to write.
+  This script is the compare-and-set: if any of those rows is no longer the text the host read
+  (another replica applied another entry meanwhile), it writes nothing and answers -1; the host
+  reads again and merges again, so a merge is never applied over a row it did not see. Rows the
+  host did not change are not checked: each row's history is its own, and the host's decision to
+  leave one as it was is the decision for the row as it was read, a state it had.
+
+  At least once and in any order: each guest row (merge-rows.ts) and each version's counts, status
+  and deadline (here) remember the id of the entry that set them (`src`) and take a change only
+  from a later entry (stream ids grow with Redis' clock). An overtaken change is not applied and
+  adds nothing to the feed. A summary is kept once per version.
 
   Bounded: a call gets at most one step of guests (read-model.ts, applyStepGuests); a big summary
   or report is applied in several calls, the version's counts, status and summary with the last.
@@ -18,31 +27,49 @@
 
   Cheap: whatever the number of guests, one HMGET and one HSET on each hash and at most one XADD
   per call (the feed entry `changes` lists every message of the call, the summary in a field of its
-  own; feed-hub.ts sends them to SSE clients as before, one event per message). A summary's rows
-  that restate what the replies showed (most of them) are only marked final, by a string edit of
-  the stored text the host read (ARGV[6…]), without JSON work or feed message.
+  own; feed-hub.ts sends them to SSE clients as before, one event per message), no JSON work on
+  the rows; the keys' expiry is refreshed only when it has run down by more than a minute (or a
+  hundredth of the lifetime, if shorter): a PEXPIRE on every call is a write, in the AOF too.
 
   KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
   KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON
   KEYS[3]  host:event:{<id>}:feed      stream of changes (kind `changes`, data: [[kind, data JSON], ...];
                                        summary: the version's summary JSON, when this call stored it)
   ARGV[1]  source entry id
-  ARGV[2]  changes JSON: {sequence, revision, guests?: [row], counts?, status?, deadline?}
+  ARGV[2]  the version's sequence
   ARGV[3]  feed MAXLEN (approximate)
   ARGV[4]  lifetime of the keys (ms)
   ARGV[5]  the version's summary JSON, or ''
-  ARGV[6…] a summary's rows the host found restated (read-model.ts, restatedRows), three each:
-           guest id, the stored row's text as the host read it, the length of that text without
-           its `,"src":…}` end. Each becomes that text with the summary's src and `final: true`:
-           no JSON work and no feed message (whoever saw the replies has the row already).
+  ARGV[6]  the version's counts JSON, or ''
+  ARGV[7]  its feed message, ["counts", counts JSON] as JSON
+  ARGV[8]  the version's status, or ''
+  ARGV[9]  its feed message, ["status", {status, revision, sequence} JSON] as JSON
+  ARGV[10] the version's deadline as JSON (a number), or ''
+  ARGV[11] the feed messages of the rows written, ["guest", row JSON] as JSON, joined by commas, or ''
+  ARGV[12…] the rows written, three each: guest id, the stored text the host read ('' for no row),
+           the text to write
 
-  Output: the number of feed messages added, or -1 when a restated row changed since the host read
-  it (nothing written).
+  Output: the number of feed messages this call added besides the rows' (counts, status, summary),
+  or -1 when a row changed since the host read it (nothing written).
 ]]
 local src = ARGV[1]
-local change = cjson.decode(ARGV[2])
-local seq = tostring(change.sequence)
-local messages = {}
+local seq = ARGV[2]
+local writes = (#ARGV - 11) / 3
+
+if writes > 0 then
+  local ids, args = {}, {}
+  for i = 1, writes do
+    ids[i] = ARGV[9 + 3 * i]
+    args[2 * i - 1] = ids[i]
+    args[2 * i] = ARGV[11 + 3 * i]
+  end
+  local stored = redis.call('HMGET', KEYS[1], unpack(ids))
+  -- Lua strings are interned: comparing one is comparing a pointer.
+  for i = 1, writes do
+    if (stored[i] or '') ~= ARGV[10 + 3 * i] then return -1 end
+  end
+  redis.call('HSET', KEYS[1], unpack(args))
+end
 
 -- "ms-n" ids compared as numbers (string comparison would put 9-0 after 10-0).
 local function newer(a, b)
@@ -52,120 +79,36 @@ local function newer(a, b)
   return am > bm or (am == bm and an > bn)
 end
 
--- A guest's change is later than the stored one by (sequence, reply_rev), then by entry: a
--- replayed reply (re-emitted as a new entry) carries its old reply_rev and changes nothing, while
--- changes without a new reply (a promotion, a removal) follow the order of the entries.
-local function later(row, old)
-  local seq, oldSeq = tonumber(row.sequence) or 0, tonumber(old.sequence) or 0
-  -- A reply kept and not counted (stale, late) moves no guest into a later version: after a
-  -- cancellation the coordinator reports it at the cancellation's sequence, which asked nobody,
-  -- and the guest's answer to the version it closed must stay on the board (and in the CANCEL).
-  if seq > oldSeq and (row.outcome == 'stale' or row.outcome == 'late') then return false end
-  if seq ~= oldSeq then return seq > oldSeq end
-  -- The version's summary (`final`) is its last word: no report of the same version overrides it.
-  if row.final ~= old.final then return row.final == true end
-  -- A promotion or a removal is no reply (no reply_rev) but changes the guest's place: it follows
-  -- the order of entries. Other changes without a reply (invited, reminded, stale, late) never
-  -- override a reply: their entries may be added after the reply's (an outbox drained late).
-  if row.reply_rev == nil and (row.outcome == 'promoted' or row.outcome == 'removed') then return newer(src, old.src) end
-  local rev, oldRev = tonumber(row.reply_rev) or -1, tonumber(old.reply_rev) or -1
-  if rev ~= oldRev then return rev > oldRev end
-  return newer(src, old.src)
-end
-
-local function feed(kind, text)
-  messages[#messages + 1] = { kind, text }
-end
-
-local rows = type(change.guests) == 'table' and change.guests or {}
-local marks = (#ARGV - 5) / 3
-if #rows > 0 or marks > 0 then
-  -- One read of every row the call touches; a guest listed twice sees its first change.
-  local ids = {}
-  for i, row in ipairs(rows) do ids[i] = row.guest_id end
-  for i = 1, marks do ids[#rows + i] = ARGV[3 + 3 * i] end
-  local stored = redis.call('HMGET', KEYS[1], unpack(ids))
-  local current, written, order, args = {}, {}, {}, {}
-  if marks > 0 then
-    -- Rows the summary restates: marked final only if each is still the text the host read, else
-    -- the call changes nothing and answers -1 (the host reads again). Lua strings are interned:
-    -- comparing one is comparing a pointer.
-    for i = 1, marks do
-      if stored[#rows + i] ~= ARGV[4 + 3 * i] then return -1 end
-    end
-    local mark = ',"src":' .. cjson.encode(src) .. ',"final":true}'
-    for i = 1, marks do
-      args[2 * i - 1] = ids[#rows + i]
-      args[2 * i] = string.sub(ARGV[4 + 3 * i], 1, tonumber(ARGV[5 + 3 * i])) .. mark
-    end
-  end
-  for i, row in ipairs(rows) do
-    local old = current[row.guest_id]
-    if old == nil and stored[i] then old = cjson.decode(stored[i]) end
-    local fresh = true
-    if old then
-      if not later(row, old) then
-        fresh = false
-      else
-        if row.guest_name == nil then row.guest_name = old.guest_name end
-        -- A promotion keeps what the guest's reply said (its rev, party, answers).
-        if row.outcome == 'promoted' and row.reply_rev == nil and row.sequence == old.sequence then
-          row.reply_rev, row.answers = old.reply_rev, old.answers
-          if row.plus_ones == nil then row.plus_ones = old.plus_ones end
-        end
-        -- What the guest last said stays with its row until it says something new: a summary's
-        -- attendees and a new version's invitation carry no message, and are no reason to drop it.
-        if row.message == nil and old.message ~= nil then
-          row.message = old.message
-          row.message_sequence = old.message_sequence or old.sequence
-        end
-      end
-    end
-    if row.message ~= nil and row.message_sequence == nil then row.message_sequence = row.sequence end
-    if fresh then
-      if written[row.guest_id] == nil then order[#order + 1] = row.guest_id end
-      -- Encoded once: the feed's text is the row without src and final, the stored row that text
-      -- with them appended (encoding every row twice was a third of this script's time).
-      local final = row.final
-      row.src, row.final = nil, nil
-      local text = cjson.encode(row)
-      feed('guest', text)
-      written[row.guest_id] = string.sub(text, 1, -2) .. ',"src":' .. cjson.encode(src) .. (final ~= nil and (',"final":' .. cjson.encode(final)) or '') .. '}'
-      row.src, row.final = src, final
-      current[row.guest_id] = row
-    end
-  end
-  if #order > 0 or #args > 0 then
-    for _, id in ipairs(order) do
-      args[#args + 1] = id
-      args[#args + 1] = written[id]
-    end
-    redis.call('HSET', KEYS[1], unpack(args))
-  end
-end
+local messages = {}
+if ARGV[11] ~= '' then messages[1] = ARGV[11] end
+local added = 0
 
 -- The version's fields this call may set, read at once; each taken when no later entry set it.
-local hasCounts = type(change.counts) == 'table'
-local hasDeadline = change.deadline ~= nil and change.deadline ~= cjson.null
-local hasStatus = type(change.status) == 'string'
-if hasCounts or hasDeadline or hasStatus then
+-- Stored as {"src":…,"value":…}; the old ones are decoded (small), the new ones written as text.
+local values = { ARGV[6], ARGV[10], ARGV[8] ~= '' and cjson.encode(ARGV[8]) or '' }
+if values[1] ~= '' or values[2] ~= '' or values[3] ~= '' then
   local fields = { 'counts:' .. seq, 'deadline:' .. seq, 'status:' .. seq }
   local before = redis.call('HMGET', KEYS[2], unpack(fields))
+  local prefix = '{"src":' .. cjson.encode(src) .. ',"value":'
   local sets = {}
-  local function take(i, value)
+  local function take(i)
     local old = before[i] and cjson.decode(before[i])
     if old and not newer(src, old.src) then return false, old end
     sets[#sets + 1] = fields[i]
-    sets[#sets + 1] = cjson.encode({ src = src, value = value })
+    sets[#sets + 1] = prefix .. values[i] .. '}'
     return true, old
   end
-  if hasCounts and take(1, change.counts) then feed('counts', cjson.encode(change.counts)) end
-  if hasDeadline then take(2, change.deadline) end
-  if hasStatus then
+  if values[1] ~= '' and take(1) then
+    messages[#messages + 1] = ARGV[7]
+    added = added + 1
+  end
+  if values[2] ~= '' then take(2) end
+  if values[3] ~= '' then
     -- Every report carries the version's status: the feed says it only when it changes.
-    local taken, old = take(3, change.status)
-    if taken and (not old or old.value ~= change.status) then
-      feed('status', cjson.encode({ status = change.status, revision = change.revision, sequence = change.sequence }))
+    local taken, old = take(3)
+    if taken and (not old or old.value ~= ARGV[8]) then
+      messages[#messages + 1] = ARGV[9]
+      added = added + 1
     end
   end
   if #sets > 0 then redis.call('HSET', KEYS[2], unpack(sets)) end
@@ -177,13 +120,19 @@ end
 local summary = ARGV[5] ~= '' and redis.call('HSETNX', KEYS[2], 'summary:' .. seq, ARGV[5]) == 1
 
 if #messages > 0 or summary then
-  -- An empty Lua table encodes as {}, not [].
-  local entry = { 'MAXLEN', '~', ARGV[3], '*', 'kind', 'changes', 'sequence', seq, 'data', #messages > 0 and cjson.encode(messages) or '[]' }
+  local entry = { 'MAXLEN', '~', ARGV[3], '*', 'kind', 'changes', 'sequence', seq, 'data', '[' .. table.concat(messages, ',') .. ']' }
   if summary then
     entry[#entry + 1] = 'summary'
     entry[#entry + 1] = ARGV[5]
+    added = added + 1
   end
   redis.call('XADD', KEYS[3], unpack(entry))
 end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
-return #messages + (summary and 1 or 0)
+
+-- Every key lives at most the lifetime after its last change, and at least that less the slack.
+local lifetime = tonumber(ARGV[4])
+local due = lifetime - math.min(60000, math.floor(lifetime / 100))
+for i = 1, 3 do
+  if redis.call('PTTL', KEYS[i]) < due then redis.call('PEXPIRE', KEYS[i], lifetime) end
+end
+return added
