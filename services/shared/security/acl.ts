@@ -205,7 +205,8 @@ const fixedUsers: readonly AclUser[] = [
       '+xread', '+xrevrange', '+xtrim',
       '+hset', '+hsetnx', '+hgetall', '+hmget', '+hkeys', '+hlen', '+hscan',
       '+zadd', '+zrem', '+zrange', '+zrangebyscore', '+zscore', '+zcard', '+zremrangebyscore',
-      '+expire', '+unlink', '+scan', '+type',
+      // pttl: the read model refreshes its keys' expiry only when it has run down (apply-changes.lua).
+      '+expire', '+unlink', '+scan', '+type', '+pttl',
     ],
     keys: [
       ...producedOnce(streams.invitations),
