@@ -6,6 +6,7 @@ import type { LiveGuest } from '../shared/registry/guest-registry.ts';
 import { definitionFields, eventTimes } from '../shared/schema/event-definition.ts';
 import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
 import { eventKeyList, eventKeys, timersKey } from '../shared/streams/keys.ts';
+import { itemSteps } from '../shared/streams/hash-steps.ts';
 import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
 import { STAGE_TTL_MS, chunkByAgent, writeChunks, writeInSteps } from './fan-out.ts';
@@ -135,8 +136,7 @@ export class EventStore {
     const keys = eventKeys(eventId);
     const nonce = randomUUID();
     const staged: Staged = { guests: keys.stage(nonce), chunks: keys.stage(`${nonce}:d`), n: unique.length, c: 0 };
-    const calls: string[][] = [];
-    for (let i = 0; i < unique.length; i += step) calls.push(unique.slice(i, i + step).flatMap((g) => [g.id, `${g.agentId}\t${g.name}`]));
+    const calls = itemSteps(unique, step, (g) => [g.id, `${g.agentId}\t${g.name}`]);
     await writeInSteps(this.redis, staged.guests, calls, STAGE_TTL_MS, this.crash);
     // Ordered as the one-call path delivers them (guests in resolution order within each agent).
     const chunks = chunkByAgent(unique.map((g) => ({ id: g.id, agent: g.agentId })));

@@ -5,6 +5,7 @@ import { eventKeys } from '../shared/streams/keys.ts';
 import { loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
 import { hashPages } from '../shared/streams/hash-pages.ts';
+import { writeHashInSteps } from '../shared/streams/hash-steps.ts';
 import { twoReplies } from './two-replies.ts';
 
 const commitScript = loadLuaScript(join(import.meta.dirname, 'lua', 'commit-fanout.lua'));
@@ -78,16 +79,10 @@ const CALLS_PER_ROUND_TRIP = 8;
 
 /**
  * Writes a hash in the calls given (field, value, … each), CALLS_PER_ROUND_TRIP per round trip,
- * each call renewing the key's bounded life.
+ * each call renewing the key's bounded life and counted as a fan-out step by the crash point.
  */
-export async function writeInSteps(redis: RedisClient, key: string, calls: string[][], ttlMs: number, crash?: CrashPoint): Promise<void> {
-  for (let i = 0; i < calls.length; i += CALLS_PER_ROUND_TRIP) {
-    const pipeline = redis.pipeline();
-    const group = calls.slice(i, i + CALLS_PER_ROUND_TRIP);
-    for (const fields of group) pipeline.hset(key, ...fields).pexpire(key, ttlMs);
-    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
-    for (let n = 0; n < group.length; n += 1) crash?.step('fan-out');
-  }
+export async function writeInSteps(redis: RedisClient, key: string, calls: Iterable<readonly string[]>, ttlMs: number, crash?: CrashPoint): Promise<void> {
+  await writeHashInSteps(redis, key, calls, { ttlMs, stepsPerRound: CALLS_PER_ROUND_TRIP, afterStep: () => crash?.step('fan-out') });
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RedisClient } from '../streams/redis-client.ts';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { hashPages } from '../streams/hash-pages.ts';
+import { itemSteps, writeHashInSteps } from '../streams/hash-steps.ts';
 import { registryKeys } from '../streams/keys.ts';
 import { loadLuaScript, runScript, sharedScriptDir } from '../streams/scripts.ts';
 
@@ -135,18 +136,13 @@ export class GuestRegistry {
     await this.redis.zadd(registryKeys.agents, now, agent.agentId);
   }
 
-  /** Writes guests into a staging hash, `this.stepGuests` per HSET, each step renewing the stage's life. */
+  /**
+   * Writes guests into a staging hash, `this.stepGuests` per HSET, each step renewing the stage's
+   * life; a round's steps are built only when it is sent (writeHashInSteps).
+   */
   private async stage(stage: string, guests: readonly GuestProfile[]): Promise<void> {
-    const step = this.stepGuests;
-    for (let round = 0; round < guests.length; round += step * STEPS_PER_ROUND) {
-      const pipeline = this.redis.pipeline();
-      for (let i = round; i < Math.min(guests.length, round + step * STEPS_PER_ROUND); i += step) {
-        const args: string[] = [];
-        for (const g of guests.slice(i, i + step)) args.push(g.id, JSON.stringify({ name: g.name, persona: g.persona, tags: g.tags }));
-        pipeline.hset(stage, ...args).pexpire(stage, this.stageTtlMs);
-      }
-      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
-    }
+    const steps = itemSteps(guests, this.stepGuests, (g) => [g.id, JSON.stringify({ name: g.name, persona: g.persona, tags: g.tags })]);
+    await writeHashInSteps(this.redis, stage, steps, { ttlMs: this.stageTtlMs, stepsPerRound: STEPS_PER_ROUND });
   }
 
   /** Refreshes the heartbeat; false when the registration is gone (Redis lost it) and must be redone. */
