@@ -8,6 +8,7 @@ import { type Invitation, invitationFingerprint } from '../shared/schema/invitat
 import { eventKeyList, eventKeys, timersKey } from '../shared/streams/keys.ts';
 import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
+import type { HandedLists } from './summary-builder.ts';
 import { STAGE_TTL_MS, chunkByAgent, writeChunks, writeInSteps } from './fan-out.ts';
 
 const dir = join(import.meta.dirname, 'lua');
@@ -208,7 +209,7 @@ export class EventStore {
    * Records replies grouped by event, one script call per (event, up to REPLIES_PER_CALL replies),
    * all in one pipeline. Returns per call the results in input order and the effects.
    */
-  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[] } & Effects & { error?: Error })[]> {
+  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[]; handed?: HandedLists } & Effects & { error?: Error })[]> {
     const raw = await execPipeline(
       this.redis,
       calls,
@@ -222,8 +223,10 @@ export class EventStore {
     );
     return raw.map(([error, value]: PipelineResult) => {
       if (error) return { results: [], nextDue: -1, outbox: [], error };
-      const [results, nextDue, outbox] = value as [ReplyResult[], string, string[]];
-      return { results, nextDue: Number(nextDue), outbox: outbox ?? [] };
+      const [results, nextDue, outbox, handed] = value as [ReplyResult[], string, string[], [string, string[], string[], string[], string[]] | []];
+      // A version this call closed: its lists' material, so the drain adds the summary without reading it (summary-builder.ts).
+      const lists = handed && handed.length === 5 ? { key: handed[0], invited: handed[1], replies: handed[2], never: handed[3], wait: handed[4] } : undefined;
+      return { results, nextDue: Number(nextDue), outbox: outbox ?? [], ...(lists ? { handed: lists } : {}) };
     });
   }
 

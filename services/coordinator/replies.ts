@@ -83,7 +83,7 @@ export class ReplyHandler {
     const tally = new Tally();
     await Promise.all(
       calls.map(async (call, i) => {
-        const { results, outbox, error } = recorded[i]!;
+        const { results, outbox, handed, error } = recorded[i]!;
         if (error) {
           for (const item of call.items) outcomes[item.index] = retry(error);
           return;
@@ -95,7 +95,7 @@ export class ReplyHandler {
           });
           // Drain before acknowledging: if this fails, the replies are redelivered (duplicates
           // now) and the outbox is drained then.
-          if (outbox.length > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId, outbox));
+          if (outbox.length > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId, outbox, undefined, handed));
         } catch (drainError) {
           span.recordException(drainError as Error);
           for (const item of call.items) outcomes[item.index] = retry(drainError);

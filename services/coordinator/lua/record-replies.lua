@@ -12,7 +12,10 @@
           rejection reason ('' when the answers fit the questions), reply JSON (the original's
           fields plus reply_rev, plus_ones, answers)
 
-  Output: { per-item results, next due, outbox (field, item, ...) }
+  Output: { per-item results, next due, outbox (field, item, ...), handed }
+    handed: when this call closed a version of at most HAND_OFF_MAX guests, the raw material of
+            its summary's lists (includes/event.lua, finalize): { summary once-key, invited
+            (HGETALL), replies (HGETALL), never (HGETALL), waitlist (ZRANGE) }; else empty.
     results: counted | changed | duplicate | outdated | stale | late | rejected | never_asked |
              ignored | not_invited | unknown_sequence; all 'unknown' when there is no such event.
 ]]
@@ -188,7 +191,9 @@ if #changes > 0 then
   activity(ev, 'replies', changes)
 end
 announce_promotions(ev, promoted)
+HAND_OFF_LISTS = true
 close_if_done(ev, cap)
 local out = finish(ev, now, retention)
 out[1] = results
+out[4] = HANDED or {}
 return out
