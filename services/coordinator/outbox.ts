@@ -5,7 +5,7 @@ import { type DeliveryType, type CancelScope, deliveryFieldsOf } from '../shared
 import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
 import type { CrashPoint } from './crash-point.ts';
-import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord } from './event-store.ts';
+import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord, receiptToRecord } from './event-store.ts';
 import { type FanOutItem, type FanOutLister, readChunks } from './fan-out.ts';
 import { invitedEntries } from './invited-activity.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
@@ -180,7 +180,7 @@ export class OutboxDrainer {
       if (item.k === 'd') {
         if (item.t === 'request' && item.x !== undefined && item.x <= now) {
           for (const guestId of item.g) {
-            expired.push({ kind: 'receipt', guestId, sequence: item.s, id: `expired:${eventId}:${item.s}:${guestId}`, arrival: 0, rejection: '', json: '{}' });
+            expired.push(receiptToRecord({ guestId, sequence: item.s, id: `expired:${eventId}:${item.s}:${guestId}` }, 0));
           }
           continue;
         }

@@ -39,6 +39,10 @@ const RESPONSE_FIELDS = ['id', 'invitation_id', 'guest_name', 'guest_id', 'respo
  * it again from the start. The version's keys do not change meanwhile (apply-revision answers busy
  * while the event's `sb` names a summary being built), and the summary is added under its
  * once-key, so there is exactly one per version however often it is built.
+ *
+ * A small version closed by its last reply is built the same way from what the closing
+ * record-replies call read and handed back (`fromHanded`): no read at all, and no decoding of
+ * every reply inside Redis (~13 µs of Redis time per guest when the script built the lists).
  */
 export class SummaryBuilder {
   private readonly redis: RedisClient;

@@ -172,6 +172,8 @@ end
 
 -- event_activity entries (docs/EVENTS.md): per-guest changes (at most ACTIVITY_GUESTS per step, in
 -- entries of ACTIVITY_CHUNK so each stays well within a field's length) and the absolute counts.
+-- A guest change is a table, or its JSON text already (record-replies builds a counted reply's
+-- from members the coordinator encoded: no table and no encode per reply here).
 local ACTIVITY_CHUNK = 100
 local function activity(ev, kind, guests, extra)
   local e = { invitation_id = ev.id, host_id = ev.host_id or '', sequence = num(ev.sequence), revision = num(ev.revision),
@@ -179,14 +181,18 @@ local function activity(ev, kind, guests, extra)
   for k, v in pairs(extra or {}) do
     e[k] = v
   end
+  -- The item as outbox() would encode it, written by hand: `e` encoded once for every chunk.
+  local head = '{"k":"a","t":' .. cjson.encode(kind) .. ',"e":' .. cjson.encode(e) .. ',"key":'
   local total = math.min(#guests, ACTIVITY_GUESTS)
   local first = 1
   repeat
     local list = {}
     for i = first, math.min(first + ACTIVITY_CHUNK - 1, total) do
-      list[#list + 1] = guests[i]
+      local g = guests[i]
+      list[#list + 1] = type(g) == 'string' and g or cjson.encode(g)
     end
-    outbox(ev, { k = 'a', t = kind, e = e, g = list })
+    local fx = redis.call('HINCRBY', K_EVENT, 'fx', 1)
+    redis.call('HSET', K_OUTBOX, string.format('%012d', fx), head .. cjson.encode(ev.id .. ':' .. fx) .. ',"g":' .. json_list(list) .. '}')
     first = first + ACTIVITY_CHUNK
   until first > total
 end
