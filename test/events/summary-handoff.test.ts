@@ -6,7 +6,15 @@ import { defaultEventOptions } from '../../services/shared/schema/event-definiti
 import type { Invitation } from '../../services/shared/schema/invitation.ts';
 import { dietaryQuestion } from '../../services/shared/schema/questions.ts';
 import type { Reply } from '../../services/shared/schema/response.ts';
-import { eventKeys } from '../../services/shared/streams/keys.ts';
+import { eventKeys, streams } from '../../services/shared/streams/keys.ts';
+import { StreamProducer } from '../../services/shared/streams/producer.ts';
+import { CrashPoint } from '../../services/coordinator/crash-point.ts';
+import { FanOutLister } from '../../services/coordinator/fan-out.ts';
+import { CoordinatorMetrics } from '../../services/coordinator/metrics.ts';
+import { OutboxDrainer } from '../../services/coordinator/outbox.ts';
+import { SummaryPublisher } from '../../services/coordinator/summary-publisher.ts';
+import { readAll } from '../helpers/streams.ts';
+import { connectionsFor, memoryLogger, testMetrics } from '../reliability/support.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 // The call of record-replies.lua that closes a small version hands the raw material of its
@@ -58,36 +66,50 @@ function sorted(fields: string[]): Record<string, unknown> {
   return out;
 }
 
+const guests: LiveGuest[] = Array.from({ length: GUESTS }, (_, i) => ({ id: `g${i}@a${i % 2}`, agentId: `a${i % 2}`, name: `Guest ${i}`, persona: '', tags: [] }));
+const arrival = (i: number) => 1_000_000 + i;
+const itemsOf = (outbox: string[]) => outbox.filter((_, i) => i % 2 === 1).map((t) => JSON.parse(t) as { k: string; t: string; key: string; g: Record<string, unknown>[] } & SteppedSummary);
+
+/** Opens the event; guest 0 is never asked (its delivery expired), every other guest but the last answers. */
+async function answerAllButOne(store: EventStore) {
+  await redis.flush();
+  expect(await store.applyRevision(invitation(), { publishedAt: Date.now(), openingProblem: '', resolution: { guests, unknown: [] }, trace: {} })).toMatchObject({ kind: 'ok' });
+  const first = await store.recordReplies([{ eventId, replies: [receiptToRecord({ guestId: guests[0]!.id, sequence: 0, id: 'r0' }, arrival(0)), ...guests.slice(1, -1).map((g, i) => replyToRecord(reply(g, i + 1), arrival(i + 1), ''))] }]);
+  await redis.client.del(eventKeys(eventId).outbox);
+  return first[0]!;
+}
+
+/** The last guest's reply: the call that closes the version. */
+async function closeByLastReply(store: EventStore) {
+  const [last] = await store.recordReplies([{ eventId, replies: [replyToRecord(reply(guests[GUESTS - 1]!, GUESTS - 1), arrival(200), '')] }]);
+  return last!;
+}
+
+const newStore = () => new EventStore(redis.client, { retentionMs: 60_000, summaryCap: 10_000, rsvpDeadlineMs: 600_000, summaryStepAbove: 500 });
+
 describe('a small version closed by its last reply', () => {
   it('hands back the material of the lists a build in steps reads: same summary, no read', async () => {
     const client = redis.client;
-    const store = new EventStore(client, { retentionMs: 60_000, summaryCap: 10_000, rsvpDeadlineMs: 600_000, summaryStepAbove: 500 });
-    const guests: LiveGuest[] = Array.from({ length: GUESTS }, (_, i) => ({ id: `g${i}@a${i % 2}`, agentId: `a${i % 2}`, name: `Guest ${i}`, persona: '', tags: [] }));
-    expect(await store.applyRevision(invitation(), { publishedAt: Date.now(), openingProblem: '', resolution: { guests, unknown: [] }, trace: {} })).toMatchObject({ kind: 'ok' });
-    const arrival = (i: number) => 1_000_000 + i;
-    // Guest 0 is never asked (its delivery expired); every other guest but the last answers; a few change their answer.
-    const first = await store.recordReplies([{ eventId, replies: [receiptToRecord({ guestId: guests[0]!.id, sequence: 0, id: 'r0' }, arrival(0)), ...guests.slice(1, -1).map((g, i) => replyToRecord(reply(g, i + 1), arrival(i + 1), ''))] }]);
-    expect(first[0]!.handed).toBeUndefined();
-    expect(first[0]!.results.filter((r) => r === 'counted')).toHaveLength(GUESTS - 2);
+    const store = newStore();
+    const first = await answerAllButOne(store);
+    expect(first.handed).toBeUndefined();
+    expect(first.results.filter((r) => r === 'counted')).toHaveLength(GUESTS - 2);
 
     // The activity entry of a counted reply, built as text by the script: guest_change's fields.
-    const items = first[0]!.outbox.filter((_, i) => i % 2 === 1).map((t) => JSON.parse(t) as { k: string; t: string; key: string; g: Record<string, unknown>[] });
-    const replies = items.find((i) => i.k === 'a' && i.t === 'replies')!;
+    const replies = itemsOf(first.outbox).find((i) => i.k === 'a' && i.t === 'replies')!;
     expect(replies.key).toMatch(new RegExp(`^${eventId}:\\d+$`));
     const g4 = replies.g.find((c) => c.guest_id === guests[4]!.id)!;
     expect(g4).toEqual({ guest_id: guests[4]!.id, outcome: 'counted', state: 'declined', guest_name: 'Guest 4', reply_rev: 0, plus_ones: 1, answers: { dietary: 'halal' }, message: 'm"4\\' });
     expect(replies.g.some((c) => typeof c.waitlist === 'number')).toBe(true);
-    await client.del(eventKeys(eventId).outbox);
 
     const changed = await store.recordReplies([{ eventId, replies: [2, 3].map((i) => replyToRecord(reply(guests[i]!, i - 1, 1), arrival(100 + i), '')) }]);
     expect(changed[0]!.results).toEqual(['changed', 'changed']);
     await client.del(eventKeys(eventId).outbox);
 
-    const last = await store.recordReplies([{ eventId, replies: [replyToRecord(reply(guests[GUESTS - 1]!, GUESTS - 1), arrival(200), '')] }]);
-    const handed = last[0]!.handed;
+    const last = await closeByLastReply(store);
+    const handed = last.handed;
     expect(handed).toBeDefined();
-    const outbox = last[0]!.outbox.filter((_, i) => i % 2 === 1).map((t) => JSON.parse(t) as { k: string } & SteppedSummary);
-    const build = outbox.find((i) => i.k === 'b')!;
+    const build = itemsOf(last.outbox).find((i) => i.k === 'b')!;
     expect(build.key).toBe(`summary:${eventId}:0`);
     expect(handed!.key).toBe(build.key);
     // Until the summary is out the version's keys stay as they are: apply-revision answers busy.
@@ -103,5 +125,38 @@ describe('a small version closed by its last reply', () => {
     expect(summary.responses).toHaveLength(GUESTS - 1);
     // Handed only to the summary it belongs to.
     expect(new SummaryBuilder(client).fromHanded({ ...build, key: 'summary:other:0' }, handed)).toBeNull();
+  });
+
+  it('left undrained by a coordinator that died: whoever drains next builds it in steps, and a late drain with the handed lists adds nothing', async () => {
+    const { log } = memoryLogger('error');
+    const connections = await connectionsFor(redis.url, log);
+    try {
+      const client = connections.command;
+      const store = newStore();
+      const metrics = new CoordinatorMetrics(testMetrics());
+      const producer = new StreamProducer(connections, { onceTtlMs: 60_000 });
+      const crash = new CrashPoint('FANOUT_TEST_CRASH', 0);
+      const drainer = () =>
+        new OutboxDrainer({ redis: client, producer, summaries: new SummaryPublisher(producer, metrics, log), builder: new SummaryBuilder(client, { step: 7 }), store, lister: new FanOutLister(client, { step: 500, crash }), crash, metrics, log });
+      await answerAllButOne(store);
+      const last = await closeByLastReply(store);
+      const build = itemsOf(last.outbox).find((i) => i.k === 'b')!;
+      const expected = sorted(new SummaryBuilder(client).fromHanded(build, last.handed)!);
+
+      // The coordinator that closed it died here: another drains the outbox it finds.
+      await drainer().drain(eventId);
+      expect(await client.hlen(eventKeys(eventId).outbox)).toBe(0);
+      expect(await client.hget(eventKeys(eventId).event, 'sb')).toBeNull();
+      // The first one was only slow: it drains what its script answered.
+      await drainer().drain(eventId, last.outbox, undefined, last.handed);
+
+      const entries = (await readAll(redis.client, streams.summaries)).filter((e) => e.fields.invitation_id === eventId);
+      expect(entries).toHaveLength(1);
+      const flat = Object.entries(entries[0]!.fields).flat();
+      const got = sorted(flat);
+      for (const name of ['responses', 'no_response', 'never_asked', 'attendees', 'waitlist', 'answers', 'responses_truncated', 'yes_count', 'stale_count']) expect(got[name]).toEqual(expected[name]);
+    } finally {
+      await connections.close();
+    }
   });
 });
