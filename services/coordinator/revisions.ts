@@ -109,7 +109,7 @@ export class InvitationHandler {
       log.info('revision applied before; completing what it decided');
     } else {
       // The replies to this version are checked against these (replies.ts), without reading them back.
-      if (inv.method === 'REQUEST') this.questions?.remember(inv.id, { sequence: inv.sequence, questions: inv.questions });
+      if (inv.method === 'REQUEST') this.questions?.remember(inv.id, { sequence: inv.sequence, questions: inv.questions }, true);
       const outcome = inv.method === 'CANCEL' ? 'cancelled' : inv.revision === 1 ? 'created' : 'updated';
       this.metrics.invitations.inc({ outcome });
       if (inv.publishAt !== undefined && inv.publishAt > Date.now() && inv.method === 'REQUEST') this.metrics.invitations.inc({ outcome: 'scheduled' });

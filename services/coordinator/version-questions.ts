@@ -23,10 +23,14 @@ export class QuestionCache {
     return this.entries.get(eventId);
   }
 
-  remember(eventId: string, entry: VersionQuestions): void {
+  /**
+   * `applied`: the entry comes from a revision this process just applied, so it is the event's
+   * version now (also for an event id used again after its state expired, at a lower sequence).
+   * A read may be older than what a revision applied meanwhile: it never replaces a later version.
+   */
+  remember(eventId: string, entry: VersionQuestions, applied = false): void {
     const known = this.entries.get(eventId);
-    // A revision applied late never replaces a later version's questions.
-    if (known && known.sequence > entry.sequence) return;
+    if (!applied && known && known.sequence > entry.sequence) return;
     this.entries.delete(eventId);
     if (this.entries.size >= CAPACITY) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(eventId, entry);
