@@ -11,7 +11,7 @@ import { HostMetrics } from './metrics.ts';
 import { PartsHolder, crashAfterApplyStep, crashAfterSave, testAfterSave } from './parts.ts';
 import { OutboxDrainer } from './publishing/outbox.ts';
 import { Revisions, saveRevisionScript } from './publishing/revisions.ts';
-import { activityHandler } from './read-model/activity-receiver.ts';
+import { activityBatchHandler } from './read-model/activity-receiver.ts';
 import { FeedHub } from './read-model/feed-hub.ts';
 import { FlowHub } from './read-model/flow-hub.ts';
 import { ReadModel, applyScript } from './read-model/read-model.ts';
@@ -50,7 +50,7 @@ export const hostService: ServiceDefinition<HostConfig> = {
     });
     const consumerOptions = { group: groups.host(config.hostId), consumer: ctx.config.consumerName, connections, settings: ctx.config.streams, log, metrics };
     const summaries = new StreamConsumer({ ...consumerOptions, stream: streams.summaries, handleEntry: receiver.handleEntry });
-    const activity = new StreamConsumer({ ...consumerOptions, stream: streams.activity, handleEntry: activityHandler(readModel, config.hostId) });
+    const activity = new StreamConsumer({ ...consumerOptions, stream: streams.activity, handleBatch: activityBatchHandler(readModel, config.hostId) });
     await summaries.start();
     await activity.start();
 

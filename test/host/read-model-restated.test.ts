@@ -189,7 +189,7 @@ describe('a version’s summary over the replies the read model has', () => {
     const feed = await ctx.redis.client.xlen(k.feed);
     const marked = `${read.slice(0, read.lastIndexOf(',"src":'))},"src":"${nextId()}","final":true}`;
     const call = (expected: string, text: string): Promise<unknown> =>
-      ctx.redis.client.eval(applyScript.source, 3, k.guests, k.versions, k.feed, nextId(), 0, 100, 60_000, '', '{"accepted":1}', '["counts","{\\"accepted\\":1}"]', 'closed', '["status","{}"]', '', '["guest","{}"]', id(2), (now[id(2)] ?? ''), now[id(2)]!, id(1), expected, text);
+      ctx.redis.client.eval(applyScript.source, 3, k.guests, k.versions, k.feed, 100, 60_000, 1, nextId(), 0, '', '{"accepted":1}', '["counts","{\\"accepted\\":1}"]', 'closed', '["status","{}"]', '', '["guest","{}"]', id(2), (now[id(2)] ?? ''), now[id(2)]!, id(1), expected, text);
     expect(await call(read, marked)).toBe(-1);
     // A guest without a row is expected as '': a row written meanwhile fails the check too.
     expect(await call('', marked)).toBe(-1);

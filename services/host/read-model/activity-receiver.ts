@@ -1,3 +1,4 @@
+import type { Activity } from '../../shared/schema/activity.ts';
 import { parseActivity } from '../../shared/schema/activity.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../../shared/streams/entry.ts';
 import type { ReadModel } from './read-model.ts';
@@ -5,17 +6,27 @@ import type { ReadModel } from './read-model.ts';
 /**
  * Reads `event_activity` in this host application's group (each replica a share) and applies the
  * changes to the events of this host to the shared read model; changes for other hosts' events are
- * skipped. Applying is idempotent, so a redelivery after a crash is harmless.
+ * skipped. A batch at a time: the entries about one event are applied in the same script calls
+ * (read-model.ts), not a call per entry and event. One outcome per entry: a malformed entry is
+ * dead-lettered alone, an entry whose event failed to apply (a Redis error) is retried, the
+ * others are acknowledged. Applying is idempotent, so a redelivery after a crash is harmless.
  */
-export function activityHandler(readModel: ReadModel, hostId: string): (entry: StreamEntry) => Promise<EntryOutcome> {
-  return async (entry) => {
-    const parsed = parseActivity(entry.fields);
-    if (!parsed.ok) return dead(parsed.reason);
+export function activityBatchHandler(readModel: ReadModel, hostId: string): (entries: StreamEntry[]) => Promise<EntryOutcome[]> {
+  return async (entries) => {
+    const outcomes: EntryOutcome[] = new Array<EntryOutcome>(entries.length);
+    const valid: { index: number; id: string; activity: Activity }[] = [];
+    entries.forEach((entry, index) => {
+      const parsed = parseActivity(entry.fields);
+      if (parsed.ok) valid.push({ index, id: entry.id, activity: parsed.value });
+      else outcomes[index] = dead(parsed.reason);
+    });
+    if (valid.length === 0) return outcomes;
     try {
-      await readModel.applyActivity(entry.id, parsed.value, hostId);
-      return ack;
+      const { failed } = await readModel.applyActivities(valid, hostId);
+      for (const { index, id } of valid) outcomes[index] = failed.has(id) ? retry(failed.get(id)) : ack;
     } catch (error) {
-      return retry(error);
+      for (const { index } of valid) outcomes[index] = retry(error);
     }
+    return outcomes;
   };
 }

@@ -77,18 +77,32 @@ function over(row: GuestRow, old: StoredRow): GuestRow {
 /**
  * Merges a step's rows, as an entry lists them, with the stored texts read just before (same
  * order; null for a guest without a row): the rows apply-changes.lua writes if the texts are still
- * those read, and the feed messages of the applied changes. A guest listed twice sees its first
- * change. With `restate` (a summary), a row the model already shows as the summary says it
- * (restated-rows.ts) is only marked final, with no feed message: whoever saw the replies has it.
+ * those read, and the feed messages of the applied changes. A guest listed twice by one entry sees
+ * its first change (the second is not later: same rank, same src). With `restate` (a summary), a
+ * row the model already shows as the summary says it (restated-rows.ts) is only marked final, with
+ * no feed message: whoever saw the replies has it.
  *
  * Written as the stored and fed texts always were: the feed's text is the row without src and
  * final, the stored text that text with them appended (the row is encoded once).
  */
 export function mergeRows(src: string, rows: GuestRow[], stored: (string | null)[], restate = false): MergedStep {
+  const { writes, messages } = mergeRowsOfEntries(rows.map(() => src), rows, stored, restate);
+  return { writes, messages };
+}
+
+/**
+ * mergeRows for rows of several entries (a batch of event_activity entries, read-model.ts), each
+ * row with its own entry's id in `srcs`, in entry order: each is merged over what the rows before
+ * it left, so a later entry's change of a guest is weighed against the earlier entry's, as
+ * separate calls would, and each row written keeps the entry that set it. `fedRows[i]` is the
+ * index of the row of `messages[i]` (the caller puts each message with its entry's part).
+ */
+export function mergeRowsOfEntries(srcs: readonly string[], rows: GuestRow[], stored: (string | null)[], restate = false): MergedStep & { fedRows: number[] } {
   const read = new Map<string, string>();
   const current = new Map<string, StoredRow | null>();
   const written = new Map<string, string>();
   const messages: string[] = [];
+  const fedRows: number[] = [];
   let listed: Map<string, number> | undefined;
   if (restate) {
     listed = new Map();
@@ -96,6 +110,7 @@ export function mergeRows(src: string, rows: GuestRow[], stored: (string | null)
   }
   rows.forEach((row, i) => {
     const id = row.guest_id;
+    const src = srcs[i]!;
     if (!read.has(id)) read.set(id, stored[i] ?? '');
     let old = current.get(id);
     if (old === undefined) {
@@ -116,8 +131,9 @@ export function mergeRows(src: string, rows: GuestRow[], stored: (string | null)
     const { final, ...fed } = merged;
     const text = JSON.stringify(fed);
     messages.push(JSON.stringify(['guest', text]));
+    fedRows.push(i);
     written.set(id, `${text.slice(0, -1)},"src":${JSON.stringify(src)}${final !== undefined ? `,"final":${JSON.stringify(final)}` : ''}}`);
     current.set(id, { ...merged, src });
   });
-  return { writes: [...written].map(([guestId, text]) => ({ guestId, expected: read.get(guestId)!, text })), messages };
+  return { writes: [...written].map(([guestId, text]) => ({ guestId, expected: read.get(guestId)!, text })), messages, fedRows };
 }

@@ -4,7 +4,7 @@ import type { Activity, EventActivity, GuestChange, VersionCounts } from '../../
 import type { Summary } from '../../shared/schema/summary.ts';
 import { hostKeys } from '../../shared/streams/keys.ts';
 import { execPipeline, loadLuaScript, queueScript } from '../../shared/streams/scripts.ts';
-import { type MergedStep, mergeRows } from './merge-rows.ts';
+import { type RowWrite, mergeRowsOfEntries } from './merge-rows.ts';
 
 export const applyScript = loadLuaScript(join(import.meta.dirname, 'lua', 'apply-changes.lua'));
 
@@ -159,49 +159,91 @@ export const readStepGuests = 1000;
 /** What one entry changes for one event: a summary's rows may restate what the model shows. */
 interface Item {
   eventId: string;
+  /** The entry's id: the `src` of every row and version field it sets. */
+  src: string;
   changes: Changes;
   summary: string;
   /** A summary: rows the read model already shows are only marked final (restated-rows.ts). */
   restate?: boolean;
 }
 
-/** One script call: part of an event's changes (the version's fields ride with its last part). */
-interface Step extends Item {
+/** One entry's part of a step: some of its rows (the version's fields and summary ride with its last part). */
+interface Part {
+  src: string;
+  changes: Changes;
+  summary: string;
+}
+
+/** One script call: the parts of one event's entries, in entry order, at most one step of guests in all. */
+interface Step {
+  eventId: string;
+  parts: Part[];
+  restate: boolean;
   guests: number;
+}
+
+/** A step's merge: the rows to write (each guest's last text) and each part's feed messages. */
+interface MergedParts {
+  writes: RowWrite[];
+  messages: string[][];
+  count: number;
 }
 
 /**
  * Tries of a step whose rows another replica changed between the host's read and its write
  * (apply-changes.lua answers -1): each reads and merges again. Two replicas meet on the same rows
- * only while both apply entries of the same event; after the last try the entry fails and is
- * retried by its consumer, never applied over rows its merge did not see.
+ * only while both apply entries of the same event; after the last try the entries fail and are
+ * retried by their consumer, never applied over rows their merge did not see.
  */
 export const applyTries = 6;
 
 /**
- * Splits each event's changes into steps of at most `size` guests. Why steps and no cursor: a guest
- * row remembers the entry that set it and an entry never re-applies its own change (merge-rows.ts),
- * so a crash between steps leaves the entry pending, its redelivery finds the done steps no-ops and
- * does the rest; the counts, status and summary come with the last step, once every row is in.
+ * Splits each event's changes into steps of at most `size` guests, the entries of an event (a batch
+ * of event_activity entries) packed into the same steps in entry order, each entry a part with its
+ * own src. Why steps and no cursor: a guest row remembers the entry that set it and an entry never
+ * re-applies its own change (merge-rows.ts), so a crash between steps leaves the entries pending,
+ * their redelivery (in whatever batch) finds the done steps no-ops and does the rest; an entry's
+ * counts, status and summary come with its last part, once every row of it is in.
  * (Reading closed versions from the stored summary instead of copying its rows was the other
  * design: it would need a second read path and merge for GET and the SSE feed; this keeps one.)
  */
 export function splitIntoSteps(items: Item[], size: number): Step[] {
+  const byEvent = new Map<string, Item[]>();
+  for (const item of items) {
+    const list = byEvent.get(item.eventId);
+    if (list) list.push(item);
+    else byEvent.set(item.eventId, [item]);
+  }
   const steps: Step[] = [];
-  for (const { eventId, changes, summary, restate = false } of items) {
-    const { guests = [], counts, status, deadline, ...version } = changes;
-    for (let start = 0; start + size < guests.length; start += size) {
-      const part = guests.slice(start, start + size);
-      steps.push({ eventId, changes: { ...version, guests: part }, summary: '', restate, guests: part.length });
+  for (const [eventId, list] of byEvent) {
+    let step: Step = { eventId, parts: [], restate: list[0]?.restate ?? false, guests: 0 };
+    for (const { src, changes, summary, restate = false } of list) {
+      const { guests = [], counts, status, deadline, ...version } = changes;
+      let start = 0;
+      do {
+        // A full step, or a summary's rows next to an entry's (restating is for a summary's rows only).
+        if (step.parts.length > 0 && ((step.guests >= size && start < guests.length) || step.restate !== restate)) {
+          steps.push(step);
+          step = { eventId, parts: [], restate, guests: 0 };
+        }
+        const rows = guests.slice(start, start + size - step.guests);
+        start += rows.length;
+        const last = start >= guests.length;
+        step.parts.push({
+          src,
+          changes: {
+            ...version,
+            ...(changes.guests ? { guests: rows } : {}),
+            ...(last && counts ? { counts } : {}),
+            ...(last && status ? { status } : {}),
+            ...(last && deadline !== undefined ? { deadline } : {}),
+          },
+          summary: last ? summary : '',
+        });
+        step.guests += rows.length;
+      } while (start < guests.length);
     }
-    const last = guests.slice(Math.max(0, Math.ceil(guests.length / size) - 1) * size);
-    steps.push({
-      eventId,
-      changes: { ...version, ...(changes.guests ? { guests: last } : {}), ...(counts ? { counts } : {}), ...(status ? { status } : {}), ...(deadline !== undefined ? { deadline } : {}) },
-      summary,
-      restate,
-      guests: last.length,
-    });
+    steps.push(step);
   }
   return steps;
 }
@@ -228,29 +270,56 @@ export class ReadModel {
 
   /** Applies an event_activity entry's changes to the events of `hostId`; returns the feed messages added. */
   async applyActivity(entryId: string, activity: Activity, hostId: string): Promise<number> {
-    const mine = activity.events.filter((e) => e.host_id === hostId || e.host_id === undefined || e.host_id === '');
-    return this.apply(
-      entryId,
-      mine.map((e: EventActivity) => ({
-        eventId: e.invitation_id,
-        changes: {
-          sequence: e.sequence,
-          revision: e.revision,
-          ...(e.guests ? { guests: e.guests.map((g) => rowOfChange(g, e.sequence, activity.at)) } : {}),
-          ...(e.counts ? { counts: e.counts } : {}),
-          ...(e.status ? { status: e.status } : {}),
-          ...(e.deadline !== undefined ? { deadline: e.deadline } : {}),
-        },
-        summary: '',
-      })),
-    );
+    const { added, failed } = await this.applyActivities([{ id: entryId, activity }], hostId);
+    const error = failed.get(entryId);
+    if (error !== undefined) throw error;
+    return added;
+  }
+
+  /**
+   * Applies event_activity entries (a batch, in stream order) to the events of `hostId`: the parts
+   * of all the entries about one event go in the same steps, as if applied one by one (same rows,
+   * versions and feed messages, in the same order), in a call per step instead of one per entry
+   * and event. Returns the feed messages added and the entries that failed (an entry fails when one
+   * of its events did; the other events' steps are applied, and applying again is a no-op).
+   */
+  async applyActivities(entries: { id: string; activity: Activity }[], hostId: string): Promise<{ added: number; failed: Map<string, unknown> }> {
+    const items: Item[] = [];
+    const eventsOf = new Map<string, string[]>();
+    for (const { id, activity } of entries) {
+      const mine = activity.events.filter((e) => e.host_id === hostId || e.host_id === undefined || e.host_id === '');
+      eventsOf.set(id, mine.map((e) => e.invitation_id));
+      for (const e of mine as EventActivity[]) {
+        items.push({
+          eventId: e.invitation_id,
+          src: id,
+          changes: {
+            sequence: e.sequence,
+            revision: e.revision,
+            ...(e.guests ? { guests: e.guests.map((g) => rowOfChange(g, e.sequence, activity.at)) } : {}),
+            ...(e.counts ? { counts: e.counts } : {}),
+            ...(e.status ? { status: e.status } : {}),
+            ...(e.deadline !== undefined ? { deadline: e.deadline } : {}),
+          },
+          summary: '',
+        });
+      }
+    }
+    const { added, failed: failedEvents } = await this.apply(items);
+    const failed = new Map<string, unknown>();
+    for (const [id, events] of eventsOf) {
+      const event = events.find((e) => failedEvents.has(e));
+      if (event !== undefined) failed.set(id, failedEvents.get(event));
+    }
+    return { added, failed };
   }
 
   /** Applies a version's summary: its guests, counts and closing status, and the summary itself. */
   async applySummary(entryId: string, summary: Summary, fields: Record<string, string>, at = Date.now()): Promise<number> {
-    return this.apply(entryId, [
+    const { added, failed } = await this.apply([
       {
         eventId: summary.invitationId,
+        src: entryId,
         changes: {
           sequence: summary.sequence,
           revision: summary.revision,
@@ -262,97 +331,131 @@ export class ReadModel {
         restate: true,
       },
     ]);
+    for (const error of failed.values()) throw error;
+    return added;
   }
 
   /**
    * Runs the steps in order, as many per round trip as fit in one step of guests (an entry about
    * many small events is still one pipeline); a big event's steps go one round trip each. A batch
-   * holds at most one step of an event, so a step tried again after the others keeps each event's order.
+   * holds at most one step of an event, so a step tried again after the others keeps each event's
+   * order. An event whose step failed (a Redis error, or rows changed under every try) is left
+   * there: its later steps are not run (an entry's version fields come only after all its rows),
+   * and it is answered in `failed`; the other events go on.
    */
-  private async apply(entryId: string, items: Item[]): Promise<number> {
-    if (items.length === 0) return 0;
+  private async apply(items: Item[]): Promise<{ added: number; failed: Map<string, unknown> }> {
+    const failed = new Map<string, unknown>();
     let added = 0;
     let batch: Step[] = [];
     let guests = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const merged = await this.merge(entryId, batch);
-      const values = await this.run(entryId, batch, merged);
-      for (const [i, step] of batch.entries()) {
-        let value = values[i]!;
-        let done = merged[i]!;
-        // A row changed after the read (another replica applied another entry, or the same one):
-        // read and merge again; a stale merge is never written.
-        for (let attempt = 1; value < 0; attempt += 1) {
-          if (attempt >= applyTries) throw new Error(`event ${step.eventId}: its rows changed under each of ${applyTries} tries to apply entry ${entryId}`);
-          // Spread apart: two replicas that met once would otherwise read and meet again.
-          if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
-          done = (await this.merge(entryId, [step]))[0]!;
-          value = (await this.run(entryId, [step], [done]))[0]!;
-        }
-        added += value + done.messages.length;
-      }
+      const steps = batch;
       batch = [];
       guests = 0;
+      const merged = await Promise.allSettled(steps.map((step) => this.merge(step)));
+      const ready = steps.flatMap((step, i) => {
+        const m = merged[i]!;
+        if (m.status === 'rejected') failed.set(step.eventId, m.reason);
+        return m.status === 'fulfilled' ? [[step, m.value] as const] : [];
+      });
+      let values: (number | Error)[];
+      try {
+        values = await this.run(ready);
+      } catch (error) {
+        values = ready.map(() => error as Error);
+      }
+      for (const [i, [step, first]] of ready.entries()) {
+        try {
+          let value = values[i]!;
+          let done = first;
+          if (value instanceof Error) throw value;
+          // A row changed after the read (another replica applied another entry, or the same one):
+          // read and merge again; a stale merge is never written.
+          for (let attempt = 1; value < 0; attempt += 1) {
+            if (attempt >= applyTries) throw new Error(`event ${step.eventId}: its rows changed under each of ${applyTries} tries to apply entries ${step.parts.map((p) => p.src).join(', ')}`);
+            // Spread apart: two replicas that met once would otherwise read and meet again.
+            if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+            done = await this.merge(step);
+            const [again] = await this.run([[step, done]]);
+            if (again instanceof Error) throw again;
+            value = again!;
+          }
+          added += value + done.count;
+        } catch (error) {
+          failed.set(step.eventId, error);
+        }
+      }
       this.afterStep();
     };
     for (const step of splitIntoSteps(items, this.stepGuests)) {
-      if (batch.length > 0 && guests + step.guests > this.stepGuests) await flush();
+      if (batch.length > 0 && (guests + step.guests > this.stepGuests || batch.some((s) => s.eventId === step.eventId))) await flush();
+      if (failed.has(step.eventId)) continue;
       batch.push(step);
       guests += step.guests;
     }
     await flush();
-    return added;
+    return { added, failed };
   }
 
   /**
-   * Reads the stored rows of the steps' guests (one HMGET each, one round trip) and merges each
-   * step's changes with them (merge-rows.ts): the rows to write, with the texts read, and the feed
+   * Reads the stored rows of the step's guests (one HMGET; the steps of a round trip are sent
+   * together, in a cluster each to its event's node) and merges the parts' changes with them in
+   * entry order (merge-rows.ts): the rows to write, with the texts read, and each part's feed
    * messages. The host does the JSON work, not Redis' one thread: decoding, merging and encoding
    * each row in the script was ~13 µs of Redis time per guest.
    */
-  private async merge(entryId: string, steps: Step[]): Promise<MergedStep[]> {
-    // Sent together, one round trip (in a cluster each to its event's node).
-    const stored = await Promise.all(
-      steps.map((step) => {
-        const guests = step.changes.guests ?? [];
-        return guests.length > 0 ? this.redis.hmget(hostKeys.event(step.eventId).guests, ...guests.map((g) => g.guest_id)) : [];
-      }),
-    );
-    return steps.map((step, i) => mergeRows(entryId, step.changes.guests ?? [], stored[i]!, step.restate));
+  private async merge(step: Step): Promise<MergedParts> {
+    const rows: GuestRow[] = [];
+    const srcs: string[] = [];
+    const partOf: number[] = [];
+    step.parts.forEach((part, p) => {
+      for (const row of part.changes.guests ?? []) {
+        rows.push(row);
+        srcs.push(part.src);
+        partOf.push(p);
+      }
+    });
+    const stored = rows.length > 0 ? await this.redis.hmget(hostKeys.event(step.eventId).guests, ...rows.map((g) => g.guest_id)) : [];
+    const { writes, messages, fedRows } = mergeRowsOfEntries(srcs, rows, stored, step.restate);
+    const byPart = step.parts.map((): string[] => []);
+    messages.forEach((message, i) => byPart[partOf[fedRows[i]!]!]!.push(message));
+    return { writes, messages: byPart, count: messages.length };
   }
 
-  /** One script call per step, in one round trip; each answers its feed messages besides the rows', or -1 (apply-changes.lua). */
-  private async run(entryId: string, steps: Step[], merged: MergedStep[]): Promise<number[]> {
+  /**
+   * One script call per step, in one round trip; each answers its feed messages besides the rows',
+   * or -1 (apply-changes.lua), or the error Redis answered for it.
+   */
+  private async run(steps: readonly (readonly [Step, MergedParts])[]): Promise<(number | Error)[]> {
+    if (steps.length === 0) return [];
     const results = await execPipeline(
       this.redis,
-      steps.map((step, i) => [step, merged[i]!] as const),
-      (pipeline, [{ eventId, changes, summary }, { writes, messages }]) => {
+      steps,
+      (pipeline, [{ eventId, parts }, { writes, messages }]) => {
         const k = hostKeys.event(eventId);
-        const { sequence, revision, counts, status, deadline } = changes;
-        const countsText = counts ? JSON.stringify(counts) : '';
-        const args: (string | number)[] = [
-          entryId,
-          sequence,
-          this.feedMaxLen,
-          this.retentionMs,
-          summary,
-          countsText,
-          counts ? JSON.stringify(['counts', countsText]) : '',
-          status ?? '',
-          status ? JSON.stringify(['status', JSON.stringify({ status, revision, sequence })]) : '',
-          deadline !== undefined && deadline !== null ? JSON.stringify(deadline) : '',
-          messages.join(','),
-        ];
+        const args: (string | number)[] = [this.feedMaxLen, this.retentionMs, parts.length];
+        parts.forEach(({ src, changes, summary }, p) => {
+          const { sequence, revision, counts, status, deadline } = changes;
+          const countsText = counts ? JSON.stringify(counts) : '';
+          args.push(
+            src,
+            sequence,
+            summary,
+            countsText,
+            counts ? JSON.stringify(['counts', countsText]) : '',
+            status ?? '',
+            status ? JSON.stringify(['status', JSON.stringify({ status, revision, sequence })]) : '',
+            deadline !== undefined && deadline !== null ? JSON.stringify(deadline) : '',
+            messages[p]!.join(','),
+          );
+        });
         for (const w of writes) args.push(w.guestId, w.expected, w.text);
         queueScript(pipeline, applyScript, [k.guests, k.versions, k.feed], args);
       },
       [applyScript],
     );
-    return results.map(([error, value]) => {
-      if (error) throw error;
-      return Number(value);
-    });
+    return results.map(([error, value]) => error ?? Number(value));
   }
 
   /**
