@@ -13,6 +13,12 @@ export interface BaselineResult {
   ioredisXadd: number;
   ioredisPipeline: number;
   ioredisInFlight: number;
+  /**
+   * The machine's intrinsic latency (`redis-cli --intrinsic-latency`, at real-time priority when
+   * the run has --redis-rt): the longest a process that only spins was kept off the CPU, ms. No
+   * Redis on this machine can answer a PING faster than this in the worst case; null without redis-cli.
+   */
+  intrinsicLatencyMs?: number | null;
   note?: string;
 }
 
@@ -39,6 +45,23 @@ export async function ioredisXadd(url: string, seconds: number): Promise<number>
   const script = join(import.meta.dirname, 'xadd-loop.ts');
   const { stdout } = await run(process.execPath, [script, url, String(seconds), String(pipelineSize), String(inFlight)], { timeout: (seconds + 60) * 1000 });
   return (JSON.parse(stdout.trim()) as { rate: number }).rate;
+}
+
+/**
+ * redis-cli --intrinsic-latency for `seconds` (one core busy meanwhile): the worst delay the kernel
+ * and the hypervisor put on a runnable process. On a shared VM it is tens of ms (steal), which
+ * bounds what the stall probe can show whatever Redis does.
+ */
+export async function intrinsicLatencyMs(seconds: number, realtime: boolean): Promise<number | null> {
+  const cli = ['redis-cli', '--intrinsic-latency', String(Math.max(1, Math.round(seconds)))];
+  try {
+    const { stdout } = await run(realtime ? 'chrt' : cli[0]!, realtime ? ['-f', '10', ...cli] : cli.slice(1), { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
+    const all = [...stdout.matchAll(/Max latency so far: (\d+) microseconds/g)];
+    const us = Number(all[all.length - 1]?.[1]);
+    return Number.isFinite(us) ? Math.round(us / 10) / 100 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Both baselines against the scenario's own Redis, streams deleted afterwards. */

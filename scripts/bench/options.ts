@@ -41,8 +41,14 @@ export interface BenchOptions {
   guestEnv: Record<string, string>;
   /** Run coordinator and guest agents under node --cpu-prof (profiles into outDir/profiles). */
   cpuProf: boolean;
-  /** Soak: heap snapshots of coordinator-1 and agent-1 after warm-up and at the end (into outDir/heap). */
+  /** Soak: heap snapshots of coordinator-1, agent-1 and the host after warm-up and at the end (into outDir/heap). */
   heapSnapshots: boolean;
+  /**
+   * Redis and the stall probe at real-time priority (chrt, needs root): Redis is never preempted by
+   * the role processes, as with a core of its own in a deployment, so the probe sees how long our
+   * calls hold Redis and not the OS running another process in its place.
+   */
+  redisRealtime: boolean;
   progress: boolean;
   /** Cluster scenario: the shard counts to run, 0 for one plain Redis (default 0, 1, 3). */
   clusterShards: number[];
@@ -75,8 +81,11 @@ const usage = `npm run bench -- [options]      (every option also as BENCH_<NAME
   --coordinator-env K=V,.. extra environment for the coordinators (e.g. STREAM_CONCURRENCY=1000)
   --guest-env K=V,..       extra environment for the guest agents
   --cpu-prof               profile coordinator, agents and host (node --cpu-prof) into <out>/profiles
-  --heap-snapshots         soak: V8 heap snapshots of coordinator-1 and agent-1 after warm-up and at the end
+  --heap-snapshots         soak: V8 heap snapshots of coordinator-1, agent-1 and the host after warm-up and at the end
                            into <out>/heap (compare: node scripts/bench/heap-compare.ts a b)
+  --redis-rt               Redis and the stall probe at real-time priority (chrt -f, root): the probe then
+                           measures how long our calls hold Redis, not the OS preempting it (a deployment
+                           gives Redis a core of its own)
   --cluster-shards a,b     cluster scenario points: shard counts, 0 = one plain Redis (default 0,1,3)
   --no-progress            no progress bar`;
 
@@ -111,6 +120,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'no-docs': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       'heap-snapshots': { type: 'boolean' },
+      'redis-rt': { type: 'boolean' },
       'coordinator-env': { type: 'string' },
       'priority-backlog': { type: 'string' },
       'guest-env': { type: 'string' },
@@ -170,6 +180,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     guestEnv: envList(pick('guest-env')),
     cpuProf: values['cpu-prof'] === true || env.BENCH_CPU_PROF === '1',
     heapSnapshots: values['heap-snapshots'] === true || env.BENCH_HEAP_SNAPSHOTS === '1',
+    redisRealtime: values['redis-rt'] === true || env.BENCH_REDIS_RT === '1',
     progress: !values['no-progress'] && env.BENCH_PROGRESS !== '0',
     clusterShards: shardList(pick('cluster-shards')),
   };

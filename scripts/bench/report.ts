@@ -80,6 +80,18 @@ export function describeMachine(): Machine {
   };
 }
 
+/** The worst intrinsic latency the baselines measured (null when not measured). */
+function intrinsicLatency(r: Omit<BenchResults, 'targets'>): number | null {
+  const xs = [r.baselines.before?.intrinsicLatencyMs, r.baselines.after?.intrinsicLatencyMs].filter((x): x is number => typeof x === 'number');
+  return xs.length > 0 ? Math.max(...xs) : null;
+}
+
+/** Redis' latency events other than commands (a fork for the AOF rewrite, a slow AOF write), for the stall rows. */
+function otherLatencyEvents(s: StallRecord): string {
+  const others = Object.entries(s.redisLatencyEvents ?? {}).filter(([event]) => event !== 'command');
+  return others.length > 0 ? `; ${others.map(([event, ms]) => `${event} ${ms} ms`).join(', ')}` : '';
+}
+
 /** Mean of the baselines measured in this run (before and after the scenarios). */
 export function combineBaselines(before?: BaselineResult, after?: BaselineResult): { ioredisXadd: number | null; redisBenchmarkXadd: number | null } {
   const mean = (xs: (number | null | undefined)[]) => {
@@ -112,7 +124,9 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
     {
       name: 'longest Redis stall (PING probe), every scenario',
       target: '<= 5 ms',
-      value: worstStall ? `${worstStall.longestMs} ms (${worstStall.scenario}); Redis' longest command ${worstCommand} ms` : 'not run',
+      value: worstStall
+        ? `${worstStall.longestMs} ms (${worstStall.scenario}); Redis' longest command ${worstCommand} ms${r.options.redisRealtime ? ' (Redis at real-time priority)' : ''}${intrinsicLatency(r) !== null ? `; machine intrinsic latency ${intrinsicLatency(r)} ms` : ''}`
+        : 'not run',
       met: worstStall ? stalls.every((s) => s.longestMs <= 5) : null,
     },
     {
@@ -177,6 +191,8 @@ function resultRows(r: BenchResults): string[][] {
   const b = r.baselines;
   rows.push(['redis-benchmark -P 16 XADD', `${fmt(b.redisBenchmarkXadd)}/s`, '', '']);
   rows.push(['ioredis pipelined XADD loop (1 process)', `${fmt(b.ioredisXadd)}/s`, '', '']);
+  const intrinsic = intrinsicLatency(r);
+  if (intrinsic !== null) rows.push(['machine intrinsic latency (redis-cli --intrinsic-latency)', `${intrinsic} ms`, 'the floor under any PING stall', '']);
   if (r.throughput) {
     const t = r.throughput;
     rows.push([
@@ -258,7 +274,7 @@ function resultRows(r: BenchResults): string[][] {
     rows.push([
       `longest Redis stall: ${s.scenario}`,
       `${s.longestMs} ms PING round trip (p99 ${s.p99Ms} ms, ${s.over5ms} of ${fmt(s.pings)} over 5 ms)`,
-      `Redis' longest command ${s.redisLongestCommandMs} ms`,
+      `Redis' longest command ${s.redisLongestCommandMs} ms${otherLatencyEvents(s)}`,
       `load ${s.loadAverage}`,
     ]);
   }
@@ -291,7 +307,7 @@ export function markdownSection(r: BenchResults, jsonPath: string, charts: strin
   const out = [
     `### ${r.startedAt.replace('T', ' ').slice(0, 16)} UTC — ${r.mode} run \`${r.runId}\``,
     '',
-    `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis} (private, ${r.options.aof === 'no-aof' ? 'no AOF' : `AOF appendfsync ${r.options.aof}`}, same machine). JSON: \`${jsonPath}\` (not committed).`,
+    `${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis} (private, ${r.options.aof === 'no-aof' ? 'no AOF' : `AOF appendfsync ${r.options.aof}`}${r.options.redisRealtime ? ', Redis and the stall probe at real-time priority (--redis-rt)' : ''}, same machine). JSON: \`${jsonPath}\` (not committed).`,
     '',
     mdTable(resultRows(r)),
     '',

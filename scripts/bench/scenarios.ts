@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import * as hdr from 'hdr-histogram-js';
 import { RedisServerProcess } from '../../services/launcher/redis-server.ts';
 import { entryIdTime } from '../../services/shared/util/time.ts';
-import { type BaselineResult, measureBaselines } from './baselines.ts';
+import { type BaselineResult, intrinsicLatencyMs, measureBaselines } from './baselines.ts';
 import { EventDriver, type SummarySeen } from './driver.ts';
 import { groupByConstructor } from './heap-compare.ts';
 import { type RedisTimeBreakdown, redisTimePer } from './redis-time.ts';
@@ -25,7 +25,7 @@ export interface StackShape {
   coordinators: number;
   coordinatorEnv?: Record<string, string>;
   env?: Record<string, string>;
-  /** coordinator-1 and agent-1 write a V8 heap snapshot into this folder on SIGUSR2 (soak). */
+  /** coordinator-1, agent-1 and the host write a V8 heap snapshot into this folder on SIGUSR2 (soak). */
   heapSnapshotDir?: string;
 }
 
@@ -35,17 +35,20 @@ export interface RunContext {
   runId: string;
 }
 
+/** The processes the soak takes heap snapshots of (--heap-snapshots): one of each role. */
+const snapshotted = new Set(['coordinator-1', 'agent-1', 'host']);
+
 const guestEnv = { PERSONAS: 'instant', REPLY_DELAY_SCALE: '0', GUEST_SEED: 'bench' };
 
 /** Redis, the coordinators, the agents and a host, every process ready and every guest registered. */
 export async function startStack(ctx: RunContext, shape: StackShape, scenario: string): Promise<{ stack: BenchStack; driver: EventDriver }> {
-  const stack = await BenchStack.start(shape.env ?? {}, ctx.opts.aof);
+  const stack = await BenchStack.start(shape.env ?? {}, ctx.opts.aof, ctx.opts.redisRealtime);
   stack.scenario = scenario;
   try {
     const profile = ctx.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ctx.opts.outDir, 'profiles', ctx.runId)}`] : [];
     if (profile.length > 0) mkdirSync(resolve(ctx.opts.outDir, 'profiles', ctx.runId), { recursive: true });
     const heap = (label: string) =>
-      shape.heapSnapshotDir && (label === 'coordinator-1' || label === 'agent-1') ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${shape.heapSnapshotDir}`] : [];
+      shape.heapSnapshotDir && snapshotted.has(label) ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${shape.heapSnapshotDir}`] : [];
     if (shape.heapSnapshotDir) mkdirSync(shape.heapSnapshotDir, { recursive: true });
     const batch: Record<string, string> = ctx.opts.batchSize > 0 ? { STREAM_BATCH_SIZE: String(ctx.opts.batchSize) } : {};
     const perAgent = Math.ceil(shape.eventGuests / shape.agents);
@@ -56,7 +59,7 @@ export async function startStack(ctx: RunContext, shape: StackShape, scenario: s
     for (let i = 1; i <= shape.agents; i += 1) {
       starting.push(stack.startRole('guest', `agent-${i}`, { ...guestEnv, ...ctx.opts.guestEnv, GUEST_AGENT_ID: `bench-agent-${i}`, GUESTS_PER_AGENT: String(perAgent) }, { nodeArgs: [...profile, ...heap(`agent-${i}`)] }));
     }
-    starting.push(stack.startRole('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }, { nodeArgs: profile }));
+    starting.push(stack.startRole('host', 'host', { HOST_ID: 'bench-host', CONSUMER_NAME: 'bench-host-1' }, { nodeArgs: [...profile, ...heap('host')] }));
     await Promise.all(starting);
     await stack.waitForGuests(perAgent * shape.agents);
     return { stack, driver: new EventDriver(stack.byRole('host')[0]!) };
@@ -70,7 +73,7 @@ export async function startStack(ctx: RunContext, shape: StackShape, scenario: s
 // baselines
 
 export async function baselineScenario(ctx: RunContext, label: string): Promise<BaselineResult> {
-  ctx.progress.begin(`baselines (${label}): redis-benchmark -P 16 XADD, ioredis pipelined XADD`, ctx.opts.baselineS * 2 + 2);
+  ctx.progress.begin(`baselines (${label}): redis-benchmark -P 16 XADD, ioredis pipelined XADD, intrinsic latency`, ctx.opts.baselineS * 3 + 2);
   const dir = mkdtempSync(join(tmpdir(), 'ep-bench-base-'));
   const server = await new RedisServerProcess({ dir, appendfsync: 'everysec' }).start();
   const client = new Redis(server.url, { lazyConnect: true });
@@ -78,8 +81,9 @@ export async function baselineScenario(ctx: RunContext, label: string): Promise<
   try {
     await client.connect();
     const result = await measureBaselines(client, server.url, server.port, ctx.opts.baselineS);
+    result.intrinsicLatencyMs = await intrinsicLatencyMs(ctx.opts.baselineS, ctx.opts.redisRealtime);
     ctx.progress.note(
-      `baseline ${label}: redis-benchmark ${fmt(result.redisBenchmarkXadd)} XADD/s, ioredis loop ${fmt(result.ioredisXadd)} XADD/s`,
+      `baseline ${label}: redis-benchmark ${fmt(result.redisBenchmarkXadd)} XADD/s, ioredis loop ${fmt(result.ioredisXadd)} XADD/s, intrinsic latency ${result.intrinsicLatencyMs ?? 'n/a'} ms`,
     );
     return result;
   } finally {
@@ -394,12 +398,12 @@ export interface HeapSnapshotTaken {
 }
 
 /**
- * Asks every process started with --heapsnapshot-signal (coordinator-1, agent-1) for a heap
+ * Asks every process started with --heapsnapshot-signal (coordinator-1, agent-1, the host) for a heap
  * snapshot. Node writes it on the main thread, so the process answers HTTP again once it is written.
  */
 async function takeHeapSnapshots(stack: BenchStack, dir: string, when: string, t: number): Promise<HeapSnapshotTaken[]> {
   const taken: HeapSnapshotTaken[] = [];
-  for (const p of stack.processes.filter((x) => x.label === 'coordinator-1' || x.label === 'agent-1')) {
+  for (const p of stack.processes.filter((x) => snapshotted.has(x.label))) {
     const before = new Set(readdirSync(dir));
     p.child.kill('SIGUSR2');
     const deadline = Date.now() + 120_000;

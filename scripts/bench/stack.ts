@@ -1,5 +1,5 @@
 import { sumMetric } from '../../test/helpers/prometheus-text.ts';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,12 @@ export interface StallRecord extends StallReport {
   scenario: string;
   /** Redis' longest single command of the scenario (latency monitor, event `command`), ms. */
   redisLongestCommandMs: number;
+  /**
+   * Every latency event Redis recorded (LATENCY LATEST: `command`, `fast-command`, `fork`,
+   * `aof-write`, `aof-fsync-always`, `expire-cycle`...) and its longest, ms: a PING that waited
+   * while no command was long waited for one of these, or for the OS.
+   */
+  redisLatencyEvents: Record<string, number>;
   /** 1-minute load average of the machine when the stack stopped. */
   loadAverage: number;
 }
@@ -184,8 +190,11 @@ export class BenchStack {
     this.env = env;
   }
 
-  /** `aof`: the persistence of the private Redis ('no' only for experiments: production runs AOF). */
-  static async start(env: Record<string, string> = {}, aof: AppendFsync | 'no-aof' = 'everysec'): Promise<BenchStack> {
+  /**
+   * `aof`: the persistence of the private Redis ('no' only for experiments: production runs AOF).
+   * `realtime`: Redis and the stall probe run at real-time priority (--redis-rt).
+   */
+  static async start(env: Record<string, string> = {}, aof: AppendFsync | 'no-aof' = 'everysec', realtime = false): Promise<BenchStack> {
     const dir = mkdtempSync(join(tmpdir(), 'ep-bench-'));
     const redis = await new RedisServerProcess(aof === 'no-aof' ? { dir, appendonly: false } : { dir, appendfsync: aof }).start();
     const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
@@ -196,6 +205,10 @@ export class BenchStack {
     // Every command slower than 1 ms is remembered by Redis' latency monitor (LATENCY LATEST).
     await client.config('SET', 'latency-monitor-threshold', '1');
     stack.probe = startProbe(redis.url);
+    if (realtime) {
+      realtimePriority(redis.pid);
+      realtimePriority(stack.probe.child.pid);
+    }
     return stack;
   }
 
@@ -239,14 +252,16 @@ export class BenchStack {
     probe.child.stdin?.end();
     const report = await probe.report;
     let redisLongestCommandMs = 0;
+    const redisLatencyEvents: Record<string, number> = {};
     try {
       const latest = (await this.client.call('LATENCY', 'LATEST')) as [string, number, number, number][];
-      for (const [event, , , max] of latest) if (event === 'command') redisLongestCommandMs = Number(max);
+      for (const [event, , , max] of latest) redisLatencyEvents[event] = Number(max);
+      redisLongestCommandMs = redisLatencyEvents.command ?? 0;
     } catch {
       /* reported as 0 */
     }
     if (!report) return undefined;
-    const record: StallRecord = { scenario: this.scenario, ...report, redisLongestCommandMs, loadAverage: Math.round(loadavg()[0]! * 100) / 100 };
+    const record: StallRecord = { scenario: this.scenario, ...report, redisLongestCommandMs, redisLatencyEvents, loadAverage: Math.round(loadavg()[0]! * 100) / 100 };
     stallRecords.push(record);
     return record;
   }
@@ -275,6 +290,17 @@ export function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * SCHED_FIFO for a process (chrt, util-linux): on a 2-core machine shared by Redis and five role
+ * processes, a PING otherwise waits for the OS to run Redis as much as for Redis to finish a call.
+ * Real-time threads get at most 95 % of a core (the kernel's RT throttling), so the roles still run.
+ */
+function realtimePriority(pid: number | undefined): void {
+  if (pid === undefined) return;
+  const result = spawnSync('chrt', ['-f', '-p', '10', String(pid)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`--redis-rt: chrt -f -p 10 ${pid} failed (${(result.stderr || result.error?.message || '').trim()}); it needs root (or CAP_SYS_NICE) and util-linux`);
 }
 
 /** The probe process (stall-probe.ts) and its report, read when its stdin is closed. */

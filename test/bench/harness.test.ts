@@ -44,6 +44,8 @@ describe('npm run bench in a tiny configuration', () => {
     expect(r.machine.cores).toBeGreaterThan(0);
     expect(r.machine.redis).toMatch(/^\d+\.\d+/);
     expect(r.baselines.ioredisXadd).toBeGreaterThan(0);
+    // How long the machine itself kept a spinning process off the CPU: the floor of any PING stall.
+    expect(r.baselines.before!.intrinsicLatencyMs).toBeGreaterThan(0);
 
     const t = r.throughput!;
     expect(t.counted).toBeGreaterThan(0);
@@ -91,6 +93,8 @@ describe('npm run bench in a tiny configuration', () => {
       expect(stall.pings).toBeGreaterThan(0);
       expect(stall.longestMs).toBeGreaterThan(0);
       expect(stall.longestMs).toBeGreaterThanOrEqual(stall.p99Ms);
+      // Redis' own latency events (threshold 1 ms) come with the stall, the longest command among them.
+      expect(stall.redisLongestCommandMs).toBe(stall.redisLatencyEvents.command ?? 0);
     }
 
     expect(r.scaling!.map((s) => `${s.coordinators}/${s.agents}`)).toEqual(['1/1', '1/2', '1/4', '2/2']);
@@ -122,6 +126,9 @@ describe('bench options and charts', () => {
       STREAM_CONCURRENCY: '2000',
     });
     expect(() => parseOptions(['--scenarios', 'nope'], {})).toThrow(/unknown scenario/);
+    expect(parseOptions([], {}).redisRealtime).toBe(false);
+    expect(parseOptions(['--redis-rt'], {}).redisRealtime).toBe(true);
+    expect(parseOptions([], { BENCH_REDIS_RT: '1' }).redisRealtime).toBe(true);
   });
 
   it('draws a self-contained SVG with escaped text', () => {
