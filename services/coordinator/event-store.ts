@@ -5,10 +5,12 @@ import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { LiveGuest } from '../shared/registry/guest-registry.ts';
 import { definitionFields, eventTimes } from '../shared/schema/event-definition.ts';
 import { type Invitation, invitationFingerprint } from '../shared/schema/invitation.ts';
+import { type Reply, replyRecord } from '../shared/schema/response.ts';
 import { eventKeyList, eventKeys, timersKey } from '../shared/streams/keys.ts';
 import { itemSteps } from '../shared/streams/hash-steps.ts';
 import { type LuaScript, type PipelineResult, execPipeline, loadLuaScript, runScript } from '../shared/streams/scripts.ts';
 import type { CrashPoint } from './crash-point.ts';
+import type { HandedLists } from './summary-builder.ts';
 import { STAGE_TTL_MS, chunkByAgent, writeChunks, writeInSteps } from './fan-out.ts';
 
 const dir = join(import.meta.dirname, 'lua');
@@ -59,8 +61,41 @@ export interface ReplyToRecord {
   arrival: number;
   /** Why the answers do not fit the event's questions, '' when they do. */
   rejection: string;
-  /** The reply as JSON: the original's fields plus reply_rev, plus_ones, answers, sequence. */
+  /** The reply as JSON: the original's fields plus reply_rev, plus_ones, answers, sequence, arrival. */
   json: string;
+  /** What the script needs of the reply as plain values (it decodes no JSON of a new reply); a receipt's are '' and 0. */
+  response: string;
+  replyRev: number;
+  plusOnes: number;
+  /** The reply's members of its `replies` activity entry, encoded (JSON object members without braces); '' for a receipt. */
+  change: string;
+}
+
+/** A reply as the record-replies script takes it; `rejection` says why its answers do not fit ('' when they do). */
+export function replyToRecord(reply: Reply, arrival: number, rejection: string): ReplyToRecord {
+  const record: Record<string, unknown> = { ...replyRecord(reply), sequence: reply.sequence, reply_rev: reply.replyRev, plus_ones: reply.plusOnes, arrival };
+  const answers = Object.keys(reply.answers).length > 0 ? reply.answers : undefined;
+  if (answers) record.answers = answers;
+  // guest_change's fields of includes/event.lua (an absent `answers` is left out, as there).
+  const change = JSON.stringify({ guest_name: reply.guestName, reply_rev: reply.replyRev, plus_ones: reply.plusOnes, answers, message: reply.message });
+  return {
+    kind: 'reply',
+    guestId: reply.guestId,
+    sequence: reply.sequence,
+    id: reply.id,
+    arrival,
+    rejection,
+    json: JSON.stringify(record),
+    response: reply.response,
+    replyRev: reply.replyRev,
+    plusOnes: reply.plusOnes,
+    change: change.slice(1, -1),
+  };
+}
+
+/** An expiry receipt (or an expired delivery's guest) as the record-replies script takes it. */
+export function receiptToRecord(r: { guestId: string; sequence: number; id: string }, arrival: number): ReplyToRecord {
+  return { kind: 'receipt', guestId: r.guestId, sequence: r.sequence, id: r.id, arrival, rejection: '', json: '{}', response: '', replyRev: 0, plusOnes: 0, change: '' };
 }
 
 /** A resolved targeting rule: the guests to ask and the explicit ids nobody live answers to. */
@@ -208,13 +243,13 @@ export class EventStore {
    * Records replies grouped by event, one script call per (event, up to REPLIES_PER_CALL replies),
    * all in one pipeline. Returns per call the results in input order and the effects.
    */
-  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[] } & Effects & { error?: Error })[]> {
+  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[]; handed?: HandedLists } & Effects & { error?: Error })[]> {
     const raw = await execPipeline(
       this.redis,
       calls,
       (pipeline: ChainableCommander, call) => {
         const args: (string | number)[] = [now, this.retentionMs, this.summaryCap];
-        for (const r of call.replies) args.push(r.kind, r.guestId, r.sequence, r.id, r.arrival, r.rejection, r.json);
+        for (const r of call.replies) args.push(r.kind, r.guestId, r.sequence, r.id, r.arrival, r.rejection, r.response, r.replyRev, r.plusOnes, r.change, r.json);
         const keys = eventKeyList(call.eventId);
         pipeline.evalsha(recordRepliesScript.sha, keys.length, ...keys, ...args);
       },
@@ -222,8 +257,10 @@ export class EventStore {
     );
     return raw.map(([error, value]: PipelineResult) => {
       if (error) return { results: [], nextDue: -1, outbox: [], error };
-      const [results, nextDue, outbox] = value as [ReplyResult[], string, string[]];
-      return { results, nextDue: Number(nextDue), outbox: outbox ?? [] };
+      const [results, nextDue, outbox, handed] = value as [ReplyResult[], string, string[], [string, string[], string[], string[], string[]] | []];
+      // A version this call closed: its lists' material, so the drain adds the summary without reading it (summary-builder.ts).
+      const lists = handed && handed.length === 5 ? { key: handed[0], invited: handed[1], replies: handed[2], never: handed[3], wait: handed[4] } : undefined;
+      return { results, nextDue: Number(nextDue), outbox: outbox ?? [], ...(lists ? { handed: lists } : {}) };
     });
   }
 

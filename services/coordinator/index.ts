@@ -15,6 +15,7 @@ import { ReplyHandler } from './replies.ts';
 import { InvitationHandler } from './revisions.ts';
 import { StreamStats } from './stream-stats.ts';
 import { SummaryBuilder } from './summary-builder.ts';
+import { QuestionCache } from './version-questions.ts';
 import { SummaryPublisher } from './summary-publisher.ts';
 import { LiveGuests } from './targeting.ts';
 import { TimerSweeper } from './timer-sweeper.ts';
@@ -44,6 +45,8 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
     await priority.connect();
     // One count of fan-out steps for the process (FANOUT_TEST_CRASH), whichever lane takes them.
     const fanOutCrash = new CrashPoint('FANOUT_TEST_CRASH', config.fanOutTestCrash);
+    // The questions of the versions this process opened, for both lanes' reply handlers.
+    const questions = new QuestionCache();
     const lane = (conns: RedisConnections) => {
       const redis = conns.command;
       const producer = new StreamProducer(conns, { onceTtlMs: Math.max(config.eventRetentionMs, settings.retentionMs) }, metrics);
@@ -53,8 +56,8 @@ export const coordinatorService: ServiceDefinition<CoordinatorConfig> = {
       const lister = new FanOutLister(redis, { step: config.fanOutStepGuests, crash: fanOutCrash });
       const outbox = new OutboxDrainer({ redis, producer, summaries, builder, store, lister, crash: fanOutCrash, metrics: cm, log });
       const live = new LiveGuests({ redis, guestTtlMs: config.guestTtlMs, metrics: cm, log });
-      const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log });
-      const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log });
+      const invitations = new InvitationHandler({ store, outbox, live, metrics: cm, log, questions });
+      const replies = new ReplyHandler({ redis, store, outbox, metrics: cm, log, questions });
       return { redis, store, outbox, live, invitations, replies };
     };
     const normal = lane(connections);

@@ -5,11 +5,11 @@ import { type DeliveryType, type CancelScope, deliveryFieldsOf } from '../shared
 import { eventKeys, lanes, streams } from '../shared/streams/keys.ts';
 import type { Message, StreamProducer } from '../shared/streams/producer.ts';
 import type { CrashPoint } from './crash-point.ts';
-import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord } from './event-store.ts';
+import { REPLIES_PER_CALL, type EventStore, type ReplyToRecord, receiptToRecord } from './event-store.ts';
 import { type FanOutItem, type FanOutLister, readChunks } from './fan-out.ts';
 import { invitedEntries } from './invited-activity.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import type { SteppedSummary, SummaryBuilder } from './summary-builder.ts';
+import type { HandedLists, SteppedSummary, SummaryBuilder } from './summary-builder.ts';
 import type { SummaryPublisher } from './summary-publisher.ts';
 
 /** An item a script put in an event's outbox (includes/event.lua): a delivery, a summary or an activity entry. */
@@ -77,10 +77,14 @@ export class OutboxDrainer {
     this.log = deps.log;
   }
 
-  /** Drains the event's outbox; `known` is its content as a script just returned it (field, item, …), saving a read. */
-  async drain(eventId: string, known?: string[], definitions?: ReadonlyMap<number, Record<string, string>>): Promise<void> {
+  /**
+   * Drains the event's outbox; `known` is its content as a script just returned it (field, item, …),
+   * saving a read; `handed` the material of a summary's lists the same script read (record-replies),
+   * saving the summary's reads.
+   */
+  async drain(eventId: string, known?: string[], definitions?: ReadonlyMap<number, Record<string, string>>, handed?: HandedLists): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
-      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined, definitions))) return;
+      if (!(await this.drainOnce(eventId, round === 0 ? known : undefined, definitions, round === 0 ? handed : undefined))) return;
     }
   }
 
@@ -88,7 +92,7 @@ export class OutboxDrainer {
    * One pass; true when it recorded expiries (their effects may have put new items in the outbox).
    * `definitions`: revisions' definitions the caller holds (the one it just applied), saving a read.
    */
-  private async drainOnce(eventId: string, known: string[] | undefined, definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
+  private async drainOnce(eventId: string, known: string[] | undefined, definitions: ReadonlyMap<number, Record<string, string>> | undefined, handed?: HandedLists): Promise<boolean> {
     const keys = eventKeys(eventId);
     const raw: Record<string, string> = known ? {} : await this.redis.hgetall(keys.outbox);
     if (known) for (let i = 0; i + 1 < known.length; i += 2) raw[known[i]!] = known[i + 1]!;
@@ -100,7 +104,7 @@ export class OutboxDrainer {
     const flush = async () => {
       if (run.length === 0) return;
       const items = run.map((r) => r.item);
-      expired = (await this.addItems(eventId, items, definitions)) || expired;
+      expired = (await this.addItems(eventId, items, definitions, handed)) || expired;
       const done = run.map((r) => r.field);
       if (items.some((i) => i.k === 'b')) {
         // The version's keys may change again once its summary is out (apply-revision stops answering busy).
@@ -152,7 +156,7 @@ export class OutboxDrainer {
   }
 
   /** Adds plain items' messages under their once-keys; true when it recorded expiries. */
-  private async addItems(eventId: string, items: Plain[], definitions: ReadonlyMap<number, Record<string, string>> | undefined): Promise<boolean> {
+  private async addItems(eventId: string, items: Plain[], definitions: ReadonlyMap<number, Record<string, string>> | undefined, handed?: HandedLists): Promise<boolean> {
     const keys = eventKeys(eventId);
     const defs = new Map<number, Record<string, string>>();
     const revisions = [...new Set(items.flatMap((i) => (i.k === 'd' ? [i.r] : [])))].filter((r) => {
@@ -176,7 +180,7 @@ export class OutboxDrainer {
       if (item.k === 'd') {
         if (item.t === 'request' && item.x !== undefined && item.x <= now) {
           for (const guestId of item.g) {
-            expired.push({ kind: 'receipt', guestId, sequence: item.s, id: `expired:${eventId}:${item.s}:${guestId}`, arrival: 0, rejection: '', json: '{}' });
+            expired.push(receiptToRecord({ guestId, sequence: item.s, id: `expired:${eventId}:${item.s}:${guestId}` }, 0));
           }
           continue;
         }
@@ -188,7 +192,12 @@ export class OutboxDrainer {
         messages.push({ stream: streams.activity, fields: activityFields({ type: item.t, at: now, events: [event] }), onceKey: `activity:${item.key}` });
         counts.push({ activity: item.t });
       } else if (item.k === 'b') {
-        stepped.push(item);
+        // A summary whose lists' material came back with the script that closed its version goes
+        // out with the rest; any other (a large one, or this one drained again after a crash) is
+        // built in steps from the version's keys, which have not changed since (`sb`).
+        const built = this.builder.fromHanded(item, handed);
+        if (built) summaries.push({ fields: built, key: item.key });
+        else stepped.push(item);
       } else {
         summaries.push({ fields: item.f, key: item.key });
       }
@@ -242,8 +251,9 @@ export class OutboxDrainer {
       messages.push({ stream: streams.activity, fields: activityFields({ type: 'delivered', at: now, events }), onceKey: `delivered:${first.key}` });
       counts.push({ activity: 'delivered' });
     }
-    // The summaries go out with the deliveries and activity (one round trip, not two in a row).
-    const [ids] = await Promise.all([this.producer.addMany(messages), Promise.all(summaries.map((s) => this.summaries.publish(eventId, s.fields, s.key)))]);
+    // The summaries go out with the deliveries and activity (one round trip, not two in a row),
+    // written first: a summary is what the host waits for.
+    const [, ids] = await Promise.all([Promise.all(summaries.map((s) => this.summaries.publish(eventId, s.fields, s.key))), this.producer.addMany(messages)]);
     for (const s of stepped) {
       const started = performance.now();
       await this.summaries.publish(eventId, await this.builder.build(eventId, s), s.key);

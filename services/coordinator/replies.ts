@@ -2,12 +2,13 @@ import { SpanKind, context, trace, type Link } from '@opentelemetry/api';
 import type { RedisClient } from '../shared/streams/redis-client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import { type Question, answersProblem } from '../shared/schema/questions.ts';
-import { type ResponseEntry, parseResponse, replyRecord } from '../shared/schema/response.ts';
+import { type ResponseEntry, parseResponse } from '../shared/schema/response.ts';
 import { type EntryOutcome, type StreamEntry, ack, dead, retry } from '../shared/streams/entry.ts';
 import { eventKeys } from '../shared/streams/keys.ts';
-import { type EventStore, REPLIES_PER_CALL, type ReplyResult, type ReplyToRecord, arrivalScore } from './event-store.ts';
+import { type EventStore, REPLIES_PER_CALL, type ReplyResult, type ReplyToRecord, arrivalScore, receiptToRecord, replyToRecord } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { OutboxDrainer } from './outbox.ts';
+import { QuestionCache, type VersionQuestions } from './version-questions.ts';
 
 const tracer = trace.getTracer('event-planner/coordinator');
 
@@ -17,14 +18,13 @@ interface Pending {
   response: ResponseEntry;
 }
 
-/** Questions of the versions seen lately: they never change within a sequence, so they are read once. */
-const QUESTION_CACHE = 10_000;
-
 /**
  * Handles `guest_responses` (and its priority lane) a batch at a time: replies and expiry receipts
  * are grouped by event and each group is recorded by one record-replies.lua call (all calls in one
  * pipeline), which decides counts, seats, the waitlist and promotions atomically; what it decided
- * is drained from the event's outbox before the batch is acknowledged. Answers are checked here
+ * is drained from the event's outbox before the batch is acknowledged (a summary the call decided
+ * goes out in the drain's first round trip, its lists built from what the script handed back).
+ * Answers are checked here
  * against the version's questions with the shared reader; a reply whose answers do not fit is
  * recorded as rejected with the reason.
  */
@@ -34,10 +34,11 @@ export class ReplyHandler {
   private readonly outbox: OutboxDrainer;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
-  private readonly questions = new Map<string, { sequence: number; questions: Question[] }>();
+  private readonly questions: QuestionCache;
 
-  constructor(deps: { redis: RedisClient; store: EventStore; outbox: OutboxDrainer; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { redis: RedisClient; store: EventStore; outbox: OutboxDrainer; metrics: CoordinatorMetrics; log: Logger; questions?: QuestionCache }) {
     this.redis = deps.redis;
+    this.questions = deps.questions ?? new QuestionCache();
     this.store = deps.store;
     this.outbox = deps.outbox;
     this.metrics = deps.metrics;
@@ -83,7 +84,7 @@ export class ReplyHandler {
     const tally = new Tally();
     await Promise.all(
       calls.map(async (call, i) => {
-        const { results, outbox, error } = recorded[i]!;
+        const { results, outbox, handed, error } = recorded[i]!;
         if (error) {
           for (const item of call.items) outcomes[item.index] = retry(error);
           return;
@@ -95,7 +96,7 @@ export class ReplyHandler {
           });
           // Drain before acknowledging: if this fails, the replies are redelivered (duplicates
           // now) and the outbox is drained then.
-          if (outbox.length > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId, outbox));
+          if (outbox.length > 0) await context.with(trace.setSpan(context.active(), span), () => this.outbox.drain(call.eventId, outbox, undefined, handed));
         } catch (drainError) {
           span.recordException(drainError as Error);
           for (const item of call.items) outcomes[item.index] = retry(drainError);
@@ -109,12 +110,14 @@ export class ReplyHandler {
   };
 
   /** The questions of each event's version the replies answer (cached per sequence; one pipeline for the rest). */
-  private async questionsOf(wanted: { eventId: string; sequence: number }[]): Promise<Map<string, { sequence: number; questions: Question[] }>> {
-    const out = new Map<string, { sequence: number; questions: Question[] }>();
+  private async questionsOf(wanted: { eventId: string; sequence: number }[]): Promise<Map<string, VersionQuestions>> {
+    const out = new Map<string, VersionQuestions>();
     const missing = wanted.filter(({ eventId, sequence }) => {
       const cached = this.questions.get(eventId);
-      if (cached?.sequence === sequence) out.set(eventId, cached);
-      return cached?.sequence !== sequence;
+      // A later version known already: these replies answer an older one (stale), whose answers are not checked.
+      const known = cached !== undefined && cached.sequence >= sequence;
+      if (known) out.set(eventId, cached);
+      return !known;
     });
     if (missing.length === 0) return out;
     const pipeline = this.redis.pipeline();
@@ -127,8 +130,7 @@ export class ReplyHandler {
       if (sequence === null) return;
       const entry = { sequence: Number(sequence), questions: questions ? (JSON.parse(questions) as Question[]) : [] };
       out.set(eventId, entry);
-      if (this.questions.size >= QUESTION_CACHE) this.questions.delete(this.questions.keys().next().value!);
-      this.questions.set(eventId, entry);
+      this.questions.remember(eventId, entry);
     });
     return out;
   }
@@ -181,21 +183,16 @@ function sequenceOf(response: ResponseEntry): number {
 }
 
 /** A parsed entry as the script takes it; answers checked against the version's questions. */
-function toRecord({ entry, response }: Pending, version: { sequence: number; questions: Question[] } | undefined): ReplyToRecord {
-  const arrival = arrivalScore(entry.id);
-  if (response.kind === 'receipt') {
-    const r = response.receipt;
-    return { kind: 'receipt', guestId: r.guestId, sequence: r.sequence, id: r.id, arrival, rejection: '', json: '{}' };
-  }
-  const reply = response.reply;
-  // Checked only for the version the questions belong to; a reply to another one is stale or unknown anyway.
-  const rejection = version && version.sequence === reply.sequence ? (answersProblem(version.questions, reply.answers, reply.response) ?? '') : '';
+function toRecord({ entry, response }: Pending, version: VersionQuestions | undefined): ReplyToRecord {
   // `arrival` (the stream entry's order) decides between two replies of the same reply_rev (the
   // original's format has none): entries of one guest can be handled in concurrent batches, so the
   // order they reach the script is not the order they arrived in.
-  const record: Record<string, unknown> = { ...replyRecord(reply), sequence: reply.sequence, reply_rev: reply.replyRev, plus_ones: reply.plusOnes, arrival };
-  if (Object.keys(reply.answers).length > 0) record.answers = reply.answers;
-  return { kind: 'reply', guestId: reply.guestId, sequence: reply.sequence, id: reply.id, arrival, rejection, json: JSON.stringify(record) };
+  const arrival = arrivalScore(entry.id);
+  if (response.kind === 'receipt') return receiptToRecord(response.receipt, arrival);
+  const reply = response.reply;
+  // Checked only for the version the questions belong to; a reply to another one is stale or unknown anyway.
+  const rejection = version && version.sequence === reply.sequence ? (answersProblem(version.questions, reply.answers, reply.response) ?? '') : '';
+  return replyToRecord(reply, arrival, rejection);
 }
 
 /** Reply counts of one batch, added to the metrics in one go. */

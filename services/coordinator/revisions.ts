@@ -8,6 +8,7 @@ import { entryIdTime } from '../shared/util/time.ts';
 import type { EventStore, RevisionResult, Staged } from './event-store.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { OutboxDrainer } from './outbox.ts';
+import type { QuestionCache } from './version-questions.ts';
 import { type LiveGuests, resolveTargeting } from './targeting.ts';
 
 const tracer = trace.getTracer('event-planner/coordinator');
@@ -25,9 +26,11 @@ export class InvitationHandler {
   private readonly live: LiveGuests;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: Logger;
+  private readonly questions: QuestionCache | undefined;
 
-  constructor(deps: { store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger }) {
+  constructor(deps: { store: EventStore; outbox: OutboxDrainer; live: LiveGuests; metrics: CoordinatorMetrics; log: Logger; questions?: QuestionCache }) {
     this.store = deps.store;
+    this.questions = deps.questions;
     this.outbox = deps.outbox;
     this.live = deps.live;
     this.metrics = deps.metrics;
@@ -105,6 +108,8 @@ export class InvitationHandler {
       this.metrics.invitations.inc({ outcome: 'duplicate' });
       log.info('revision applied before; completing what it decided');
     } else {
+      // The replies to this version are checked against these (replies.ts), without reading them back.
+      if (inv.method === 'REQUEST') this.questions?.remember(inv.id, { sequence: inv.sequence, questions: inv.questions }, true);
       const outcome = inv.method === 'CANCEL' ? 'cancelled' : inv.revision === 1 ? 'created' : 'updated';
       this.metrics.invitations.inc({ outcome });
       if (inv.publishAt !== undefined && inv.publishAt > Date.now() && inv.method === 'REQUEST') this.metrics.invitations.inc({ outcome: 'scheduled' });

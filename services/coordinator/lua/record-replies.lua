@@ -8,11 +8,18 @@
   ARGV[1] now (ms)
   ARGV[2] retention after the event's last moment (ms)
   ARGV[3] summary list cap
-  ARGV[4..] per item 7 values: kind (reply|receipt), guest id, sequence, reply id, arrival score,
-          rejection reason ('' when the answers fit the questions), reply JSON (the original's
-          fields plus reply_rev, plus_ones, answers)
+  ARGV[4..] per item 11 values: kind (reply|receipt), guest id, sequence, reply id, arrival score,
+          rejection reason ('' when the answers fit the questions), response (yes|no|maybe),
+          reply_rev, plus_ones, the activity's members for the reply (JSON object members without
+          braces: guest_name, reply_rev, plus_ones, answers, message), reply JSON as stored (the
+          original's fields plus reply_rev, plus_ones, answers, arrival). A receipt's last five
+          are '', 0, 0, '', '{}'. What the script needs of a new reply comes as plain values:
+          nothing of it is decoded here.
 
-  Output: { per-item results, next due, outbox (field, item, ...) }
+  Output: { per-item results, next due, outbox (field, item, ...), handed }
+    handed: when this call closed a version of at most HAND_OFF_MAX guests, the raw material of
+            its summary's lists (includes/event.lua, finalize): { summary once-key, invited
+            (HGETALL), replies (HGETALL), never (HGETALL), waitlist (ZRANGE) }; else empty.
     results: counted | changed | duplicate | outdated | stale | late | rejected | never_asked |
              ignored | not_invited | unknown_sequence; all 'unknown' when there is no such event.
 ]]
@@ -21,7 +28,8 @@
 local now = tonumber(ARGV[1])
 local retention = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
-local n = (#ARGV - 3) / 7
+local W = 11
+local n = (#ARGV - 3) / W
 
 local ev = load_event()
 if not ev or ev.status == 'new' then
@@ -47,7 +55,7 @@ local promoted = {}
 -- end (`replies` keeps each guest's latest within the batch).
 local ids = {}
 for i = 1, n do
-  ids[i] = ARGV[3 + (i - 1) * 7 + 2]
+  ids[i] = ARGV[3 + (i - 1) * W + 2]
 end
 local invited = {}
 local replies = {}
@@ -71,9 +79,9 @@ local function record(i, result, change)
 end
 
 for i = 1, n do
-  local base = 3 + (i - 1) * 7
+  local base = 3 + (i - 1) * W
   local kind, id, seq, reply_id = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), ARGV[base + 4]
-  local arrival, reason, json = tonumber(ARGV[base + 5]), ARGV[base + 6], ARGV[base + 7]
+  local arrival, reason, json = tonumber(ARGV[base + 5]), ARGV[base + 6], ARGV[base + 11]
   if seq > current or (seq == current and ev.status == 'scheduled') then
     record(i, 'unknown_sequence')
   elseif seq < current then
@@ -108,7 +116,7 @@ for i = 1, n do
       record(i, 'duplicate')
     end
   else
-    local rec = cjson.decode(json)
+    local rec = { response = ARGV[base + 7], reply_rev = tonumber(ARGV[base + 8]), plus_ones = tonumber(ARGV[base + 9]) }
     local prev_json = replies[id]
     local prev = prev_json and cjson.decode(prev_json)
     local rev = num(rec.reply_rev)
@@ -155,7 +163,10 @@ for i = 1, n do
         if rec.response == 'yes' and ev.waitlisted_count > 0 and waitlisted(id) then
           extra = { waitlist = redis.call('ZRANK', K_WAIT, id) + 1 }
         end
-        record(i, prev and 'changed' or 'counted', guest_change(id, prev and 'changed' or 'counted', STATE_OF[rec.response], rec, extra))
+        -- guest_change's entry, as text: the reply's own members come encoded (ARGV).
+        local outcome = prev and 'changed' or 'counted'
+        record(i, outcome, '{"guest_id":' .. cjson.encode(id) .. ',"outcome":"' .. outcome .. '","state":"' .. STATE_OF[rec.response] .. '"'
+          .. (extra and (',"waitlist":' .. extra.waitlist) or '') .. ',' .. ARGV[base + 10] .. '}')
         if #displaced > 0 then
           local recs = hmget_many(K_REPLIES, displaced)
           for j, d in ipairs(displaced) do
@@ -188,7 +199,9 @@ if #changes > 0 then
   activity(ev, 'replies', changes)
 end
 announce_promotions(ev, promoted)
+HAND_OFF_LISTS = true
 close_if_done(ev, cap)
 local out = finish(ev, now, retention)
 out[1] = results
+out[4] = HANDED or {}
 return out

@@ -172,6 +172,8 @@ end
 
 -- event_activity entries (docs/EVENTS.md): per-guest changes (at most ACTIVITY_GUESTS per step, in
 -- entries of ACTIVITY_CHUNK so each stays well within a field's length) and the absolute counts.
+-- A guest change is a table, or its JSON text already (record-replies builds a counted reply's
+-- from members the coordinator encoded: no table and no encode per reply here).
 local ACTIVITY_CHUNK = 100
 local function activity(ev, kind, guests, extra)
   local e = { invitation_id = ev.id, host_id = ev.host_id or '', sequence = num(ev.sequence), revision = num(ev.revision),
@@ -179,14 +181,18 @@ local function activity(ev, kind, guests, extra)
   for k, v in pairs(extra or {}) do
     e[k] = v
   end
+  -- The item as outbox() would encode it, written by hand: `e` encoded once for every chunk.
+  local head = '{"k":"a","t":' .. cjson.encode(kind) .. ',"e":' .. cjson.encode(e) .. ',"key":'
   local total = math.min(#guests, ACTIVITY_GUESTS)
   local first = 1
   repeat
     local list = {}
     for i = first, math.min(first + ACTIVITY_CHUNK - 1, total) do
-      list[#list + 1] = guests[i]
+      local g = guests[i]
+      list[#list + 1] = type(g) == 'string' and g or cjson.encode(g)
     end
-    outbox(ev, { k = 'a', t = kind, e = e, g = list })
+    local fx = redis.call('HINCRBY', K_EVENT, 'fx', 1)
+    redis.call('HSET', K_OUTBOX, string.format('%012d', fx), head .. cjson.encode(ev.id .. ':' .. fx) .. ',"g":' .. json_list(list) .. '}')
     first = first + ACTIVITY_CHUNK
   until first > total
 end
@@ -502,8 +508,23 @@ end
 local SUMMARY_LISTS = { responses = true, no_response = true, responses_truncated = true, waitlist = true,
   never_asked = true, answers = true, attendees = true }
 
+--[[
+  Set by record-replies before it may close a version: a small version's lists are then not
+  encoded here either (decoding every reply and encoding three lists was ~13 µs of Redis time per
+  guest, the largest part of the closing call). The version's keys are read raw into HANDED and
+  go back with the script's answer; the coordinator builds the lists from them exactly as in steps
+  (summary-builder.ts) and adds the summary without reading anything. The outbox holds the same
+  stepped item (`b`, with `sb` set), so a coordinator that dies before adding it leaves a summary
+  that whoever drains next builds in steps from the same, unchanged keys.
+]]
+local HAND_OFF_LISTS = false
+local HAND_OFF_MAX = 1000
+local HANDED = nil
+
 local function finalize(ev, reason, status, cap)
   local stepped = summary_in_steps(ev)
+  local handoff = not stepped and HAND_OFF_LISTS and ev.total_invited <= HAND_OFF_MAX
+  stepped = stepped or handoff
   local lists, wait, aggregate
   if stepped then
     lists, wait, aggregate = { responses = {}, missing = {}, never = {}, attendees = {}, truncated = false }, '[]', '{}'
@@ -576,6 +597,10 @@ local function finalize(ev, reason, status, cap)
     ev.sb = key
     redis.call('HSET', K_EVENT, 'sb', key)
     outbox(ev, { k = 'b', f = summary, key = key, cap = cap, q = ev.questions or '' })
+    if handoff then
+      HANDED = { key, redis.call('HGETALL', K_INVITED), redis.call('HGETALL', K_REPLIES), redis.call('HGETALL', K_NEVER),
+        redis.call('ZRANGE', K_WAIT, 0, -1) }
+    end
   else
     outbox(ev, { k = 's', f = summary, key = key })
   end
