@@ -25,7 +25,15 @@ export interface Effects {
   nextDue: number;
   /** The event's outbox as the script left it (field, item, …), to be drained before the entry is acknowledged. */
   outbox: string[];
+  /** A small version's summary lists' material, when its summary waits in the outbox: the drain adds it without reading (summary-builder.ts). */
+  handed?: HandedLists;
 }
+
+type RawHanded = [string, string[], string[], string[], string[]] | [] | undefined;
+
+/** The `handed` answer element of the event scripts (includes/event.lua, finish) as the drain takes it. */
+const handedOf = (raw: RawHanded): { handed?: HandedLists } =>
+  raw && raw.length === 5 ? { handed: { key: raw[0], invited: raw[1], replies: raw[2], never: raw[3], wait: raw[4] } } : {};
 
 /**
  * stage: the revision needs every guest of a large resolution: stage them (`stage`) and apply again.
@@ -231,19 +239,19 @@ export class EventStore {
     const guests = large ? [] : meta.resolution.guests;
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, JSON.stringify(header), defJson, ...guestArgs(guests)];
     const keys = [...eventKeyList(inv.id), ...stageKeys(inv.id, meta.staged), eventKeys(inv.id).fanout(`r${inv.revision}`)];
-    const reply = await runScript<[string, string | number, string[]?]>(this.redis, applyRevisionScript, keys, args);
+    const reply = await runScript<[string, string | number, string[]?, RawHanded?]>(this.redis, applyRevisionScript, keys, args);
     if (reply[0] === 'dead') return { kind: 'dead', reason: String(reply[1]) };
     if (reply[0] === 'stage') return { kind: 'stage' };
     const kind = reply[0] === 'replay' || reply[0] === 'busy' ? reply[0] : 'ok';
     // The definition as stored (def:<revision>): the outbox drainer needs it and need not read it back.
-    return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [], definition: JSON.parse(defJson) as Record<string, string> };
+    return { kind, nextDue: Number(reply[1]), outbox: reply[2] ?? [], ...handedOf(reply[3]), definition: JSON.parse(defJson) as Record<string, string> };
   }
 
   /**
    * Records replies grouped by event, one script call per (event, up to REPLIES_PER_CALL replies),
    * all in one pipeline. Returns per call the results in input order and the effects.
    */
-  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[]; handed?: HandedLists } & Effects & { error?: Error })[]> {
+  async recordReplies(calls: { eventId: string; replies: ReplyToRecord[] }[], now = Date.now()): Promise<({ results: ReplyResult[] } & Effects & { error?: Error })[]> {
     const raw = await execPipeline(
       this.redis,
       calls,
@@ -257,10 +265,9 @@ export class EventStore {
     );
     return raw.map(([error, value]: PipelineResult) => {
       if (error) return { results: [], nextDue: -1, outbox: [], error };
-      const [results, nextDue, outbox, handed] = value as [ReplyResult[], string, string[], [string, string[], string[], string[], string[]] | []];
-      // A version this call closed: its lists' material, so the drain adds the summary without reading it (summary-builder.ts).
-      const lists = handed && handed.length === 5 ? { key: handed[0], invited: handed[1], replies: handed[2], never: handed[3], wait: handed[4] } : undefined;
-      return { results, nextDue: Number(nextDue), outbox: outbox ?? [], ...(lists ? { handed: lists } : {}) };
+      const [results, nextDue, outbox, handed] = value as [ReplyResult[], string, string[], RawHanded];
+      // A version this call closed (or whose summary still waits): its lists' material, so the drain adds the summary without reading it.
+      return { results, nextDue: Number(nextDue), outbox: outbox ?? [], ...handedOf(handed) };
     });
   }
 
@@ -269,15 +276,15 @@ export class EventStore {
     const staged = resolution ? await this.stage(eventId, resolution.guests) : undefined;
     const guests = resolution?.guests ?? [];
     const args = [now, this.rsvpDeadlineMs, this.retentionMs, this.summaryCap, resolution ? '1' : '0', JSON.stringify(resolution?.unknown ?? []), stagedSpec(staged), ...guestArgs(staged ? [] : guests)];
-    let reply: [string, string?, string[]?];
+    let reply: [string, string?, string[]?, RawHanded?];
     try {
-      reply = await runScript<[string, string?, string[]?]>(this.redis, tickEventScript, [...eventKeyList(eventId), ...stageKeys(eventId, staged)], args);
+      reply = await runScript<[string, string?, string[]?, RawHanded?]>(this.redis, tickEventScript, [...eventKeyList(eventId), ...stageKeys(eventId, staged)], args);
     } finally {
       await this.unstage(staged);
     }
     if (reply[0] === 'gone') return { kind: 'gone' };
     if (reply[0] === 'need_guests') return { kind: 'need_guests', targeting: String(reply[1] ?? '') };
-    return { kind: 'ok', nextDue: Number(reply[1]), outbox: reply[2] ?? [] };
+    return { kind: 'ok', nextDue: Number(reply[1]), outbox: reply[2] ?? [], ...handedOf(reply[3]) };
   }
 
   /**

@@ -79,8 +79,9 @@ export class OutboxDrainer {
 
   /**
    * Drains the event's outbox; `known` is its content as a script just returned it (field, item, …),
-   * saving a read; `handed` the material of a summary's lists the same script read (record-replies),
-   * saving the summary's reads.
+   * saving a read; `handed` the material of a small version's summary lists the same script read
+   * (the call that closed the version, or any later call that met its summary still waiting), saving
+   * the summary's reads.
    */
   async drain(eventId: string, known?: string[], definitions?: ReadonlyMap<number, Record<string, string>>, handed?: HandedLists): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -192,9 +193,9 @@ export class OutboxDrainer {
         messages.push({ stream: streams.activity, fields: activityFields({ type: item.t, at: now, events: [event] }), onceKey: `activity:${item.key}` });
         counts.push({ activity: item.t });
       } else if (item.k === 'b') {
-        // A summary whose lists' material came back with the script that closed its version goes
-        // out with the rest; any other (a large one, or this one drained again after a crash) is
-        // built in steps from the version's keys, which have not changed since (`sb`).
+        // A small version's summary whose lists' material came back with the script call goes out
+        // with the rest; any other (a large one, or a drain with no script call before it) is built
+        // in steps from the version's keys, which have not changed since (`sb`).
         const built = this.builder.fromHanded(item, handed);
         if (built) summaries.push({ fields: built, key: item.key });
         else stepped.push(item);

@@ -90,7 +90,7 @@ export class InvitationHandler {
           staged ??= await this.store.stage(inv.id, resolution.guests);
         } else {
           // busy: a summary or a fan-out's guests of this event are still being read in steps; draining its outbox finishes them.
-          await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
+          await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]), result.handed);
         }
         result = await applyOnce();
       }
@@ -123,7 +123,7 @@ export class InvitationHandler {
     // The timer goes in before anything is delivered: whatever happens to this entry from here on,
     // the event is ticked at its next moment (and a tick drains its outbox too).
     await this.store.scheduleTimer(inv.id, result.nextDue);
-    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]));
+    if (result.outbox.length > 0) await this.outbox.drain(inv.id, result.outbox, new Map([[inv.revision, result.definition]]), result.handed);
     return ack;
   }
 }

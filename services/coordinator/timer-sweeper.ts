@@ -80,7 +80,7 @@ export class TimerSweeper {
     if (result.kind === 'ok' && result.outbox.length > 0) {
       this.decided += 1;
       if (this.decided === this.crashAfter) crash(`after timer tick ${this.decided} (event ${eventId}), before draining its outbox`);
-      await this.outbox.drain(eventId, result.outbox);
+      await this.outbox.drain(eventId, result.outbox, undefined, result.handed);
     }
     await this.store.reschedule(eventId, score, result.kind === 'ok' ? result.nextDue : -1);
   }

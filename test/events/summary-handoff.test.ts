@@ -16,6 +16,7 @@ import { SummaryPublisher } from '../../services/coordinator/summary-publisher.t
 import { readAll } from '../helpers/streams.ts';
 import { connectionsFor, memoryLogger, testMetrics } from '../reliability/support.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import type { RedisClient } from '../../services/shared/streams/redis-client.ts';
 
 // The call of record-replies.lua that closes a small version hands the raw material of its
 // summary's lists back with its answer (includes/event.lua, finalize); the coordinator fills the
@@ -87,6 +88,47 @@ async function closeByLastReply(store: EventStore) {
 
 const newStore = () => new EventStore(redis.client, { retentionMs: 60_000, summaryCap: 10_000, rsvpDeadlineMs: 600_000, summaryStepAbove: 500 });
 
+/** A coordinator's parts over their own connections: the store and a drainer as the coordinator wires them. */
+async function withCoordinator(fn: (c: { client: RedisClient; store: EventStore; drainer: () => OutboxDrainer }) => Promise<void>) {
+  const { log } = memoryLogger('error');
+  const connections = await connectionsFor(redis.url, log);
+  try {
+    const client = connections.command;
+    const store = newStore();
+    const metrics = new CoordinatorMetrics(testMetrics());
+    const producer = new StreamProducer(connections, { onceTtlMs: 60_000 });
+    const crash = new CrashPoint('FANOUT_TEST_CRASH', 0);
+    const drainer = () =>
+      new OutboxDrainer({ redis: client, producer, summaries: new SummaryPublisher(producer, metrics, log), builder: new SummaryBuilder(client, { step: 7 }), store, lister: new FanOutLister(client, { step: 500, crash }), crash, metrics, log });
+    await fn({ client, store, drainer });
+  } finally {
+    await connections.close();
+  }
+}
+
+/** The summaries of the event on the stream, each as sorted fields. */
+async function summariesOnStream() {
+  const entries = (await readAll(redis.client, streams.summaries)).filter((e) => e.fields.invitation_id === eventId);
+  return entries.map((e) => sorted(Object.entries(e.fields).flat()));
+}
+
+const LIST_FIELDS = ['responses', 'no_response', 'never_asked', 'attendees', 'waitlist', 'answers', 'responses_truncated', 'yes_count', 'stale_count'];
+
+/** The event's one summary on the stream has the lists expected. */
+async function expectOneSummary(expected: Record<string, unknown>) {
+  const got = await summariesOnStream();
+  expect(got).toHaveLength(1);
+  for (const name of LIST_FIELDS) expect(got[0]![name]).toEqual(expected[name]);
+}
+
+/** A version closed by its last reply and not drained (its coordinator died): the closing call's answer, its build item, the summary's lists. */
+async function closedUndrained(store: EventStore, client: RedisClient) {
+  await answerAllButOne(store);
+  const last = await closeByLastReply(store);
+  const build = itemsOf(last.outbox).find((i) => i.k === 'b')!;
+  return { last, build, expected: sorted(new SummaryBuilder(client).fromHanded(build, last.handed)!) };
+}
+
 describe('a small version closed by its last reply', () => {
   it('hands back the material of the lists a build in steps reads: same summary, no read', async () => {
     const client = redis.client;
@@ -128,20 +170,8 @@ describe('a small version closed by its last reply', () => {
   });
 
   it('left undrained by a coordinator that died: whoever drains next builds it in steps, and a late drain with the handed lists adds nothing', async () => {
-    const { log } = memoryLogger('error');
-    const connections = await connectionsFor(redis.url, log);
-    try {
-      const client = connections.command;
-      const store = newStore();
-      const metrics = new CoordinatorMetrics(testMetrics());
-      const producer = new StreamProducer(connections, { onceTtlMs: 60_000 });
-      const crash = new CrashPoint('FANOUT_TEST_CRASH', 0);
-      const drainer = () =>
-        new OutboxDrainer({ redis: client, producer, summaries: new SummaryPublisher(producer, metrics, log), builder: new SummaryBuilder(client, { step: 7 }), store, lister: new FanOutLister(client, { step: 500, crash }), crash, metrics, log });
-      await answerAllButOne(store);
-      const last = await closeByLastReply(store);
-      const build = itemsOf(last.outbox).find((i) => i.k === 'b')!;
-      const expected = sorted(new SummaryBuilder(client).fromHanded(build, last.handed)!);
+    await withCoordinator(async ({ client, store, drainer }) => {
+      const { last, expected } = await closedUndrained(store, client);
 
       // The coordinator that closed it died here: another drains the outbox it finds.
       await drainer().drain(eventId);
@@ -150,13 +180,43 @@ describe('a small version closed by its last reply', () => {
       // The first one was only slow: it drains what its script answered.
       await drainer().drain(eventId, last.outbox, undefined, last.handed);
 
-      const entries = (await readAll(redis.client, streams.summaries)).filter((e) => e.fields.invitation_id === eventId);
-      expect(entries).toHaveLength(1);
-      const flat = Object.entries(entries[0]!.fields).flat();
-      const got = sorted(flat);
-      for (const name of ['responses', 'no_response', 'never_asked', 'attendees', 'waitlist', 'answers', 'responses_truncated', 'yes_count', 'stale_count']) expect(got[name]).toEqual(expected[name]);
-    } finally {
-      await connections.close();
-    }
+      await expectOneSummary(expected);
+    });
+  });
+
+  it('left undrained: every later call of the event hands the lists back until the summary is out, so the next drain adds it without reads', async () => {
+    await withCoordinator(async ({ client, store, drainer }) => {
+      const { build, expected } = await closedUndrained(store, client);
+
+      // The closing call's coordinator died before its drain. The reply comes again (redelivered),
+      // a revision of the event arrives, its timer fires: each call hands back the same material.
+      const again = (await store.recordReplies([{ eventId, replies: [replyToRecord(reply(guests[GUESTS - 1]!, GUESTS - 1), arrival(200), '')] }]))[0]!;
+      expect(again.results).toEqual(['duplicate']);
+      const revision = await store.applyRevision({ ...invitation(), revision: 2, eventName: 'Dinner, later' }, { publishedAt: Date.now(), openingProblem: '', resolution: { guests, unknown: [] }, trace: {} });
+      expect(revision.kind).toBe('busy');
+      const tick = await store.tick(eventId, Date.now());
+      expect(tick.kind).toBe('ok');
+      for (const handed of [again.handed, revision.kind === 'busy' ? revision.handed : undefined, tick.kind === 'ok' ? tick.handed : undefined]) {
+        expect(handed?.key).toBe(build.key);
+        expect(sorted(new SummaryBuilder(client).fromHanded(build, handed)!)).toEqual(expected);
+      }
+
+      // The drain of the redelivered reply adds the summary from what it was handed: were it to
+      // read the version's keys, the ones removed here would leave its lists empty.
+      const keys = eventKeys(eventId);
+      const version = [keys.invited, keys.replies, keys.never];
+      for (const k of version) await client.rename(k, `${k}:aside`);
+      await drainer().drain(eventId, again.outbox, undefined, again.handed);
+      for (const k of version) await client.rename(`${k}:aside`, k);
+      await expectOneSummary(expected);
+      expect(await client.hget(keys.event, 'sb')).toBeNull();
+
+      // Once it is out, nothing is handed back any more, and the revision applies.
+      const after = (await store.recordReplies([{ eventId, replies: [replyToRecord(reply(guests[GUESTS - 1]!, GUESTS - 1), arrival(200), '')] }]))[0]!;
+      expect(after.handed).toBeUndefined();
+      const applied = await store.applyRevision({ ...invitation(), revision: 2, eventName: 'Dinner, later' }, { publishedAt: Date.now(), openingProblem: '', resolution: { guests, unknown: [] }, trace: {} });
+      expect(applied.kind).toBe('ok');
+      expect(applied.kind === 'ok' ? applied.handed : 'none').toBeUndefined();
+    });
   });
 });

@@ -22,8 +22,10 @@
   ARGV[6] the definition's entry fields as JSON (kept per revision: deliveries carry them)
   ARGV[7..] the guests the targeting resolves to now: id, agent, name, ...
 
-  Output: {'ok' | 'replay' | 'busy', next due (ms, -1 none), outbox (field, item, ...)}
+  Output: {'ok' | 'replay' | 'busy', next due (ms, -1 none), outbox (field, item, ...), handed}
         | {'dead', reason} | {'stage', -1}
+  handed: a small version's summary lists' material while its summary waits for a drain
+  (includes/event.lua, finish), else empty.
   stage: the revision needs every guest of a large resolution, which is not staged; nothing was
   applied. The caller stages the guests (event-store.ts, stage) and applies again.
   busy: a summary is being built in steps from the current version's keys (ev.sb); nothing was

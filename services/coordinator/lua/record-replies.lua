@@ -17,9 +17,10 @@
           nothing of it is decoded here.
 
   Output: { per-item results, next due, outbox (field, item, ...), handed }
-    handed: when this call closed a version of at most HAND_OFF_MAX guests, the raw material of
-            its summary's lists (includes/event.lua, finalize): { summary once-key, invited
-            (HGETALL), replies (HGETALL), never (HGETALL), waitlist (ZRANGE) }; else empty.
+    handed: when this call closed a version of at most HAND_OFF_MAX guests, or met one whose
+            summary still waits for its drain, the raw material of its summary's lists
+            (includes/event.lua, finalize and finish): { summary once-key, invited (HGETALL),
+            replies (HGETALL), never (HGETALL), waitlist (ZRANGE) }; else empty.
     results: counted | changed | duplicate | outdated | stale | late | rejected | never_asked |
              ignored | not_invited | unknown_sequence; all 'unknown' when there is no such event.
 ]]
@@ -203,5 +204,4 @@ HAND_OFF_LISTS = true
 close_if_done(ev, cap)
 local out = finish(ev, now, retention)
 out[1] = results
-out[4] = HANDED or {}
 return out

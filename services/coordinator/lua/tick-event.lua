@@ -17,7 +17,8 @@
   ARGV[7] '' or JSON {n: guests, c: chunks} staged in KEYS[12..13] (ARGV[8..] then names none)
   ARGV[8..] the guests the targeting resolves to now: id, agent, name, ...
 
-  Output: {'ok', next due, outbox (field, item, ...)} | {'need_guests', definition JSON} | {'gone'}
+  Output: {'ok', next due, outbox (field, item, ...), handed} | {'need_guests', definition JSON} | {'gone'}
+  handed: as apply-revision's (includes/event.lua, finish).
 ]]
 --- @include "event"
 
