@@ -49,13 +49,16 @@ export async function ioredisXadd(url: string, seconds: number): Promise<number>
 
 /**
  * redis-cli --intrinsic-latency for `seconds` (one core busy meanwhile): the worst delay the kernel
- * and the hypervisor put on a runnable process. On a shared VM it is tens of ms (steal), which
- * bounds what the stall probe can show whatever Redis does.
+ * and the hypervisor put on a runnable process, which bounds what the stall probe can show whatever
+ * Redis does. Always at normal priority, also with --redis-rt: a spinning process at real-time
+ * priority is throttled by the kernel's real-time budget (sched_rt_runtime_us, by default 950 of
+ * every 1,000 ms), so under chrt it measured that 50 ms throttle, not the machine (seen here: 0.45
+ * ms at normal priority, 50-53 ms under chrt, minutes apart). Redis itself never spins.
  */
-export async function intrinsicLatencyMs(seconds: number, realtime: boolean): Promise<number | null> {
+export async function intrinsicLatencyMs(seconds: number): Promise<number | null> {
   const cli = ['redis-cli', '--intrinsic-latency', String(Math.max(1, Math.round(seconds)))];
   try {
-    const { stdout } = await run(realtime ? 'chrt' : cli[0]!, realtime ? ['-f', '10', ...cli] : cli.slice(1), { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
+    const { stdout } = await run(cli[0]!, cli.slice(1), { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
     const all = [...stdout.matchAll(/Max latency so far: (\d+) microseconds/g)];
     const us = Number(all[all.length - 1]?.[1]);
     return Number.isFinite(us) ? Math.round(us / 10) / 100 : null;

@@ -81,7 +81,7 @@ export async function baselineScenario(ctx: RunContext, label: string): Promise<
   try {
     await client.connect();
     const result = await measureBaselines(client, server.url, server.port, ctx.opts.baselineS);
-    result.intrinsicLatencyMs = await intrinsicLatencyMs(ctx.opts.baselineS, ctx.opts.redisRealtime);
+    result.intrinsicLatencyMs = await intrinsicLatencyMs(ctx.opts.baselineS);
     ctx.progress.note(
       `baseline ${label}: redis-benchmark ${fmt(result.redisBenchmarkXadd)} XADD/s, ioredis loop ${fmt(result.ioredisXadd)} XADD/s, intrinsic latency ${result.intrinsicLatencyMs ?? 'n/a'} ms`,
     );
