@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scriptNamesBySha } from './redis-time.ts';
 
 /** INFO <section> as name -> value. */
 export async function info(client: Redis, section: string): Promise<Record<string, string>> {
@@ -51,9 +52,14 @@ export interface SlowEntry {
   command: string;
 }
 
-/** The slowest commands logged since the last reset (SLOWLOG GET, slowest first), arguments cut short. */
+/**
+ * The slowest commands logged since the last reset (SLOWLOG GET, slowest first), arguments cut
+ * short; a script call named by its file (`evalsha apply-changes ...`), so a stall row says whose
+ * call it was without matching SHA1s by hand.
+ */
 export async function slowlog(client: Redis, count = 10): Promise<SlowEntry[]> {
   const rows = (await client.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
+  const names = scriptNamesBySha();
   return rows
     .sort((a, b) => Number(b[2]) - Number(a[2]))
     .slice(0, count)
@@ -61,6 +67,7 @@ export async function slowlog(client: Redis, count = 10): Promise<SlowEntry[]> {
       durationUs: Number(durationUs),
       command: args
         .slice(0, 4)
+        .map((a, i) => (i === 1 && /^evalsha$/i.test(args[0] ?? '') ? (names.get(a) ?? a) : a))
         .map((a) => (a.length > 40 ? `${a.slice(0, 37)}...` : a))
         .join(' '),
     }));

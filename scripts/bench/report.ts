@@ -8,7 +8,7 @@ import type { FanoutResult, LatencyResult, SoakResult, ThroughputResult } from '
 import { fmt, round } from './scenarios.ts';
 import { type PeerResult, guaranteesOf } from './peers/index.ts';
 import type { PriorityResult } from './priority.ts';
-import type { RedisTimeBreakdown } from './redis-time.ts';
+import { type RedisTimeBreakdown, scriptNamesBySha } from './redis-time.ts';
 import type { StallRecord } from './stack.ts';
 import { compact, lineChart } from './svg.ts';
 
@@ -84,6 +84,17 @@ export function describeMachine(): Machine {
 function intrinsicLatency(r: Omit<BenchResults, 'targets'>): number | null {
   const xs = [r.baselines.before?.intrinsicLatencyMs, r.baselines.after?.intrinsicLatencyMs].filter((x): x is number => typeof x === 'number');
   return xs.length > 0 ? Math.max(...xs) : null;
+}
+
+/** The scenario's slowest command in Redis' slow log, when the scenario keeps one (throughput, fan-out, priority): whose call the longest was. */
+function slowestLogged(r: Omit<BenchResults, 'targets'>, scenario: string): string {
+  const logged = { throughput: r.throughput?.slowlog, 'fan-out': r.fanout?.slowlog, priority: r.priority?.slowlog }[scenario];
+  const top = logged?.[0];
+  if (!top) return '';
+  // Results saved before the slow log named scripts carry the SHA1.
+  const [command, sha] = top.command.split(' ');
+  const name = command?.toLowerCase() === 'evalsha' ? `script ${scriptNamesBySha().get(sha ?? '') ?? sha}` : command;
+  return ` (slow log: ${name} ${(top.durationUs / 1000).toFixed(1)} ms)`;
 }
 
 /** Redis' latency events other than commands (a fork for the AOF rewrite, a slow AOF write), for the stall rows. */
@@ -274,7 +285,7 @@ function resultRows(r: BenchResults): string[][] {
     rows.push([
       `longest Redis stall: ${s.scenario}`,
       `${s.longestMs} ms PING round trip (p99 ${s.p99Ms} ms, ${s.over5ms} of ${fmt(s.pings)} over 5 ms)`,
-      `Redis' longest command ${s.redisLongestCommandMs} ms${otherLatencyEvents(s)}`,
+      `Redis' longest command ${s.redisLongestCommandMs} ms${slowestLogged(r, s.scenario)}${otherLatencyEvents(s)}`,
       `load ${s.loadAverage}`,
     ]);
   }
