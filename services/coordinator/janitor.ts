@@ -167,6 +167,17 @@ export class Janitor {
       const agentId = hashTagOf(key);
       if (registered.has(agentId)) continue;
       const inbox = streams.inbox(agentId);
+      const high = streams.inboxHigh(agentId);
+      if (key === high) {
+        // The priority lane goes with its inbox (below) while that exists. Alone, it was created
+        // again by a reader of the agent after its inbox went (an agent shutting down re-creates
+        // its group, MKSTREAM, on NOGROUP), and would stay forever: it goes by the same rule.
+        if ((await this.redis.exists(inbox)) === 1 || !(await this.unused(key, now))) continue;
+        await this.redis.unlink(key);
+        removed += 1;
+        this.log.info({ agentId }, 'removed the priority lane of a guest agent that left long ago');
+        continue;
+      }
       if (key !== inbox) {
         if (key !== deadLetterStream(inbox)) continue;
         await this.trimBefore(key, this.retentionBoundary(now));
@@ -176,20 +187,26 @@ export class Janitor {
         removed += deleted;
         continue;
       }
-      const last = String(infoObject((await this.redis.xinfo('STREAM', key)) as unknown[])['last-generated-id']);
-      if (entryIdTime(last) > now - this.agentGcMs) continue;
-      let readRecently = false;
-      for (const group of ((await this.redis.xinfo('GROUPS', key)) as unknown[][]).map(infoObject)) {
-        const consumers = ((await this.redis.xinfo('CONSUMERS', key, String(group.name))) as unknown[][]).map(infoObject);
-        if (consumers.some((c) => Number(c.idle) < this.agentGcMs)) readRecently = true;
-      }
-      if (readRecently) continue;
+      if (!(await this.unused(key, now))) continue;
       // The agent's priority lane was created with its inbox and goes with it.
-      await this.redis.unlink(key, streams.inboxHigh(agentId));
+      await this.redis.unlink(key, high);
       removed += 1;
       this.log.info({ agentId }, 'removed the inbox of a guest agent that left long ago');
     }
     return removed;
+  }
+
+  /** Whether an agent's stream still exists and nothing was added to it or read from it for AGENT_GC_MS. */
+  private async unused(key: string, now: number): Promise<boolean> {
+    // Gone meanwhile (its inbox's removal took the lane found on the same SCAN page).
+    if ((await this.redis.exists(key)) === 0) return false;
+    const last = String(infoObject((await this.redis.xinfo('STREAM', key)) as unknown[])['last-generated-id']);
+    if (entryIdTime(last) > now - this.agentGcMs) return false;
+    for (const group of ((await this.redis.xinfo('GROUPS', key)) as unknown[][]).map(infoObject)) {
+      const consumers = ((await this.redis.xinfo('CONSUMERS', key, String(group.name))) as unknown[][]).map(infoObject);
+      if (consumers.some((c) => Number(c.idle) < this.agentGcMs)) return false;
+    }
+    return true;
   }
 
   private async removeIdleConsumers(stream: string, group: string): Promise<number> {

@@ -157,7 +157,7 @@ describe('idle consumers', () => {
 });
 
 describe('inboxes of agents that are gone', () => {
-  it('deletes the inbox of an agent that deregistered once nothing was delivered to it or read from it for AGENT_GC_MS', async () => {
+  it('deletes the inbox of an agent that deregistered once nothing was delivered to it or read from it for AGENT_GC_MS, and a priority lane left alone by the same rule', async () => {
     const c = redis.client;
     const registry = new GuestRegistry(c);
     await registry.register({ agentId: 'present', group: 'g', guests: [{ id: 'p.0@present', name: 'P', persona: 'p', tags: ['g', 'p'] }] });
@@ -170,8 +170,16 @@ describe('inboxes of agents that are gone', () => {
       // Every agent also reads its priority lane (created empty by its consumer group).
       await c.xgroup('CREATE', streams.inboxHigh(agentId), groups.guests, '0', 'MKSTREAM');
     }
+    // lone, lone-reading: only a priority lane is left (re-created by a reader after the inbox went);
+    // lone-reading's process still reads it.
+    for (const agentId of ['lone', 'lone-reading']) {
+      await c.xadd(streams.inboxHigh(agentId), `${Date.now() - 48 * hour}-0`, 'n', 'old');
+      await c.xgroup('CREATE', streams.inboxHigh(agentId), groups.guests, '0');
+      await c.xreadgroup('GROUP', groups.guests, agentId, 'COUNT', 10, 'STREAMS', streams.inboxHigh(agentId), '>');
+    }
     await delay(1_100);
     await c.xadd(streams.inbox('recent'), '*', 'n', 'new');
+    await c.xautoclaim(streams.inboxHigh('lone-reading'), groups.guests, 'lone-reading', 0, '0-0');
     // A running consumer's reclaim round (XAUTOCLAIM) counts as activity, also on an idle stream.
     await c.xautoclaim(streams.inbox('reading'), groups.guests, 'reading', 0, '0-0');
 
@@ -179,8 +187,9 @@ describe('inboxes of agents that are gone', () => {
     const j = janitor({}, 1_000);
     // One SCAN page per run: a few runs cover a small keyspace.
     for (let i = 0; i < 5; i += 1) removed += await j.removeOrphanInboxes(new Set(['present']));
-    expect(removed).toBe(1);
-    expect(await c.exists(streams.inbox('left'), streams.inboxHigh('left'))).toBe(0);
+    expect(removed).toBe(2);
+    expect(await c.exists(streams.inbox('left'), streams.inboxHigh('left'), streams.inboxHigh('lone'))).toBe(0);
+    expect(await c.exists(streams.inboxHigh('lone-reading'))).toBe(1);
     for (const agentId of ['present', 'reading', 'recent']) expect(await c.exists(streams.inbox(agentId), streams.inboxHigh(agentId)), agentId).toBe(2);
   });
 });
