@@ -40,9 +40,10 @@ const RESPONSE_FIELDS = ['id', 'invitation_id', 'guest_name', 'guest_id', 'respo
  * while the event's `sb` names a summary being built), and the summary is added under its
  * once-key, so there is exactly one per version however often it is built.
  *
- * A small version closed by its last reply is built the same way from what the closing
- * record-replies call read and handed back (`fromHanded`): no read at all, and no decoding of
- * every reply inside Redis (~13 µs of Redis time per guest when the script built the lists).
+ * A small version closed by its last reply is built the same way from what an event script read
+ * and handed back (`fromHanded`): the closing record-replies call, or any later call of the event
+ * while the summary still waits (a coordinator died before adding it). No read at all, and no
+ * decoding of every reply inside Redis (~13 µs of Redis time per guest when the script built the lists).
  */
 export class SummaryBuilder {
   private readonly redis: RedisClient;
@@ -80,8 +81,8 @@ export class SummaryBuilder {
   }
 
   /**
-   * The same fields from the version's keys as the closing script handed them back (record-replies,
-   * HANDED in includes/event.lua): no read at all. Null when they are not this summary's.
+   * The same fields from the version's keys as an event script handed them back (HANDED in
+   * includes/event.lua, finalize and finish): no read at all. Null when they are not this summary's.
    */
   fromHanded(summary: SteppedSummary, handed: HandedLists | undefined): string[] | null {
     if (!handed || handed.key !== summary.key) return null;

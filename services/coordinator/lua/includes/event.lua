@@ -515,7 +515,8 @@ local SUMMARY_LISTS = { responses = true, no_response = true, responses_truncate
   go back with the script's answer; the coordinator builds the lists from them exactly as in steps
   (summary-builder.ts) and adds the summary without reading anything. The outbox holds the same
   stepped item (`b`, with `sb` set), so a coordinator that dies before adding it leaves a summary
-  that whoever drains next builds in steps from the same, unchanged keys.
+  that the next call of the event's scripts hands back again (finish), or that a drain with no
+  call before it builds in steps from the same, unchanged keys.
 ]]
 local HAND_OFF_LISTS = false
 local HAND_OFF_MAX = 1000
