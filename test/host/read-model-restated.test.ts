@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { feedMessages } from '../../services/host/read-model/feed-hub.ts';
+import { readFeedEntry } from '../../services/host/read-model/feed-hub.ts';
 import { type GuestRow, ReadModel, applyScript, readStepGuests } from '../../services/host/read-model/read-model.ts';
 import type { GuestChange } from '../../services/shared/schema/activity.ts';
 import { parseSummary } from '../../services/shared/schema/summary.ts';
@@ -42,7 +42,8 @@ async function summarize(model: ReadModel, eventId: string, attendees: SummaryAt
 /** The feed's messages after `since`, as the SSE route sends them. */
 async function fed(eventId: string, since = '-'): Promise<{ id: string; kind: string; data: string }[]> {
   const raw = (await ctx.redis.client.xrange(hostKeys.event(eventId).feed, since === '-' ? '-' : `(${since}`, '+')) as [string, string[]][];
-  return raw.flatMap(([entryId, f]) => feedMessages(entryId, Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : [])))));
+  const entries = await Promise.all(raw.map(([entryId, f]) => readFeedEntry(ctx.redis.client, eventId, entryId, Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : []))))));
+  return entries.flat();
 }
 
 async function lastFeedId(eventId: string): Promise<string> {

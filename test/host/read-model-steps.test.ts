@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { feedMessages } from '../../services/host/read-model/feed-hub.ts';
+import { readFeedEntry } from '../../services/host/read-model/feed-hub.ts';
 import { applyStepGuests } from '../../services/host/read-model/read-model.ts';
 import { hostKeys, streams } from '../../services/shared/streams/keys.ts';
 import { useRedisStack } from '../helpers/stack.ts';
@@ -23,11 +23,13 @@ async function calls(command: string): Promise<number> {
 /** The feed's entries: one per script call that changed something, each listing its messages. */
 async function feedEntries(eventId: string): Promise<{ kind: string; messages: [string, string][] }[]> {
   const entries = (await ctx.redis.client.xrange(hostKeys.event(eventId).feed, '-', '+')) as [string, string[]][];
-  // Read as the SSE route reads them (the summary rides in a field of its own).
-  return entries.map(([id, f]) => {
-    const fields = Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : []))) as Record<string, string>;
-    return { kind: fields.kind!, messages: feedMessages(id, fields).map((m): [string, string] => [m.kind, m.data]) };
-  });
+  // Read as the SSE route reads them (the summary read from the versions hash the entry refers to).
+  return Promise.all(
+    entries.map(async ([id, f]) => {
+      const fields = Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : []))) as Record<string, string>;
+      return { kind: fields.kind!, messages: (await readFeedEntry(ctx.redis.client, eventId, id, fields)).map((m): [string, string] => [m.kind, m.data]) };
+    }),
+  );
 }
 
 describe('the host read model of a big event', () => {

@@ -190,6 +190,51 @@ describe('the host read model', () => {
     expect(statuses.events.filter((e) => e.event === 'status').map((e) => (JSON.parse(e.data) as { status: string }).status)).toEqual(['open', 'closed']);
   });
 
+  it('feeds a summary by reference: the feed entry names the version, live clients get the stored text, in the feed’s order', async () => {
+    const host = await ctx.procs.host({ HOST_ID: hostId });
+    expect((await call(host, 'POST', '/api/events', { id: 'referred', event_name: 'Replicated', event_date: daysAhead(9) })).status).toBe(202);
+    await reportReplies('referred', [1, 2, 3].map((n) => guest(n, 'needs_action')));
+    const start = await eventually(async () => {
+      const v = await view(host, 'referred');
+      return v.guests.length === 3 ? v.feed_id : undefined;
+    }, 10_000, 'the guests applied');
+    const attendees: SummaryAttendee[] = [1, 2, 3].map((n) => ({ guest_id: `g${n}@agent`, guest_name: `Guest ${n}`, state: n === 3 ? 'declined' : 'accepted' }));
+
+    // Connected before the summary: it arrives live, through the tail.
+    const live = readSse(host.url(`/api/events/referred/stream?since=${start}`), (events) => events.some((e) => e.event === 'summary'));
+    await delay(300);
+    await reportSummary('referred', attendees);
+    const fed = await live;
+    const summary = fed.events.find((e) => e.event === 'summary')!;
+    expect(JSON.parse(summary.data)).toMatchObject({ id: 'summary:referred:0', sequence: 0, attendees: expect.any(Array) });
+    // The text is the one kept in the versions hash; the feed entry only names its version.
+    const keys = hostKeys.event('referred');
+    expect(summary.data).toBe(await ctx.redis.client.hget(keys.versions, 'summary:0'));
+    const [, entry] = ((await ctx.redis.client.xrevrange(keys.feed, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]!;
+    const fields = Object.fromEntries(entry.flatMap((v, i) => (i % 2 === 0 ? [[v, entry[i + 1]!]] : []))) as Record<string, string>;
+    expect(fields.summary_seq).toBe('0');
+    expect(fields.summary).toBeUndefined();
+    expect(entry.join('')).not.toContain(summary.data);
+
+    // An entry after one that refers to a summary waits for the summary's read: clients see the
+    // feed's order. Written together, the tail hands both over in one read; a summary that is gone
+    // (a reference to a version the hash lacks) is a reset, the client reads the event again.
+    const since = (await view(host, 'referred')).feed_id;
+    const ordered = readSse(host.url(`/api/events/referred/stream?since=${since}`), (events) => events.filter((e) => e.event === 'guest').length >= 2);
+    await delay(300);
+    const row = (n: number) => JSON.stringify(['guest', JSON.stringify({ guest_id: `g${n}@agent`, state: 'accepted', sequence: 0, updated_at: 1 })]);
+    await ctx.redis.client
+      .multi()
+      .xadd(keys.feed, '*', 'kind', 'changes', 'sequence', '0', 'data', '[]', 'summary_seq', '0')
+      .xadd(keys.feed, '*', 'kind', 'changes', 'sequence', '0', 'data', `[${row(1)}]`)
+      .xadd(keys.feed, '*', 'kind', 'changes', 'sequence', '7', 'data', '[]', 'summary_seq', '7')
+      .xadd(keys.feed, '*', 'kind', 'changes', 'sequence', '0', 'data', `[${row(2)}]`)
+      .exec();
+    const { events } = await ordered;
+    expect(events.map((e) => e.event).filter((k) => k !== 'message')).toEqual(['summary', 'guest', 'reset', 'guest']);
+    expect(events[0]!.data).toBe(summary.data);
+  });
+
   it('streams an event’s changes over SSE to any replica, resumable with Last-Event-ID or ?since', async () => {
     const a = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'sse-a' });
     const b = await ctx.procs.host({ ...withAuth, HOST_ID: hostId, CONSUMER_NAME: 'sse-b' });

@@ -11,21 +11,43 @@ export interface FeedMessage {
 }
 
 /**
- * The messages of one feed stream entry. apply-changes.lua writes one entry per call (the rows'
- * messages built by the host, merge-rows.ts), kind `changes` with `data` = [[kind, data JSON], ...]
- * (a reply's guest row and the counts: one XADD, not one per change) and, when the call stored the version's summary, `summary` = its JSON (the last message).
- * Each becomes one SSE event, all with the entry's id, so the clients see the events they always
- * saw. An entry of another kind (written before) is one message. The messages of an entry are sent
- * together; a client resuming from its id gets what came after the entry.
+ * The messages of one feed stream entry that it carries itself. apply-changes.lua writes one entry
+ * per call (the rows' messages built by the host, merge-rows.ts), kind `changes` with `data` =
+ * [[kind, data JSON], ...] (a reply's guest row and the counts: one XADD, not one per change) and,
+ * when the call fed the version's summary, `summary_seq` = its sequence: the summary's text is in
+ * the event's versions hash, not copied into the feed (`summaryOf` adds it, as the last message).
+ * Entries written before that carry the text in `summary`. Each message becomes one SSE event, all
+ * with the entry's id, so the clients see the events they always saw. An entry of another kind
+ * (written before) is one message. The messages of an entry are sent together; a client resuming
+ * from its id gets what came after the entry.
  */
 export function feedMessages(id: string, fields: Record<string, string>): FeedMessage[] {
   const kind = fields.kind ?? 'change';
   const data = fields.data ?? '{}';
   if (kind !== 'changes') return [{ id, kind, data }];
   const messages = (JSON.parse(data) as [string, string][]).map(([k, d]) => ({ id, kind: k, data: d }));
-  // A version's summary comes last, in a field of its own: escaped into `data` it was the costliest
-  // part of applying a large summary (it lists every reply).
   if (fields.summary !== undefined) messages.push({ id, kind: 'summary', data: fields.summary });
+  return messages;
+}
+
+/** The sequence of the version whose summary a feed entry refers to, if it does. */
+export const summaryRefOf = (fields: Record<string, string>): string | undefined => fields.summary_seq;
+
+/**
+ * The message of a summary a feed entry refers to: its text from the event's versions hash (the feed
+ * and that hash live and expire together), or a `reset` if it is gone, so the client reads the event
+ * again rather than miss the summary.
+ */
+export async function summaryOf(redis: RedisClient, eventId: string, id: string, seq: string): Promise<FeedMessage> {
+  const text = await redis.hget(hostKeys.event(eventId).versions, `summary:${seq}`);
+  return text === null ? { id, kind: 'reset', data: '{}' } : { id, kind: 'summary', data: text };
+}
+
+/** Every message of a feed entry, a summary it refers to read from the versions hash. */
+export async function readFeedEntry(redis: RedisClient, eventId: string, id: string, fields: Record<string, string>): Promise<FeedMessage[]> {
+  const messages = feedMessages(id, fields);
+  const seq = summaryRefOf(fields);
+  if (seq !== undefined) messages.push(await summaryOf(redis, eventId, id, seq));
   return messages;
 }
 
@@ -37,6 +59,8 @@ export function feedMessages(id: string, fields: Record<string, string>): FeedMe
 export class FeedHub {
   private readonly redis: RedisClient;
   private readonly tail: StreamTail;
+  /** Summaries being read, by versions key and sequence: the clients of one event share one read. */
+  private readonly reading = new Map<string, Promise<FeedMessage>>();
 
   constructor(redis: RedisClient, tail: StreamTail) {
     this.redis = redis;
@@ -60,14 +84,54 @@ export class FeedHub {
       for (;;) {
         const batch = (await this.redis.xrange(feed, `(${last}`, '+', 'COUNT', 500)) as [string, string[]][];
         for (const [id, flat] of batch) {
-          for (const m of feedMessages(id, toFields(flat))) send(m);
+          const fields = toFields(flat);
+          for (const m of feedMessages(id, fields)) send(m);
+          const seq = summaryRefOf(fields);
+          if (seq !== undefined) send(await this.summary(eventId, id, seq));
           last = id;
         }
         if (batch.length < 500) break;
       }
     }
-    return this.tail.watch(feed, last, (entry) => {
-      for (const m of feedMessages(entry.id, entry.fields)) send(m);
+    // An entry that refers to a summary is sent once its text is read; the entries after it wait
+    // for it (a chain per client), so every client gets the messages in the feed's order.
+    let open = true;
+    let waiting = 0;
+    let chain: Promise<void> = Promise.resolve();
+    const stop = this.tail.watch(feed, last, ({ id, fields }) => {
+      const seq = summaryRefOf(fields);
+      if (seq === undefined && waiting === 0) {
+        for (const m of feedMessages(id, fields)) send(m);
+        return;
+      }
+      waiting += 1;
+      const summary = seq === undefined ? undefined : this.summary(eventId, id, seq);
+      chain = chain
+        .then(async () => {
+          const messages = feedMessages(id, fields);
+          if (summary) messages.push(await summary);
+          waiting -= 1;
+          if (open) for (const m of messages) send(m);
+        })
+        // Only a send to a client already gone throws: nothing is left to deliver to it.
+        .catch(() => undefined);
     });
+    return () => {
+      open = false;
+      stop();
+    };
+  }
+
+  /** A summary's message, read once for all the clients that wait for it; a failed read is a `reset`. */
+  private summary(eventId: string, id: string, seq: string): Promise<FeedMessage> {
+    const key = `${eventId}\n${seq}\n${id}`;
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = summaryOf(this.redis, eventId, id, seq)
+        .catch((): FeedMessage => ({ id, kind: 'reset', data: '{}' }))
+        .finally(() => this.reading.delete(key));
+      this.reading.set(key, reading);
+    }
+    return reading;
   }
 }

@@ -361,6 +361,7 @@ export class ReadModel {
       });
       let values: (number | Error)[];
       try {
+        await this.storeSummaries(ready.map(([step]) => step));
         values = await this.run(ready);
       } catch (error) {
         values = ready.map(() => error as Error);
@@ -424,8 +425,35 @@ export class ReadModel {
   }
 
   /**
+   * Stores the text of each summary the steps carry (`summary:<seq>` in the event's versions hash,
+   * kept once: HSETNX), with plain commands, before the steps' scripts run. Why not in the script:
+   * a 1,000-guest summary is ~400 KB, and a value that size costs Redis ~1.1-1.3 ms per
+   * `redis.call` that writes it inside a script against ~0.3 ms as a plain command (the script's
+   * copy of its argument and its effects' propagation); written there and again in the feed entry it
+   * made the summary's step the longest call Redis ran (docs/BENCHMARKS.md, "Fourth round"). The
+   * script then only marks the summary fed, once (apply-changes.lua), and the feed entry refers to
+   * it by sequence (feed-hub.ts reads it when it sends). Stored first, so a feed entry never refers
+   * to a text that is not there; a crash after this and before the script leaves the entry
+   * pending, and its redelivery finds the text stored and feeds it.
+   */
+  private async storeSummaries(steps: readonly Step[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    let queued = 0;
+    for (const { eventId, parts } of steps) {
+      for (const { changes, summary } of parts) {
+        if (summary === '') continue;
+        pipeline.hsetnx(hostKeys.event(eventId).versions, `summary:${changes.sequence}`, summary);
+        queued += 1;
+      }
+    }
+    if (queued === 0) return;
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
+  /**
    * One script call per step, in one round trip; each answers its feed messages besides the rows',
-   * or -1 (apply-changes.lua), or the error Redis answered for it.
+   * or -1 (apply-changes.lua), or the error Redis answered for it. A part's summary is passed as a
+   * flag: its text is stored already (storeSummaries).
    */
   private async run(steps: readonly (readonly [Step, MergedParts])[]): Promise<(number | Error)[]> {
     if (steps.length === 0) return [];
@@ -441,7 +469,7 @@ export class ReadModel {
           args.push(
             src,
             sequence,
-            summary,
+            summary === '' ? '' : '1',
             countsText,
             counts ? JSON.stringify(['counts', countsText]) : '',
             status ?? '',
@@ -505,6 +533,8 @@ export class ReadModel {
       const versions: VersionState = { counts: new Map(), status: new Map(), deadline: new Map(), summaries: new Map() };
       for (const [field, json] of Object.entries(versionsRaw)) {
         const [kind, seqText] = field.split(':');
+        // `summary_fed:<seq>` marks a summary fed (apply-changes.lua); the text is `summary:<seq>`.
+        if (kind === 'summary_fed') continue;
         const seq = Number(seqText);
         const parsed = JSON.parse(json) as { value?: unknown } & Record<string, unknown>;
         if (kind === 'counts') versions.counts.set(seq, { ...zeroCounts(), ...(parsed.value as Counts) });

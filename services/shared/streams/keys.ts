@@ -221,7 +221,7 @@ export const hostKeys = {
       outbox: `${base}:outbox`,
       /** hash: guest_id -> JSON GuestRow plus the feed entry id that set it (read model) */
       guests: `${base}:guests`,
-      /** hash: read model of the versions: `counts:<seq>`, `status:<seq>`, `summary:<seq>`, `applied` markers */
+      /** hash: read model of the versions: `counts:<seq>`, `status:<seq>`, `deadline:<seq>`, `summary:<seq>` (its text), `summary_fed:<seq>` (fed once) */
       versions: `${base}:versions`,
       /** stream: what changed in the read model, read by every replica's SSE fan-out with plain XREAD */
       feed: `${base}:feed`,

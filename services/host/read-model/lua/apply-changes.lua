@@ -17,7 +17,12 @@
   At least once and in any order: each guest row (merge-rows.ts) and each version's counts, status
   and deadline (here) remember the id of the entry that set them (`src`, each part's own) and take a change only
   from a later entry (stream ids grow with Redis' clock). An overtaken change is not applied and
-  adds nothing to the feed. A summary is kept once per version.
+  adds nothing to the feed. A summary is kept once per version and fed once.
+
+  A summary's text is not passed here: the host stores it with a plain HSETNX before this call
+  (read-model.ts, storeSummaries; ~400 KB for 1,000 guests cost ~1.1-1.3 ms per redis.call that
+  wrote it here, and it was written twice). This call marks it fed (`summary_fed:<seq>`, once) and
+  its feed entry names the version (`summary_seq`); feed-hub.ts reads the text when it sends.
 
   Bounded: a call gets at most one step of guests (read-model.ts, applyStepGuests); a big summary
   or report is applied in several calls, the version's counts, status and summary with the last.
@@ -26,22 +31,25 @@
   are no-ops.
 
   Cheap: whatever the number of guests, one HMGET and one HSET on the guests hash, one of each on
-  the versions hash per part that sets a field, and at most one XADD per call (the feed entry `changes` lists every message of the call, the summary in a field of its
+  the versions hash per part that sets a field, and at most one XADD per call (the feed entry `changes` lists every message of the call, the summary by reference in a field of its
   own; feed-hub.ts sends them to SSE clients as before, one event per message), no JSON work on
   the rows; the keys' expiry is refreshed only when it has run down by more than a minute (or a
   hundredth of the lifetime, if shorter): a PEXPIRE on every call is a write, in the AOF too.
 
   KEYS[1]  host:event:{<id>}:guests    guest_id -> row JSON (with `src`)
-  KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON
+  KEYS[2]  host:event:{<id>}:versions  counts:<seq>, status:<seq>, deadline:<seq>, summary:<seq> -> JSON;
+                                       summary_fed:<seq> -> 1 once the summary is in the feed
   KEYS[3]  host:event:{<id>}:feed      stream of changes (kind `changes`, data: [[kind, data JSON], ...];
-                                       summary: the version's summary JSON, when this call stored it)
+                                       summary_seq: the version whose summary this call fed; entries
+                                       written before carry the text itself in `summary`)
   ARGV[1]  feed MAXLEN (approximate)
   ARGV[2]  lifetime of the keys (ms)
   ARGV[3]  n, the number of parts: the entries this call applies (several when the host applies a
            batch of event_activity entries, read-model.ts), in entry order, nine arguments each:
              1 the part's source entry id
              2 the version's sequence
-             3 the version's summary JSON, or '' (at most one part of a call has one)
+             3 '1' when the part is the version's summary (its text stored already), or ''
+               (at most one part of a call has one)
              4 the version's counts JSON, or ''
              5 its feed message, ["counts", counts JSON] as JSON
              6 the version's status, or ''
@@ -88,7 +96,7 @@ end
 
 local messages = {}
 local added = 0
-local seq, summary
+local seq, fed
 
 for p = 1, parts do
   local b = 3 + 9 * (p - 1)
@@ -129,20 +137,18 @@ for p = 1, parts do
     if #sets > 0 then redis.call('HSET', KEYS[2], unpack(sets)) end
   end
 
-  -- Passed as text and stored as text: cjson would turn its empty lists into objects. In the feed it
-  -- is a field of its own (the entry's last message, feed-hub.ts): escaped into `data` it cost more
-  -- Redis time than all the version's guest rows (it lists every reply, ~400 KB for 1,000 guests).
-  if ARGV[b + 3] ~= '' and redis.call('HSETNX', KEYS[2], 'summary:' .. seq, ARGV[b + 3]) == 1 then
-    summary = ARGV[b + 3]
+  -- Fed once, however often the summary's entry is applied (a redelivery, two replicas racing).
+  if ARGV[b + 3] ~= '' and redis.call('HSETNX', KEYS[2], 'summary_fed:' .. seq, '1') == 1 then
+    fed = seq
     added = added + 1
   end
 end
 
-if #messages > 0 or summary then
+if #messages > 0 or fed then
   local entry = { 'MAXLEN', '~', ARGV[1], '*', 'kind', 'changes', 'sequence', seq, 'data', '[' .. table.concat(messages, ',') .. ']' }
-  if summary then
-    entry[#entry + 1] = 'summary'
-    entry[#entry + 1] = summary
+  if fed then
+    entry[#entry + 1] = 'summary_seq'
+    entry[#entry + 1] = fed
   end
   redis.call('XADD', KEYS[3], unpack(entry))
 end
