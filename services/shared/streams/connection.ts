@@ -117,6 +117,15 @@ export class RedisConnections {
     return client;
   }
 
+  /**
+   * A dedicated connection for commands that must not share the auto-pipelined one: a WATCH
+   * transaction (producer.ts) would otherwise take in whatever other commands are sent between its
+   * WATCH and its EXEC. The same kind of client as a blocking reader's, with the command socket timeout.
+   */
+  createDedicated(purpose: string): RedisClient {
+    return this.createBlocking(purpose, this.config.socketTimeoutMs);
+  }
+
   async releaseBlocking(client: RedisClient): Promise<void> {
     this.blocking.delete(client);
     this.watchdogs.get(client)?.stop();

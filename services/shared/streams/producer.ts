@@ -1,10 +1,11 @@
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { join } from 'node:path';
+import { Cluster } from 'ioredis';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { injectTraceFields, tracingEnabled, withoutClientSpans } from '../telemetry/trace-context.ts';
-import { RedisUnavailableError, type RedisConnections, isConnectionError } from './connection.ts';
+import { RedisUnavailableError, type RedisClient, type RedisConnections, isConnectionError } from './connection.ts';
 import { onceKey, streamLabel } from './keys.ts';
-import { execPipeline, loadLuaScript, queueScript, sharedScriptDir } from './scripts.ts';
+import { type PipelineResult, execPipeline, loadLuaScript, queueScript, sharedScriptDir } from './scripts.ts';
 
 const tracer = trace.getTracer('event-planner/streams');
 const xaddOnceScript = loadLuaScript(join(sharedScriptDir, 'xadd-once.lua'));
@@ -38,7 +39,30 @@ export interface ProducerOptions {
   onceTtlMs: number;
   /** Approximate MAXLEN cap applied on add, 0 for none (retention is otherwise time-based). */
   maxLen?: number;
+  /**
+   * An add under a once-key whose field values are longer than this (characters) goes as a WATCH
+   * transaction of plain commands instead of through xadd-once.lua (`addWatched`). Default
+   * `watchedAddChars`; 0 sends every add through the script.
+   */
+  watchedAddChars?: number;
+  /** For tests: runs in a watched add after it read the marker and before its EXEC. */
+  beforeWatchedExec?: () => Promise<void>;
 }
+
+/**
+ * Above this, an add under a once-key is a transaction of plain commands: a value written by
+ * `redis.call` inside a script costs Redis ~3-4 times what the same plain command does (~1.1-1.3 ms
+ * against ~0.3 ms per 400 KB, docs/BENCHMARKS.md), and a 100,000-guest summary (its lists capped by
+ * SUMMARY_MAX_RESPONSES) held Redis for ~11 ms in xadd-once.lua. Small adds stay in the script:
+ * one round trip, pipelined with the others, where the transaction takes three.
+ */
+export const watchedAddChars = 256 * 1024;
+
+/** Tries of a watched add whose once-marker changed between its WATCH and its EXEC. */
+const watchedTries = 5;
+
+/** How long a watched add waits for its connection the first time, before it takes the script instead. */
+const dedicatedReadyMs = 2_000;
 
 /**
  * Adds entries to streams. Every add gets a `send <stream>` producer span whose context travels in
@@ -49,6 +73,9 @@ export class StreamProducer {
   private readonly connections: RedisConnections;
   private readonly metrics: Metrics | undefined;
   private readonly opts: ProducerOptions;
+  /** The connection of watched adds (created on the first), used by one add at a time (`watchedChain`). */
+  private dedicated: RedisClient | undefined;
+  private watchedChain: Promise<unknown> = Promise.resolve();
 
   constructor(connections: RedisConnections, opts: ProducerOptions, metrics?: Metrics) {
     this.connections = connections;
@@ -93,19 +120,29 @@ export class StreamProducer {
       : undefined;
     try {
       const maxLen = this.opts.maxLen ?? 0;
-      const items = messages.map((message, i) => ({ message, span: spans?.[i] }));
       // Captured outside: the suppressed context would also stop the propagator from injecting.
       const active = context.active();
-      const results = await withoutClientSpans(() =>
+      const items = messages.map((message, i) => {
+        const span = spans?.[i];
+        let fields = message.fields;
+        if (span) {
+          fields = [...fields];
+          injectTraceFields(fields, trace.setSpan(active, span));
+        }
+        return { message, fields, i };
+      });
+      const limit = this.opts.watchedAddChars ?? watchedAddChars;
+      // Not on a cluster: there the transaction would need the connection the Cluster client keeps
+      // to the key's node for itself alone; a cluster shares the work among its masters anyway.
+      const watched = (m: Message) => limit > 0 && !(client instanceof Cluster) && m.onceKey !== undefined && !m.markerHoldsId && m.fields.reduce((n, f) => n + f.length, 0) > limit;
+      const results: PipelineResult[] = new Array<PipelineResult>(messages.length);
+      const piped = items.filter(({ message }) => !watched(message));
+      const [pipedResults, watchedResults] = await Promise.all([
+        piped.length === 0 ? [] : withoutClientSpans(() =>
         execPipeline(
           client,
-          items,
-          (pipeline, { message, span }) => {
-            let fields = message.fields;
-            if (span) {
-              fields = [...fields];
-              injectTraceFields(fields, trace.setSpan(active, span));
-            }
+          piped,
+          (pipeline, { message, fields }) => {
             if (message.onceKey !== undefined) {
               const key = onceKey(message.stream, message.onceKey);
               queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.markerHoldsId ? '' : (message.onceValue ?? '1'), ...fields]);
@@ -117,7 +154,15 @@ export class StreamProducer {
           },
           [xaddOnceScript],
         ),
-      );
+        ),
+        Promise.all(
+          items
+            .filter(({ message }) => watched(message))
+            .map(async ({ message, fields, i }) => [i, await withoutClientSpans(() => this.addWatched(message.stream, onceKey(message.stream, message.onceKey!), message.onceValue ?? '1', fields))] as const),
+        ),
+      ]);
+      piped.forEach(({ i }, n) => (results[i] = pipedResults[n]!));
+      for (const [i, result] of watchedResults) results[i] = result;
       return results.map(([error, result], i) => {
         if (error) {
           spans?.[i]!.recordException(error);
@@ -134,5 +179,66 @@ export class StreamProducer {
     } finally {
       for (const span of spans ?? []) span.end();
     }
+  }
+
+  /**
+   * A large add under a once-key as a transaction of plain commands, on a connection of its own:
+   * WATCH the marker, GET it (set: the key was added before, its value is the answer), else MULTI
+   * SET marker, XADD, EXEC. EXEC runs nothing if the marker changed after the WATCH (another
+   * producer added the key meanwhile): read it again. The same once-only rule as xadd-once.lua (the
+   * marker and the entry are written together, or neither), with each value written by a plain
+   * command. Adds of one process go one at a time (the WATCH is the connection's). Answers as the
+   * script's call would in a pipeline: [error, id] or [error, [marker value]]. Until its connection
+   * is ready (the first add waits up to `dedicatedReadyMs`), an add goes through the script.
+   */
+  private addWatched(stream: string, key: string, value: string, fields: string[]): Promise<PipelineResult> {
+    const run = async (): Promise<PipelineResult> => {
+      const client = await this.dedicatedClient();
+      const maxLen = this.opts.maxLen ?? 0;
+      const trim = maxLen > 0 ? ['MAXLEN', '~', maxLen] : [];
+      if (!client) {
+        const [result] = await execPipeline(this.connections.command, [0], (pipeline) => queueScript(pipeline, xaddOnceScript, [stream, key], [this.opts.onceTtlMs, maxLen, value, ...fields]), [xaddOnceScript]);
+        return result!;
+      }
+      try {
+        for (let attempt = 0; attempt < watchedTries; attempt += 1) {
+          await client.watch(key);
+          const existing = await client.get(key);
+          if (existing !== null) {
+            await client.unwatch();
+            return [null, [existing]];
+          }
+          await this.opts.beforeWatchedExec?.();
+          const done = await client.multi().set(key, value, 'PX', this.opts.onceTtlMs).xadd(stream, ...trim, '*', ...fields).exec();
+          if (done === null) continue;
+          const [error, id] = done[1] ?? [new Error('no reply to XADD')];
+          return [error, id];
+        }
+        return [new Error(`the once-marker ${key} changed under each of ${watchedTries} tries to add to ${stream}`), null];
+      } catch (error) {
+        return [error as Error, null];
+      }
+    };
+    const next = this.watchedChain.then(run, run);
+    this.watchedChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The watched adds' connection once ready, or undefined (the add takes the script) while it is not. */
+  private async dedicatedClient(): Promise<RedisClient | undefined> {
+    const first = this.dedicated === undefined;
+    this.dedicated ??= this.connections.createDedicated('once');
+    const client = this.dedicated;
+    if (client.status === 'ready') return client;
+    if (!first) return undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, dedicatedReadyMs);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    // Read again: the 'ready' listener may have run meanwhile (TypeScript narrowed it above).
+    return (client.status as string) === 'ready' ? client : undefined;
   }
 }
