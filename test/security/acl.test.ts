@@ -283,6 +283,16 @@ describe('Redis ACL users per role', () => {
     expect(await rawReplies(redis.server.port, [['PING']])).toMatch(/^-NOAUTH/);
   });
 
+  it('the coordinator adds a large summary as a WATCH transaction of plain commands under its own user', async () => {
+    const coordinator = await clientAs('coordinator');
+    const marker = onceKey(streams.summaries, 'summary:acl-watched:0');
+    await coordinator.watch(marker);
+    expect(await coordinator.get(marker)).toBeNull();
+    const done = await coordinator.multi().set(marker, '1', 'PX', 60_000).xadd(streams.summaries, '*', 'id', 'summary:acl-watched:0').exec();
+    expect(done?.map(([error]) => error)).toEqual([null, null]);
+    expect((await readAll(redis.client, streams.summaries)).some((e) => e.fields.id === 'summary:acl-watched:0')).toBe(true);
+  });
+
   it('every consuming role may WAIT for replicas before it acknowledges (STREAM_ACK_WAIT_REPLICAS)', async () => {
     // No replica here: WAIT 0 answers at once with 0; a user without +wait gets NOPERM instead.
     for (const role of ['host', 'coordinator', 'guest'] as const) expect(await (await clientAs(role)).wait(0, 0), role).toBe(0);

@@ -71,8 +71,10 @@ const probe = ['+set', '+get', '+pexpire', '+del'];
 const consumer = ['+xreadgroup', '+xack', '+wait', '+xgroup|create', '+xgroup|createconsumer', '+xgroup|delconsumer', '+xclaim', '+xautoclaim', '+xpending', '+xinfo|groups', '+xinfo|consumers', '+xinfo|stream', '+xlen', '+xrange', '+multi', '+exec', '+discard'];
 /** The per-entry attempts hash of a consumed stream (suspect-lane.ts). */
 const attempts = ['+hincrby', '+hdel', '+hget', '+exists'];
+/** A large add under a once-key: WATCH the marker, then MULTI SET + XADD EXEC (producer.ts, addWatched; MULTI and EXEC are the consumer's too). */
+const watchedAdds = ['+watch', '+unwatch'];
 /** What every application process needs whatever it does: connection, scripts, probe, consumer groups. */
-const everyRole = [...connection, ...scripting, ...probe, ...consumer, ...attempts];
+const everyRole = [...connection, ...scripting, ...probe, ...consumer, ...attempts, ...watchedAdds];
 
 /** A consumed stream with the keys kept beside it: dead letters, attempts, once-markers. */
 const consumed = (stream: string) => [stream, deadLetterStream(stream), attemptsKey(stream), onceKey(stream, '*')];
