@@ -442,7 +442,10 @@ export class ReadModel {
     for (const { eventId, parts } of steps) {
       for (const { changes, summary } of parts) {
         if (summary === '') continue;
-        pipeline.hsetnx(hostKeys.event(eventId).versions, `summary:${changes.sequence}`, summary);
+        const versions = hostKeys.event(eventId).versions;
+        pipeline.hsetnx(versions, `summary:${changes.sequence}`, summary);
+        // A bounded life even if the script never follows (it refreshes the expiry when it runs).
+        pipeline.pexpire(versions, this.retentionMs, 'NX');
         queued += 1;
       }
     }
