@@ -59,7 +59,7 @@ export async function readFeedEntry(redis: RedisClient, eventId: string, id: str
 export class FeedHub {
   private readonly redis: RedisClient;
   private readonly tail: StreamTail;
-  /** Summaries being read, by versions key and sequence: the clients of one event share one read. */
+  /** Summaries being read, by event, sequence and feed entry: the clients of one event share one read. */
   private readonly reading = new Map<string, Promise<FeedMessage>>();
 
   constructor(redis: RedisClient, tail: StreamTail) {
