@@ -58,6 +58,13 @@ export interface ProducerOptions {
  */
 export const watchedAddChars = 256 * 1024;
 
+/** The characters of a message's fields and values. */
+function charsOf(fields: readonly string[]): number {
+  let n = 0;
+  for (const f of fields) n += f.length;
+  return n;
+}
+
 /** Tries of a watched add whose once-marker changed between its WATCH and its EXEC. */
 const watchedTries = 5;
 
@@ -131,38 +138,40 @@ export class StreamProducer {
         }
         return { message, fields, i };
       });
+      // A large add under a once-key goes as a watched transaction (addWatched), the rest in one
+      // pipeline. Not on a cluster: there the transaction would need the connection the Cluster
+      // client keeps to the key's node for itself alone; a cluster shares the work among its masters.
       const limit = this.opts.watchedAddChars ?? watchedAddChars;
-      // Not on a cluster: there the transaction would need the connection the Cluster client keeps
-      // to the key's node for itself alone; a cluster shares the work among its masters anyway.
-      const watched = (m: Message) => limit > 0 && !(client instanceof Cluster) && m.onceKey !== undefined && !m.markerHoldsId && m.fields.reduce((n, f) => n + f.length, 0) > limit;
-      const results: PipelineResult[] = new Array<PipelineResult>(messages.length);
-      const piped = items.filter(({ message }) => !watched(message));
-      const [pipedResults, watchedResults] = await Promise.all([
-        piped.length === 0 ? [] : withoutClientSpans(() =>
-        execPipeline(
-          client,
-          piped,
-          (pipeline, { message, fields }) => {
-            if (message.onceKey !== undefined) {
-              const key = onceKey(message.stream, message.onceKey);
-              queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.markerHoldsId ? '' : (message.onceValue ?? '1'), ...fields]);
-            } else if (maxLen > 0) {
-              pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
-            } else {
-              pipeline.xadd(message.stream, '*', ...fields);
-            }
-          },
-          [xaddOnceScript],
-        ),
-        ),
-        Promise.all(
-          items
-            .filter(({ message }) => watched(message))
-            .map(async ({ message, fields, i }) => [i, await withoutClientSpans(() => this.addWatched(message.stream, onceKey(message.stream, message.onceKey!), message.onceValue ?? '1', fields))] as const),
-        ),
+      const watchable = limit > 0 && !(client instanceof Cluster);
+      const isWatched = items.map(({ message }) => watchable && message.onceKey !== undefined && !message.markerHoldsId && charsOf(message.fields) > limit);
+      const anyLarge = isWatched.includes(true);
+      const piped = anyLarge ? items.filter((_, n) => !isWatched[n]) : items;
+      const large = anyLarge ? items.filter((_, n) => isWatched[n]) : [];
+      const [pipedResults, largeResults] = await Promise.all([
+        piped.length === 0
+          ? []
+          : withoutClientSpans(() =>
+              execPipeline(
+                client,
+                piped,
+                (pipeline, { message, fields }) => {
+                  if (message.onceKey !== undefined) {
+                    const key = onceKey(message.stream, message.onceKey);
+                    queueScript(pipeline, xaddOnceScript, [message.stream, key], [this.opts.onceTtlMs, maxLen, message.markerHoldsId ? '' : (message.onceValue ?? '1'), ...fields]);
+                  } else if (maxLen > 0) {
+                    pipeline.xadd(message.stream, 'MAXLEN', '~', maxLen, '*', ...fields);
+                  } else {
+                    pipeline.xadd(message.stream, '*', ...fields);
+                  }
+                },
+                [xaddOnceScript],
+              ),
+            ),
+        Promise.all(large.map(({ message, fields }) => withoutClientSpans(() => this.addWatched(message.stream, onceKey(message.stream, message.onceKey!), message.onceValue ?? '1', fields)))),
       ]);
+      const results = new Array<PipelineResult>(messages.length);
       piped.forEach(({ i }, n) => (results[i] = pipedResults[n]!));
-      for (const [i, result] of watchedResults) results[i] = result;
+      large.forEach(({ i }, n) => (results[i] = largeResults[n]!));
       return results.map(([error, result], i) => {
         if (error) {
           spans?.[i]!.recordException(error);
