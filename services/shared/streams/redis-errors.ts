@@ -35,12 +35,20 @@ const unreachable: RedisRefusal = { code: 'redis_unavailable', message: 'Redis i
  * else (a bug: WRONGTYPE, a syntax error, a script error), which stays an internal error.
  */
 export function redisRefusal(error: unknown): RedisRefusal | undefined {
+  return classify(error, new Set());
+}
+
+function classify(error: unknown, seen: Set<unknown>): RedisRefusal | undefined {
+  // ioredis can list an error among its own previousErrors (a pipeline whose connection closed
+  // fails every command with the one error): each error is looked at once.
+  if (seen.has(error)) return undefined;
+  seen.add(error);
   // A MULTI whose queued command was refused (OOM, READONLY…) fails as EXECABORT; ioredis keeps
   // the refusals themselves in `previousErrors`.
   const previous = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors;
   if (Array.isArray(previous)) {
     for (const e of previous) {
-      const refusal = redisRefusal(e);
+      const refusal = classify(e, seen);
       if (refusal) return refusal;
     }
   }
